@@ -1,0 +1,159 @@
+/**
+ * Likelihoods of the network outputs and conversion of raw outputs into
+ * per-sample predictions.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { NetSpec, Prediction } from "./method.ts";
+import { hasGlobalNoise } from "./mlp.ts";
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** Mean and log σ of a regression output `[n, 1]` each. */
+export function regressionMoments(
+  spec: NetSpec,
+  out: tf.Tensor2D,
+  logNoise?: tf.Tensor,
+): { mean: tf.Tensor2D; logSigma: tf.Tensor2D } {
+  const mean = tf.slice(out, [0, 0], [-1, 1]) as tf.Tensor2D;
+  if (hasGlobalNoise(spec)) {
+    if (!logNoise) throw new Error("homoscedastic regression needs the global log_noise parameter");
+    return { mean, logSigma: tf.mul(tf.onesLike(mean), logNoise) as tf.Tensor2D };
+  }
+  return { mean, logSigma: tf.slice(out, [0, 1], [-1, 1]) as tf.Tensor2D };
+}
+
+/**
+ * Summed negative log-likelihood of a minibatch: softmax cross-entropy for
+ * classification (`y` int32 labels `[n]`), Gaussian NLL for regression (`y`
+ * `[n, 1]`, log σ from the second head or the global `logNoise`).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { nllSum } from "@bayes/nn";
+ * const spec = { inputDim: 1, hidden: [], outputDim: 2, task: "classification" as const };
+ * nllSum(spec, tf.tensor2d([[0, 0]]), tf.tensor1d([1], "int32")); // log 2
+ * ```
+ */
+export function nllSum(
+  spec: NetSpec,
+  out: tf.Tensor2D,
+  y: tf.Tensor,
+  logNoise?: tf.Tensor,
+): tf.Scalar {
+  return tf.tidy(() => {
+    if (spec.task === "classification") {
+      const lp = tf.logSoftmax(out);
+      const oh = tf.oneHot(y.reshape([-1]) as tf.Tensor1D, spec.outputDim);
+      return tf.neg(tf.sum(tf.mul(oh, lp)));
+    }
+    const { mean, logSigma } = regressionMoments(spec, out, logNoise);
+    const z = tf.mul(tf.sub(y.reshape([-1, 1]), mean), tf.exp(tf.neg(logSigma)));
+    const n = out.shape[0];
+    return tf.add(tf.sum(tf.add(logSigma, tf.mul(0.5, tf.square(z)))), n * HALF_LOG_2PI);
+  });
+}
+
+/**
+ * Stacks per-sample raw outputs `[N, out]` into a {@linkcode Prediction}
+ * (`[S, N, C]` log-probabilities, or mean and log σ `[S, N, 1]`). Disposes
+ * the inputs.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { stackPrediction } from "@bayes/nn";
+ * const spec = { inputDim: 1, hidden: [], outputDim: 2, task: "classification" as const };
+ * const p = stackPrediction(spec, [tf.tensor2d([[0, 0]])]); // logProbs [1, 1, 2]
+ * ```
+ */
+export function stackPrediction(
+  spec: NetSpec,
+  outs: tf.Tensor2D[],
+  logNoise?: tf.Tensor,
+): Prediction {
+  const result = tf.tidy((): Prediction => {
+    if (spec.task === "classification") {
+      return {
+        task: "classification",
+        logProbs: tf.stack(outs.map((o) => tf.logSoftmax(o))) as tf.Tensor3D,
+      };
+    }
+    const ms = outs.map((o) => regressionMoments(spec, o, logNoise));
+    return {
+      task: "regression",
+      mean: tf.stack(ms.map((m) => m.mean)) as tf.Tensor3D,
+      logSigma: tf.stack(ms.map((m) => m.logSigma)) as tf.Tensor3D,
+    };
+  });
+  for (const o of outs) o.dispose();
+  return result;
+}
+
+/**
+ * Runs `forward(chunk, sampleIndex)` for every sample and row chunk of `x`
+ * and assembles a {@linkcode Prediction}. Keeps memory bounded for large N.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { predictInChunks } from "@bayes/nn";
+ * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
+ * const p = predictInChunks(spec, tf.ones([10, 2]) as tf.Tensor2D, 3, 4, (x) => tf.zeros([x.shape[0], 2]));
+ * ```
+ */
+export function predictInChunks(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  chunk: number,
+  forward: (x: tf.Tensor2D, sample: number) => tf.Tensor2D,
+  logNoise?: tf.Tensor,
+): Prediction {
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new RangeError(`samples must be a positive integer, found ${samples}`);
+  }
+  if (x.shape[1] !== spec.inputDim) {
+    throw new RangeError(
+      `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
+    );
+  }
+  const n = x.shape[0];
+  const parts: Prediction[] = [];
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
+    const xc = start === 0 && size === n ? x : tf.slice(x, [start, 0], [size, -1]) as tf.Tensor2D;
+    const outs: tf.Tensor2D[] = [];
+    for (let s = 0; s < samples; s++) outs.push(tf.tidy(() => forward(xc, s)));
+    parts.push(stackPrediction(spec, outs, logNoise));
+    if (xc !== x) xc.dispose();
+  }
+  if (parts.length === 1) return parts[0];
+  const joined = tf.tidy((): Prediction => {
+    if (spec.task === "classification") {
+      return {
+        task: "classification",
+        logProbs: tf.concat(parts.map((p) => (p as { logProbs: tf.Tensor3D }).logProbs), 1),
+      };
+    }
+    const rs = parts as Extract<Prediction, { task: "regression" }>[];
+    return {
+      task: "regression",
+      mean: tf.concat(rs.map((p) => p.mean), 1),
+      logSigma: tf.concat(rs.map((p) => p.logSigma), 1),
+    };
+  });
+  for (const p of parts) disposePrediction(p);
+  return joined;
+}
+
+/** Frees the tensors of a prediction. */
+export function disposePrediction(p: Prediction): void {
+  if (p.task === "classification") p.logProbs.dispose();
+  else {
+    p.mean.dispose();
+    p.logSigma.dispose();
+  }
+}

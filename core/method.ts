@@ -1,0 +1,137 @@
+/**
+ * The one shape every inference method has (modelled on `posteriors` and
+ * BlackJAX): build it from a network description and settings, `init` its
+ * state from a seed, `step` it on minibatches, and `predict` by sampling.
+ * The training loop (`core/train.ts`) is written once against this shape.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { HostTensor } from "./safetensors.ts";
+
+/** Classification (softmax over classes) or regression (Gaussian likelihood). */
+export type Task = "classification" | "regression";
+
+/**
+ * A fully connected ReLU network: `inputDim → hidden[0] → … → outputDim`.
+ *
+ * For classification `outputDim` is the number of classes. For regression
+ * `outputDim` is 1; `noise: "homoscedastic"` learns one global log σ, and
+ * `"heteroscedastic"` adds a second output head for log σ(x).
+ */
+export interface NetSpec {
+  /** Input features per example (784 for flattened MNIST). */
+  inputDim: number;
+  /** Hidden layer widths (the reference MNIST net: `[1200, 1200]`). */
+  hidden: number[];
+  /** Classes (classification) or 1 (regression). */
+  outputDim: number;
+  /** What the network predicts. */
+  task: Task;
+  /** Regression noise model; default `"heteroscedastic"`. */
+  noise?: "homoscedastic" | "heteroscedastic";
+}
+
+/** One minibatch as tensors. */
+export interface TensorBatch {
+  /** Inputs `[n, inputDim]`. */
+  x: tf.Tensor2D;
+  /** Class labels `[n]` (int32) or regression targets `[n, 1]` (float32). */
+  y: tf.Tensor;
+  /** Number of examples. */
+  n: number;
+  /** Dataset row of each example (lets ensembles keep per-member subsets). */
+  indices?: Int32Array;
+}
+
+/** Where a step sits in training, for methods that scale or schedule by it. */
+export interface StepInfo {
+  /** Training-set size N (likelihood scaling, KL weighting). */
+  datasetSize: number;
+  /** Zero-based epoch. */
+  epoch: number;
+  /** Zero-based step within the epoch. */
+  step: number;
+  /** Minibatches per epoch. */
+  batchesPerEpoch: number;
+  /** Total epochs planned. */
+  epochs: number;
+}
+
+/** Scalars reported by a step; `loss` is what the method minimises (per example). */
+export interface StepResult {
+  /** The objective value of this step, per example. */
+  loss: number;
+  /** Further named scalars (e.g. `nll`, `kl`). */
+  [name: string]: number;
+}
+
+/** Per-sample predictions. */
+export type Prediction =
+  | {
+    /** Classification. */
+    task: "classification";
+    /** Class log-probabilities `[S, N, C]`. */
+    logProbs: tf.Tensor3D;
+  }
+  | {
+    /** Regression. */
+    task: "regression";
+    /** Predictive means `[S, N, 1]` (standardised units). */
+    mean: tf.Tensor3D;
+    /** Predictive log σ `[S, N, 1]` (standardised units). */
+    logSigma: tf.Tensor3D;
+  };
+
+/** Options of {@linkcode Method.predict}. */
+export interface PredictOptions {
+  /** Posterior samples S; default the method's `defaultSamples`. */
+  samples?: number;
+  /** Rows per forward chunk (memory bound); default 2000. */
+  chunk?: number;
+  /** Seed of the prediction noise (dropout masks, weight draws). */
+  seed?: number;
+}
+
+/** Everything needed to resume or reload a method: tensors plus JSON state. */
+export interface MethodState {
+  /** Named tensors (weights, optimizer moments, posterior samples…). */
+  tensors: Record<string, HostTensor>;
+  /** Small JSON-serialisable extras (counters, RNG state). */
+  extra: Record<string, unknown>;
+}
+
+/**
+ * An inference method. Implementations live in `methods/`, one per module.
+ *
+ * @example
+ * ```ts
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * const m = buildMap({ inputDim: 2, hidden: [16], outputDim: 2, task: "classification" });
+ * m.init(0);
+ * ```
+ */
+export interface Method {
+  /** Registry name, e.g. `map`, `mc_dropout`, `sgld`. */
+  readonly name: string;
+  /** The network. */
+  readonly spec: NetSpec;
+  /** Settings after defaults were applied (recorded in the manifest). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** Posterior samples `predict` uses when not told (1 for point estimates). */
+  readonly defaultSamples: number;
+  /** Creates fresh parameters and optimizer state from a seed. */
+  init(seed: number): void;
+  /** One update on a minibatch. */
+  step(batch: TensorBatch, info: StepInfo): StepResult;
+  /** Called after each epoch (SG-MCMC collects samples here). */
+  endEpoch?(epoch: number, info: StepInfo): void | Promise<void>;
+  /** Per-sample predictions for inputs `x` `[N, inputDim]`. */
+  predict(x: tf.Tensor2D, opts?: PredictOptions): Prediction;
+  /** Full state for checkpoints and saving. */
+  getState(): Promise<MethodState>;
+  /** Restores a state from {@linkcode Method.getState}. */
+  setState(state: MethodState): Promise<void>;
+  /** Frees tensors. */
+  dispose(): void;
+}

@@ -1,0 +1,162 @@
+/**
+ * Fully connected ReLU networks as plain tensors: parameter shapes, the
+ * reference initialisation, and the forward pass (fused matmul + bias + ReLU,
+ * which the wasm backend sends to BLAS).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { NetSpec } from "./method.ts";
+import type { Rng } from "./rng.ts";
+import type { HostTensor } from "./safetensors.ts";
+
+/** Name and shape of one parameter tensor. */
+export interface ParamShape {
+  /** `l{i}.w`, `l{i}.b`, or `log_noise`. */
+  name: string;
+  /** `[in, out]` for weights, `[out]` for biases, `[]` for the noise scale. */
+  shape: number[];
+}
+
+/** Raised for an inconsistent network description. */
+export class NetSpecError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NetSpecError";
+  }
+}
+
+/** Checks a {@linkcode NetSpec}, throwing a {@linkcode NetSpecError} naming the bad field. */
+export function validateSpec(spec: NetSpec): void {
+  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  if (!posInt(spec.inputDim)) {
+    throw new NetSpecError(`inputDim must be a positive integer, found ${spec.inputDim}`);
+  }
+  if (!posInt(spec.outputDim)) {
+    throw new NetSpecError(`outputDim must be a positive integer, found ${spec.outputDim}`);
+  }
+  if (!Array.isArray(spec.hidden) || !spec.hidden.every(posInt)) {
+    throw new NetSpecError(
+      `hidden must be a list of positive integers, found ${JSON.stringify(spec.hidden)}`,
+    );
+  }
+  if (spec.task !== "classification" && spec.task !== "regression") {
+    throw new NetSpecError(`task must be "classification" or "regression", found "${spec.task}"`);
+  }
+  if (spec.task === "classification" && spec.outputDim < 2) {
+    throw new NetSpecError(`classification needs outputDim ≥ 2 classes, found ${spec.outputDim}`);
+  }
+  if (spec.task === "regression" && spec.outputDim !== 1) {
+    throw new NetSpecError(`regression supports outputDim 1, found ${spec.outputDim}`);
+  }
+  if (spec.noise && spec.noise !== "homoscedastic" && spec.noise !== "heteroscedastic") {
+    throw new NetSpecError(
+      `noise must be "homoscedastic" or "heteroscedastic", found "${spec.noise}"`,
+    );
+  }
+}
+
+/** Number of raw network outputs (2 for heteroscedastic regression: mean and log σ). */
+export function rawOutputs(spec: NetSpec): number {
+  return spec.task === "regression" && (spec.noise ?? "heteroscedastic") === "heteroscedastic"
+    ? 2
+    : spec.outputDim;
+}
+
+/** Whether the spec has a learnt global log σ (homoscedastic regression). */
+export function hasGlobalNoise(spec: NetSpec): boolean {
+  return spec.task === "regression" && spec.noise === "homoscedastic";
+}
+
+/**
+ * The layer parameter shapes of a network (weights `[in, out]`, biases `[out]`).
+ *
+ * @example
+ * ```ts
+ * import { layerShapes } from "@bayes/nn";
+ * layerShapes({ inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" });
+ * // [{ name: "l0.w", shape: [784, 1200] }, { name: "l0.b", shape: [1200] }, ...]
+ * ```
+ */
+export function layerShapes(spec: NetSpec): ParamShape[] {
+  validateSpec(spec);
+  const dims = [spec.inputDim, ...spec.hidden, rawOutputs(spec)];
+  const out: ParamShape[] = [];
+  for (let i = 0; i + 1 < dims.length; i++) {
+    out.push({ name: `l${i}.w`, shape: [dims[i], dims[i + 1]] });
+    out.push({ name: `l${i}.b`, shape: [dims[i + 1]] });
+  }
+  return out;
+}
+
+/** Total number of network weights and biases. */
+export function countParams(spec: NetSpec): number {
+  return layerShapes(spec).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/**
+ * PyTorch's default `nn.Linear` initialisation, U(−1/√fan_in, 1/√fan_in)
+ * for weights and biases (what the reference network uses), as host arrays.
+ *
+ * @example
+ * ```ts
+ * import { initLayers, Rng } from "@bayes/nn";
+ * const p = initLayers({ inputDim: 4, hidden: [8], outputDim: 3, task: "classification" }, new Rng(1));
+ * ```
+ */
+export function initLayers(spec: NetSpec, rng: Rng): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const p of layerShapes(spec)) {
+    const fanIn = p.name.endsWith(".w") ? p.shape[0] : layerFanIn(spec, p.name);
+    const bound = 1 / Math.sqrt(fanIn);
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    out[p.name] = { data: rng.uniformArray(size, -bound, bound), shape: p.shape };
+  }
+  return out;
+}
+
+function layerFanIn(spec: NetSpec, biasName: string): number {
+  const i = Number(biasName.slice(1, biasName.indexOf(".")));
+  return [spec.inputDim, ...spec.hidden][i];
+}
+
+/** Weights and biases of each layer as tensors. */
+export interface LayerTensors {
+  /** `[in, out]` weight per layer. */
+  w: tf.Tensor2D[];
+  /** `[out]` bias per layer. */
+  b: tf.Tensor1D[];
+}
+
+/**
+ * Forward pass: hidden layers are `relu(h·W + b)` (one fused op), the last
+ * layer is linear. `hidden` transforms each hidden activation (e.g. dropout).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { mlpForward } from "@bayes/nn";
+ * const out = mlpForward({ w: [tf.ones([2, 3]), tf.ones([3, 1])], b: [tf.zeros([3]), tf.zeros([1])] },
+ *   tf.ones([5, 2]));
+ * ```
+ */
+export function mlpForward(
+  p: LayerTensors,
+  x: tf.Tensor2D,
+  hidden?: (h: tf.Tensor2D, layer: number) => tf.Tensor2D,
+): tf.Tensor2D {
+  let h = x;
+  const L = p.w.length;
+  for (let i = 0; i < L; i++) {
+    const last = i === L - 1;
+    h = tf.fused.matMul({
+      a: h,
+      b: p.w[i],
+      bias: p.b[i],
+      activation: last ? "linear" : "relu",
+    }) as tf.Tensor2D;
+    if (!last && hidden) h = hidden(h, i);
+  }
+  return h;
+}

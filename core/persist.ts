@@ -1,0 +1,140 @@
+/**
+ * Saving and loading a method: one safetensors file holding every tensor of
+ * the method's state with the JSON manifest in its metadata (so one atomic
+ * rename publishes both), plus a readable `manifest.json` copy.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { writeJsonAtomic } from "./atomic.ts";
+import type { Method, MethodState, NetSpec } from "./method.ts";
+import { loadSafetensors, saveSafetensors } from "./safetensors.ts";
+
+/** Library version written into manifests. */
+export const LIBRARY_VERSION = "0.1.0";
+
+/** Weights file name inside a model folder. */
+export const WEIGHTS_FILE = "weights.safetensors";
+
+/** What a saved model's manifest records. */
+export interface Manifest {
+  /** Format tag. */
+  format: "bayes-nn/1";
+  /** Library version that wrote it. */
+  version: string;
+  /** Method registry name. */
+  method: string;
+  /** Network description. */
+  spec: NetSpec;
+  /** Method settings. */
+  settings: Record<string, unknown>;
+  /** Method JSON state (counters, RNG state). */
+  state: Record<string, unknown>;
+  /** Anything else the caller records: data normalisation, history, epoch. */
+  info: Record<string, unknown>;
+  /** ISO time of writing. */
+  savedAt: string;
+}
+
+/** Raised when a saved model does not fit the method loading it. */
+export class ModelFileError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelFileError";
+  }
+}
+
+/**
+ * Saves `method` into folder `dir` (atomic per file; the weights file carries
+ * the manifest so a partial save never mixes old weights with a new manifest).
+ *
+ * @example
+ * ```ts
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * import { saveMethod } from "@bayes/nn";
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * m.init(0);
+ * await saveMethod("/tmp/model", m, { normalisation: { mean: 0, std: 1 } });
+ * ```
+ */
+export async function saveMethod(
+  dir: string,
+  method: Method,
+  info: Record<string, unknown> = {},
+  file: string = WEIGHTS_FILE,
+): Promise<Manifest> {
+  const state = await method.getState();
+  const manifest: Manifest = {
+    format: "bayes-nn/1",
+    version: LIBRARY_VERSION,
+    method: method.name,
+    spec: method.spec,
+    settings: { ...method.settings },
+    state: state.extra,
+    info,
+    savedAt: new Date().toISOString(),
+  };
+  await saveSafetensors(join(dir, file), state.tensors, { manifest: JSON.stringify(manifest) });
+  if (file === WEIGHTS_FILE) await writeJsonAtomic(join(dir, "manifest.json"), manifest);
+  return manifest;
+}
+
+/**
+ * Reads a saved state and manifest (no method needed).
+ *
+ * @example
+ * ```ts
+ * import { readSaved } from "@bayes/nn";
+ * const { manifest } = await readSaved("/tmp/model");
+ * console.log(manifest.method, manifest.spec);
+ * ```
+ */
+export async function readSaved(
+  dir: string,
+  file: string = WEIGHTS_FILE,
+): Promise<{ manifest: Manifest; state: MethodState }> {
+  const path = join(dir, file);
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (!metadata.manifest) throw new ModelFileError(`${path}: no bayes-nn manifest in the metadata`);
+  const manifest = JSON.parse(metadata.manifest) as Manifest;
+  return { manifest, state: { tensors, extra: manifest.state } };
+}
+
+/**
+ * Loads a saved state into `method`, checking that method name and network
+ * match.
+ *
+ * @example
+ * ```ts
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * import { loadMethod } from "@bayes/nn";
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * await loadMethod("/tmp/model", m);
+ * ```
+ */
+export async function loadMethod(
+  dir: string,
+  method: Method,
+  file: string = WEIGHTS_FILE,
+): Promise<Manifest> {
+  const { manifest, state } = await readSaved(dir, file);
+  const path = join(dir, file);
+  if (manifest.method !== method.name) {
+    throw new ModelFileError(`${path}: holds a "${manifest.method}" model, not "${method.name}"`);
+  }
+  const a = JSON.stringify(normSpec(manifest.spec)), b = JSON.stringify(normSpec(method.spec));
+  if (a !== b) throw new ModelFileError(`${path}: network ${a} does not match ${b}`);
+  await method.setState(state);
+  return manifest;
+}
+
+function normSpec(s: NetSpec): NetSpec {
+  return {
+    inputDim: s.inputDim,
+    hidden: s.hidden,
+    outputDim: s.outputDim,
+    task: s.task,
+    noise: s.task === "regression" ? s.noise ?? "heteroscedastic" : undefined,
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * Finding a data set's files in the data folders, downloading the missing
+ * ones, and the error messages when that is not possible.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { type DataDirOptions, readEnv, resolveDataDirs } from "./dirs.ts";
+import { downloadFile } from "./download.ts";
+import { DatasetError } from "./types.ts";
+
+/**
+ * Options shared by loaders that may download their files.
+ *
+ * @example
+ * ```ts
+ * import { loadMnist, type FetchOptions } from "@bayes/nn";
+ * const opts: FetchOptions = { dataDir: "./data", download: false };
+ * await loadMnist("mnist", "test", opts);
+ * ```
+ */
+export interface FetchOptions extends DataDirOptions {
+  /**
+   * Download missing files (default: true unless `BNN_OFFLINE=1`). When false,
+   * a missing file is an error listing what to place where.
+   */
+  download?: boolean;
+  /** Connect / first-byte time-out for downloads (default 15 000 ms). */
+  connectTimeoutMs?: number;
+  /** Longest pause between chunks of a download (default 30 000 ms). */
+  stallTimeoutMs?: number;
+  /** Progress bar on stderr while downloading (default: when stderr is a terminal). */
+  progress?: boolean;
+  /**
+   * Receives warnings (e.g. a checksum mismatch of a file you placed yourself).
+   * Default: printed on stderr, once per file per process.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * One file of a data set.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteFile } from "@bayes/nn";
+ * const f: RemoteFile = {
+ *   name: "t10k-labels-idx1-ubyte.gz",
+ *   urls: ["https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"],
+ *   md5: "ec29112dd5afa0611ce80d1b7f02629c",
+ * };
+ * ```
+ */
+export interface RemoteFile {
+  /** File name inside the set's folder. */
+  name: string;
+  /** Where it can be downloaded from, in order of preference. */
+  urls: string[];
+  /** Published MD5 (hex) of the file, if any. */
+  md5?: string;
+  /** Optional files are downloaded only along with required ones; failures are ignored. */
+  optional?: boolean;
+  /** Other local names accepted instead (e.g. the un-gzipped file); no checksum applies. */
+  alternatives?: string[];
+  /** Structural check of a freshly downloaded file (throw to reject it). */
+  validate?: (path: string) => void | Promise<void>;
+}
+
+/**
+ * A data set as a group of files that live in one folder.
+ *
+ * @example
+ * ```ts
+ * import type { FileSet } from "@bayes/nn";
+ * const set: FileSet = { title: "my set", folders: ["myset"], files: [] };
+ * ```
+ */
+export interface FileSet {
+  /** Human-readable name used in messages, e.g. "MNIST (train split)". */
+  title: string;
+  /** Folder(s) relative to each data folder; the first is where downloads go. */
+  folders: string[];
+  /** The files. */
+  files: RemoteFile[];
+  /** Extra absolute folders searched last (e.g. a system-wide install). */
+  systemDirs?: string[];
+}
+
+/**
+ * Where a file of a {@linkcode FileSet} was found.
+ *
+ * @example
+ * ```ts
+ * import { ensureFiles } from "@bayes/nn";
+ * const found = await ensureFiles({ title: "t", folders: ["t"], files: [] });
+ * for (const [name, f] of found) console.log(name, f.path, f.origin);
+ * ```
+ */
+export interface ResolvedFile {
+  /** The file's description. */
+  file: RemoteFile;
+  /** Path on disk. */
+  path: string;
+  /**
+   * `local`: placed by the user in a data folder (checksum mismatch = warning);
+   * `system`: from a system-wide install (structure checked only);
+   * `downloaded`: downloaded now and verified.
+   */
+  origin: "local" | "system" | "downloaded";
+  /** True when the path is the canonical name (not one of `alternatives`). */
+  canonical: boolean;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether downloads are allowed for these options, and why not. */
+function downloadPolicy(opts: FetchOptions): { allowed: boolean; why: string } {
+  if (opts.download !== undefined) {
+    return { allowed: opts.download, why: "downloads are disabled (download: false)" };
+  }
+  const off = readEnv("BNN_OFFLINE");
+  const offline = off !== undefined && off !== "0" && off.toLowerCase() !== "false";
+  return { allowed: !offline, why: `downloads are disabled (BNN_OFFLINE=${off})` };
+}
+
+function listing(missing: RemoteFile[], target: string, folder: string): string {
+  const width = Math.max(...missing.map((f) => f.name.length));
+  const lines = missing.map((f) => `  ${f.name.padEnd(width)}  ${f.urls.join("  or  ")}`);
+  return `Download these files and put them in ${target}:\n${lines.join("\n")}\n` +
+    `(or point dataDir / --data-dir or BNN_DATA_DIR at a folder that has them in ${folder}/)`;
+}
+
+/**
+ * Finds each file of `set` in the data folders (see `resolveDataDirs`), then
+ * in `set.systemDirs`; downloads the missing ones into the first data folder
+ * unless downloads are disabled. Throws one {@linkcode DatasetError} listing
+ * the missing files, their URLs and the folder to put them in when they
+ * cannot be had.
+ *
+ * @example
+ * ```ts
+ * import { ensureFiles } from "@bayes/nn";
+ * const found = await ensureFiles({
+ *   title: "MNIST test labels",
+ *   folders: ["mnist"],
+ *   files: [{
+ *     name: "t10k-labels-idx1-ubyte.gz",
+ *     urls: ["https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"],
+ *     md5: "ec29112dd5afa0611ce80d1b7f02629c",
+ *   }],
+ * });
+ * console.log(found.get("t10k-labels-idx1-ubyte.gz")!.path);
+ * ```
+ */
+export async function ensureFiles(
+  set: FileSet,
+  opts: FetchOptions = {},
+): Promise<Map<string, ResolvedFile>> {
+  const dirs = resolveDataDirs(opts);
+  const searched: string[] = [];
+  for (const d of dirs) for (const f of set.folders) searched.push(join(d.path, f));
+  const found = new Map<string, ResolvedFile>();
+  const missing: RemoteFile[] = [];
+  for (const file of set.files) {
+    let hit: ResolvedFile | undefined;
+    const names = [file.name, ...(file.alternatives ?? [])];
+    outer: for (const dir of searched) {
+      for (const name of names) {
+        const path = join(dir, name);
+        if (await isFile(path)) {
+          hit = { file, path, origin: "local", canonical: name === file.name };
+          break outer;
+        }
+      }
+    }
+    if (!hit) {
+      outer2: for (const dir of set.systemDirs ?? []) {
+        for (const name of names) {
+          const path = join(dir, name);
+          if (await isFile(path)) {
+            hit = { file, path, origin: "system", canonical: name === file.name };
+            break outer2;
+          }
+        }
+      }
+    }
+    if (hit) found.set(file.name, hit);
+    else missing.push(file);
+  }
+  const required = missing.filter((f) => !f.optional);
+  if (required.length === 0) return found;
+
+  const target = dirs.length > 0 ? join(dirs[0].path, set.folders[0]) : undefined;
+  const where = searched.length > 0 ? `Searched: ${searched.join(", ")}.` : "";
+  if (!target) {
+    throw new DatasetError(
+      `${set.title}: ${required.length} file(s) not found and no data folder is known ` +
+        `(no dataDir, BNN_DATA_DIR or home folder). ${
+          listing(required, "<your data folder>/" + set.folders[0], set.folders[0])
+        }`,
+    );
+  }
+  const policy = downloadPolicy(opts);
+  if (!policy.allowed) {
+    throw new DatasetError(
+      `${set.title}: ${required.length} file(s) not found and ${policy.why}. ${where}\n` +
+        listing(required, target, set.folders[0]),
+      { file: target },
+    );
+  }
+  // Required files first; optional ones only ride along.
+  const queue = [...required, ...missing.filter((f) => f.optional)];
+  for (let i = 0; i < queue.length; i++) {
+    const file = queue[i];
+    const dest = join(target, file.name);
+    try {
+      await downloadFile(file.urls, dest, {
+        md5: file.md5,
+        validate: file.validate,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        stallTimeoutMs: opts.stallTimeoutMs,
+        progress: opts.progress,
+      });
+      found.set(file.name, { file, path: dest, origin: "downloaded", canonical: true });
+    } catch (e) {
+      if (file.optional) continue;
+      const still = queue.slice(i).filter((f) => !f.optional);
+      throw new DatasetError(
+        `${set.title}: ${e instanceof Error ? e.message : e}\n` +
+          listing(still, target, set.folders[0]),
+        { file: dest, cause: e },
+      );
+    }
+  }
+  return found;
+}
+
+const warned = new Set<string>();
+
+/**
+ * Checks a found file's bytes against its published MD5. Downloaded files
+ * were verified already and system installs are trusted (structure is still
+ * checked by the parser); for files the user placed in a data folder a
+ * mismatch is a warning — through `onWarning`, or printed once per file on
+ * stderr — not an error.
+ *
+ * @example
+ * ```ts
+ * import { checkLocalChecksum, ensureFiles } from "@bayes/nn";
+ * const set = { title: "t", folders: ["t"], files: [] };
+ * for (const f of (await ensureFiles(set)).values()) {
+ *   checkLocalChecksum(await Deno.readFile(f.path), f);
+ * }
+ * ```
+ */
+export function checkLocalChecksum(
+  bytes: Uint8Array,
+  found: ResolvedFile,
+  onWarning?: (message: string) => void,
+): boolean {
+  if (found.origin !== "local" || !found.canonical || !found.file.md5) return true;
+  const md5 = createHash("md5").update(bytes).digest("hex");
+  if (md5 === found.file.md5.toLowerCase()) return true;
+  const msg = `Warning: ${found.path} has MD5 ${md5}, not the published ${found.file.md5}; ` +
+    `using it anyway since its structure is valid (delete it to download the original).`;
+  if (onWarning) onWarning(msg);
+  else if (!warned.has(found.path)) {
+    warned.add(found.path);
+    console.warn(msg);
+  }
+  return false;
+}

@@ -1,0 +1,83 @@
+/**
+ * The in-memory dataset type shared by every method and experiment, and the
+ * error class thrown by the dataset loaders.
+ *
+ * @module
+ */
+
+/**
+ * A dataset held in typed arrays, one example after the other (row-major).
+ *
+ * @example
+ * ```ts
+ * import type { ArrayDataset } from "@bayes/nn";
+ * const ds: ArrayDataset = {
+ *   x: new Float32Array([0, 1, 2, 3]),
+ *   y: new Int32Array([0, 1]),
+ *   n: 2,
+ *   xShape: [2],
+ *   yShape: [],
+ *   numClasses: 2,
+ * };
+ * ```
+ */
+export interface ArrayDataset {
+  /** Inputs, row-major, `n * prod(xShape)` values. */
+  x: Float32Array;
+  /**
+   * Class labels (`Int32Array`, one per example) or regression targets
+   * (`Float32Array`, `n * prod(yShape)` values).
+   */
+  y: Int32Array | Float32Array;
+  /** Number of examples. */
+  n: number;
+  /** Per-example input shape, e.g. `[784]`, `[28, 28]` or `[d]`. */
+  xShape: number[];
+  /** Per-example target shape: `[]` for class labels, `[1]` for scalar regression. */
+  yShape: number[];
+  /** Number of classes (classification only). */
+  numClasses?: number;
+}
+
+/**
+ * An error from a dataset loader: a missing, truncated or corrupt file, a
+ * failed download, or bad user data. The message names the file and what was
+ * wrong; `file` holds the path or URL concerned when there is one.
+ *
+ * @example
+ * ```ts
+ * import { DatasetError, readIdx } from "@bayes/nn";
+ * try {
+ *   await readIdx("/no/such/file.gz");
+ * } catch (e) {
+ *   if (e instanceof DatasetError) console.error(e.message);
+ * }
+ * ```
+ */
+export class DatasetError extends Error {
+  /** The file (path or URL) the error is about, if any. */
+  readonly file?: string;
+
+  /** Creates the error; `file` is recorded for programmatic use. */
+  constructor(message: string, options?: { file?: string; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = "DatasetError";
+    this.file = options?.file;
+  }
+}
+
+/**
+ * Product of the entries of a shape (1 for `[]`): the number of values per example.
+ *
+ * @example
+ * ```ts
+ * import { shapeSize } from "@bayes/nn";
+ * shapeSize([28, 28]); // 784
+ * shapeSize([]); // 1
+ * ```
+ */
+export function shapeSize(shape: readonly number[]): number {
+  let s = 1;
+  for (const d of shape) s *= d;
+  return s;
+}

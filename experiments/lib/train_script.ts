@@ -1,0 +1,241 @@
+/**
+ * The harness behind every `experiments/train_<method>_mnist.ts` script:
+ * flags (the reference's plus the common ones), backend start, data loading,
+ * training with checkpoints and resume, final evaluation with 100 posterior
+ * samples, and the outputs — per-epoch metrics (JSON + CSV), final test
+ * metrics (JSON), an SVG training curve, and the saved model.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { initBackend } from "../../core/backend.ts";
+import {
+  CliError,
+  ensureWritableDir,
+  type FlagSpecs,
+  type FlagValues,
+  parseFlags,
+} from "../../core/cli.ts";
+import { predictDataset } from "../../core/evaluate.ts";
+import { disposePrediction } from "../../core/likelihood.ts";
+import type { Method, NetSpec } from "../../core/method.ts";
+import { saveMethod } from "../../core/persist.ts";
+import { type EpochRecord, fit } from "../../core/train.ts";
+import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
+import type { ArrayDataset } from "../../datasets/types.ts";
+import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
+import { saveSvg } from "../../plots/svg.ts";
+import { type ClassificationMetrics, classificationMetrics } from "../../uncertainty/metrics.ts";
+import { writeCsv, writeJson } from "../../uncertainty/io.ts";
+
+/** Flags every training script has. */
+export const COMMON_FLAGS: FlagSpecs = {
+  epochs: { type: "int", min: 0, help: "training epochs" },
+  lr: { type: "number", gt: 0, help: "learning rate" },
+  batch_size: { type: "int", min: 1, default: 128, help: "minibatch size" },
+  seed: { type: "int", default: 0, help: "random seed (initialisation, minibatch order, noise)" },
+  backend: {
+    type: "string",
+    default: "auto",
+    choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"],
+    help: "compute backend (also BNN_BACKEND)",
+  },
+  data_dir: {
+    type: "string",
+    help: "folder holding mnist/ (else BNN_DATA_DIR, else the user cache)",
+  },
+  dataset: {
+    type: "string",
+    default: "mnist",
+    choices: ["mnist", "fashion-mnist", "kmnist"],
+    help: "training set",
+  },
+  limit: { type: "int", min: 1, help: "use only the first N training examples" },
+  test_limit: { type: "int", min: 1, help: "use only the first N test examples" },
+  hidden: { type: "string", default: "1200,1200", help: "hidden layer widths, comma separated" },
+  models_dir: { type: "string", help: "folder for the checkpoint and the saved model" },
+  results_dir: { type: "string", help: "folder for metrics and figures" },
+  resume: { type: "boolean", default: false, help: "continue from the checkpoint in models_dir" },
+  eval_samples: {
+    type: "int",
+    min: 1,
+    default: 10,
+    help: "posterior samples for per-epoch evaluation",
+  },
+  test_samples: {
+    type: "int",
+    min: 1,
+    default: 100,
+    help: "posterior samples for the final test metrics",
+  },
+};
+
+/** What a training script declares. */
+export interface TrainScript {
+  /** Script file name for help, e.g. `train_map_mnist.ts`. */
+  name: string;
+  /** One-paragraph description for `-h`. */
+  description: string;
+  /** Method-specific flags (merged before the common ones). */
+  flags: FlagSpecs;
+  /** Defaults of common flags for this method (epochs, lr, dirs…). */
+  defaults: Partial<Record<keyof typeof COMMON_FLAGS, number | string | boolean>>;
+  /** Extra validation of the parsed flags (throw {@linkcode CliError}). */
+  validate?: (f: FlagValues) => void;
+  /** Builds the method from the network and the parsed flags. */
+  build: (spec: NetSpec, f: FlagValues) => Method;
+  /**
+   * Trains the method (default: {@linkcode fit}); ensembles override this to
+   * train their members.
+   */
+  train?: (method: Method, train: ArrayDataset, ctx: TrainContext) => Promise<EpochRecord[]>;
+}
+
+/** What a custom `train` receives. */
+export interface TrainContext {
+  /** Parsed flags. */
+  flags: FlagValues;
+  /** Test set (per-epoch evaluation). */
+  test: ArrayDataset;
+  /** Writes history files after each epoch. */
+  onEpoch: (history: EpochRecord[]) => Promise<void>;
+}
+
+/** Result of a finished script run. */
+export interface TrainRunResult {
+  /** Per-epoch history. */
+  history: EpochRecord[];
+  /** Final test metrics with `test_samples` samples. */
+  test: ClassificationMetrics;
+  /** Output folders. */
+  modelsDir: string;
+  /** Output folder of metrics and figures. */
+  resultsDir: string;
+}
+
+/** Parses `--hidden 1200,1200` into widths. */
+export function parseHidden(s: string): number[] {
+  const parts = s.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const ws = parts.map(Number);
+  if (!ws.every((w) => Number.isInteger(w) && w > 0)) {
+    throw new CliError(`--hidden expects comma-separated positive integers, found "${s}"`);
+  }
+  return ws;
+}
+
+/**
+ * Runs a training script with `args`. Returns `null` after `-h`.
+ *
+ * @example
+ * ```ts
+ * import { runTrainScript } from "./train_script.ts";
+ * // await runTrainScript(script, ["--epochs", "1", "--limit", "2000"]);
+ * ```
+ */
+export async function runTrainScript(
+  script: TrainScript,
+  args: string[] = Deno.args,
+): Promise<TrainRunResult | null> {
+  const specs: FlagSpecs = { ...script.flags };
+  for (const [k, s] of Object.entries(COMMON_FLAGS)) {
+    specs[k] = { ...s, default: script.defaults[k] ?? s.default };
+  }
+  const f = parseFlags(args, specs, { name: script.name, description: script.description });
+  if (!f) return null;
+  script.validate?.(f);
+  const hidden = parseHidden(String(f.hidden));
+  const modelsDir = String(f.models_dir), resultsDir = String(f.results_dir);
+  await ensureWritableDir(modelsDir, "--models_dir");
+  await ensureWritableDir(resultsDir, "--results_dir");
+  const spec: NetSpec = { inputDim: 784, hidden, outputDim: 10, task: "classification" };
+  const method = script.build(spec, f); // validates method settings before any work
+
+  await initBackend({ backend: String(f.backend) });
+  const dataOpts = { dataDir: f.data_dir as string | undefined };
+  const name = f.dataset as MnistName;
+  const train = await loadMnist(name, "train", {
+    ...dataOpts,
+    limit: f.limit as number | undefined,
+  });
+  const test = await loadMnist(name, "test", {
+    ...dataOpts,
+    limit: f.test_limit as number | undefined,
+  });
+
+  const writeHistory = async (history: EpochRecord[]) => {
+    await writeJson(join(resultsDir, "history.json"), history);
+    await writeCsv(
+      join(resultsDir, "history.csv"),
+      history as unknown as Record<string, unknown>[],
+    );
+    await saveSvg(join(resultsDir, "training_curve.svg"), trainingCurve(history, method.name));
+  };
+  const info = { dataset: name, normalization: train.normalization, trainExamples: train.n };
+  let history: EpochRecord[];
+  if (script.train) {
+    history = await script.train(method, train, { flags: f, test, onEpoch: writeHistory });
+  } else {
+    const r = await fit(method, train, {
+      epochs: Number(f.epochs),
+      batchSize: Number(f.batch_size),
+      seed: Number(f.seed),
+      valid: test,
+      evalSamples: Math.min(Number(f.eval_samples), method.defaultSamples),
+      checkpointDir: modelsDir,
+      resume: Boolean(f.resume),
+      info,
+      onEpoch: (_rec, _m, h) => writeHistory(h),
+    });
+    history = r.history;
+  }
+  await saveMethod(modelsDir, method, { ...info, history, flags: f });
+  const samples = Math.min(Number(f.test_samples), method.defaultSamples);
+  const pred = predictDataset(method, test, samples, Number(f.seed));
+  if (pred.task !== "classification") throw new Error("expected a classification prediction");
+  const metrics = classificationMetrics(pred.logProbs, test.y);
+  disposePrediction(pred);
+  await writeJson(join(resultsDir, "test_metrics.json"), {
+    method: method.name,
+    settings: method.settings,
+    samples,
+    epochs: history.length,
+    ...metrics,
+  });
+  if (history.length) await writeHistory(history);
+  console.log(
+    `${method.name}: test error ${metrics.errorPct.toFixed(2)}%, log-likelihood ${
+      metrics.logLikSum.toFixed(1)
+    } (sum over ${metrics.n}), ${samples} sample(s); results in ${resultsDir}, model in ${modelsDir}`,
+  );
+  method.dispose();
+  return { history, test: metrics, modelsDir, resultsDir };
+}
+
+/** Loss and error against epoch, two panels. */
+export function trainingCurve(
+  history: EpochRecord[],
+  method: string,
+): ReturnType<typeof multiPanelLines> {
+  const x = history.map((h) => h.epoch);
+  const col = (k: keyof EpochRecord) => history.map((h) => (h[k] as number | undefined) ?? NaN);
+  return multiPanelLines({
+    title: `${method}: training curve`,
+    xLabel: "epoch",
+    columns: 2,
+    panels: [
+      {
+        title: "Loss",
+        yLabel: "loss per example (nats)",
+        series: [{ name: "train loss", x, y: col("trainLoss") }],
+      },
+      {
+        title: "Error",
+        yLabel: "error (%)",
+        series: [
+          { name: "train error", x, y: col("trainErrorPct"), dash: true },
+          { name: "test error", x, y: col("validErrorPct") },
+        ],
+      },
+    ],
+  });
+}

@@ -1,0 +1,7 @@
+/**
+ * The inference methods, one module each.
+ *
+ * @module
+ */
+export * from "./map.ts";
+export * from "./mc_dropout.ts";
