@@ -134,4 +134,22 @@ export interface Method {
   setState(state: MethodState): Promise<void>;
   /** Frees tensors. */
   dispose(): void;
+  /**
+   * Optional (weights study): `k` weight sets drawn from the posterior, as
+   * host arrays keyed like the network parameters (`l0.w`, `l0.b`, …).
+   * Point estimates return their single weight set `k` times.
+   */
+  sampleWeights?(k: number, seed?: number): Record<string, Float32Array>[];
+  /**
+   * Optional (pruning study): a score per weight matrix entry, higher = more
+   * important (|μ|/σ for Gaussian posteriors, |w| for point estimates).
+   * Keyed by weight name (`l0.w`, …); biases are never pruned.
+   */
+  pruningScores?(): Record<string, Float32Array>;
+  /**
+   * Optional (pruning study): removes the weights where `keep` is 0 (sets
+   * them, and any posterior spread, to exactly zero). Restore with
+   * `setState` on a state saved before.
+   */
+  applyPruningMask?(keep: Record<string, Uint8Array>): void;
 }

@@ -25,7 +25,7 @@ import {
   setOptimizerState,
 } from "./params.ts";
 import { Rng } from "./rng.ts";
-import { dropoutMask } from "./tensor_io.ts";
+import { dropoutMask, toFloat32 } from "./tensor_io.ts";
 
 /** Settings shared by point-estimate networks. */
 export interface PointNetSettings {
@@ -42,6 +42,18 @@ export interface PointNetSettings {
   /** Keep dropout on at prediction (MC dropout). */
   mcPredict: boolean;
 }
+
+/** A point-estimate network method, with its layers exposed. */
+export type PointNet = Method & {
+  /** Current weights as tensors (for the studies). */
+  layers(): LayerTensors;
+  /** Weight sets (dropout-masked for MC dropout). */
+  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  /** |w| per weight. */
+  pruningScores(): Record<string, Float32Array>;
+  /** Zeroes the weights whose mask entry is 0. */
+  applyPruningMask(keep: Record<string, Uint8Array>): void;
+};
 
 /** Validates settings, naming the bad one. */
 export function checkPointNetSettings(s: PointNetSettings): void {
@@ -69,10 +81,7 @@ export function checkPointNetSettings(s: PointNetSettings): void {
  * });
  * ```
  */
-export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSettings): Method & {
-  /** Current weights as tensors (for the studies). */
-  layers(): LayerTensors;
-} {
+export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSettings): PointNet {
   validateSpec(spec);
   checkPointNetSettings(settings);
   let params: ParamSet | undefined;
@@ -183,6 +192,52 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
     },
     layers(): LayerTensors {
       return layersOf(need().params);
+    },
+    sampleWeights(k: number, seed = 0): Record<string, Float32Array>[] {
+      const host = need().params.toHost();
+      const r = new Rng(seed).fork(11);
+      const out: Record<string, Float32Array>[] = [];
+      for (let s = 0; s < k; s++) {
+        const set: Record<string, Float32Array> = {};
+        for (let i = 0; i < nLayers; i++) {
+          const w = host[`l${i}.w`], b = host[`l${i}.b`];
+          const data = w.data.slice();
+          if (settings.mcPredict && settings.dropout > 0 && i > 0) {
+            // A dropout mask on layer i's inputs is a weight sample with rows
+            // zeroed (and the kept rows scaled by 1/keep).
+            const [rows, cols] = w.shape;
+            for (let row = 0; row < rows; row++) {
+              const f = r.uniform() < keep ? 1 / keep : 0;
+              for (let c = 0; c < cols; c++) data[row * cols + c] *= f;
+            }
+          }
+          set[`l${i}.w`] = data;
+          set[`l${i}.b`] = b.data.slice();
+        }
+        out.push(set);
+      }
+      return out;
+    },
+    pruningScores(): Record<string, Float32Array> {
+      const out: Record<string, Float32Array> = {};
+      for (let i = 0; i < nLayers; i++) {
+        out[`l${i}.w`] = toFloat32(need().params.get(`l${i}.w`)).map(Math.abs);
+      }
+      return out;
+    },
+    applyPruningMask(keepMask: Record<string, Uint8Array>): void {
+      const { params } = need();
+      for (const [name, mask] of Object.entries(keepMask)) {
+        const v = params.get(name);
+        const data = toFloat32(v);
+        if (data.length !== mask.length) {
+          throw new RangeError(
+            `pruning mask for ${name} has ${mask.length} entries, expected ${data.length}`,
+          );
+        }
+        for (let j = 0; j < data.length; j++) if (!mask[j]) data[j] = 0;
+        v.assign(tf.tensor(data, v.shape));
+      }
     },
   };
 }

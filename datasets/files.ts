@@ -165,41 +165,47 @@ export async function ensureFiles(
   opts: FetchOptions = {},
 ): Promise<Map<string, ResolvedFile>> {
   const dirs = resolveDataDirs(opts);
-  const searched: string[] = [];
-  for (const d of dirs) for (const f of set.folders) searched.push(join(d.path, f));
-  const found = new Map<string, ResolvedFile>();
-  const missing: RemoteFile[] = [];
-  for (const file of set.files) {
-    let hit: ResolvedFile | undefined;
-    const names = [file.name, ...(file.alternatives ?? [])];
-    outer: for (const dir of searched) {
-      for (const name of names) {
+  const candidates: { dir: string; origin: "local" | "system" }[] = [];
+  for (const d of dirs) {
+    for (const f of set.folders) candidates.push({ dir: join(d.path, f), origin: "local" });
+  }
+  for (const dir of set.systemDirs ?? []) candidates.push({ dir, origin: "system" });
+  const searched = candidates.map((c) => c.dir);
+
+  // All files of a set come from one folder: the first (in lookup order)
+  // that has any of the required files. Missing ones are downloaded next to
+  // them; when no folder has any, into the first data folder.
+  const scan = async (dir: string, origin: "local" | "system") => {
+    const found = new Map<string, ResolvedFile>();
+    for (const file of set.files) {
+      for (const name of [file.name, ...(file.alternatives ?? [])]) {
         const path = join(dir, name);
         if (await isFile(path)) {
-          hit = { file, path, origin: "local", canonical: name === file.name };
-          break outer;
+          found.set(file.name, { file, path, origin, canonical: name === file.name });
+          break;
         }
       }
     }
-    if (!hit) {
-      outer2: for (const dir of set.systemDirs ?? []) {
-        for (const name of names) {
-          const path = join(dir, name);
-          if (await isFile(path)) {
-            hit = { file, path, origin: "system", canonical: name === file.name };
-            break outer2;
-          }
-        }
-      }
+    return found;
+  };
+  const requiredNames = set.files.filter((f) => !f.optional).map((f) => f.name);
+  let partial: { dir: string; found: Map<string, ResolvedFile> } | undefined;
+  for (const c of candidates) {
+    const found = await scan(c.dir, c.origin);
+    if (requiredNames.every((n) => found.has(n))) return found;
+    if (requiredNames.some((n) => found.has(n)) && c.origin === "local") {
+      partial = { dir: c.dir, found };
+      break;
     }
-    if (hit) found.set(file.name, hit);
-    else missing.push(file);
   }
+  const found = partial?.found ?? new Map<string, ResolvedFile>();
+  const missing = set.files.filter((f) => !found.has(f.name));
   const required = missing.filter((f) => !f.optional);
-  if (required.length === 0) return found;
 
-  const target = dirs.length > 0 ? join(dirs[0].path, set.folders[0]) : undefined;
-  const where = searched.length > 0 ? `Searched: ${searched.join(", ")}.` : "";
+  const target = partial?.dir ??
+    (dirs.length > 0 ? join(dirs[0].path, set.folders[0]) : undefined);
+  const where = (searched.length > 0 ? `Searched: ${searched.join(", ")}.` : "") +
+    (partial ? ` ${partial.dir} has ${found.size} of the files.` : "");
   if (!target) {
     throw new DatasetError(
       `${set.title}: ${required.length} file(s) not found and no data folder is known ` +

@@ -5,10 +5,9 @@
  *
  * @module
  */
-import type { Method, NetSpec } from "../core/method.ts";
-import type { LayerTensors } from "../core/mlp.ts";
+import type { NetSpec } from "../core/method.ts";
 import type { OptimizerName } from "../core/params.ts";
-import { buildPointNet } from "../core/point_net.ts";
+import { buildPointNet, type PointNet } from "../core/point_net.ts";
 
 /** Settings of {@linkcode buildMap}. */
 export interface MapSettings {
@@ -23,10 +22,7 @@ export interface MapSettings {
 }
 
 /** A MAP method: also exposes its layers for the weight studies. */
-export type MapMethod = Method & {
-  /** Current weights and biases. */
-  layers(): LayerTensors;
-};
+export type MapMethod = PointNet;
 
 /** Default MAP settings. */
 export const MAP_DEFAULTS: Required<MapSettings> = {

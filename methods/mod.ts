@@ -5,3 +5,4 @@
  */
 export * from "./map.ts";
 export * from "./mc_dropout.ts";
+export * from "./registry.ts";

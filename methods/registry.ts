@@ -1,0 +1,109 @@
+/**
+ * Every inference method by key, with its display label (the plots' colour
+ * key), builder, and the training budgets the studies use. Studies and
+ * benchmarks iterate over {@linkcode METHODS}; saved models are rebuilt
+ * from their manifest with {@linkcode buildFromManifest}.
+ *
+ * @module
+ */
+import type { Method, NetSpec } from "../core/method.ts";
+import type { Manifest } from "../core/persist.ts";
+import { buildMap } from "./map.ts";
+import { buildMcDropout } from "./mc_dropout.ts";
+
+/** One registered method. */
+export interface MethodEntry {
+  /** Registry key; equals the built method's `name` (recorded in saved manifests). */
+  key: string;
+  /** Display label, e.g. `MC Dropout` (selects the method's colour in every figure). */
+  label: string;
+  /** Builds the method; `settings` override the defaults (same names as the builder's settings). */
+  build(spec: NetSpec, settings?: Record<string, unknown>): Method;
+  /** Epochs and batch size of a full MNIST run (the reference budget or what reaches its accuracy). */
+  full: { epochs: number; batchSize: number; settings?: Record<string, unknown> };
+  /** Epochs and settings for `--quick` runs (minutes on a 2-core CPU). */
+  quick: { epochs: number; batchSize: number; settings?: Record<string, unknown> };
+  /** Settings for the 1-hidden-layer regression heads (toy and UCI). */
+  regression?: { epochs: number; batchSize: number; settings?: Record<string, unknown> };
+}
+
+/**
+ * The registry. Keys are stable; labels match `plots/colors.ts`.
+ *
+ * @example
+ * ```ts
+ * import { METHODS } from "@bayes/nn";
+ * const m = METHODS.map.build({ inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" });
+ * ```
+ */
+export const METHODS: Record<string, MethodEntry> = {
+  map: {
+    key: "map",
+    label: "MAP",
+    build: (spec, s) => buildMap(spec, s),
+    full: { epochs: 20, batchSize: 128 },
+    quick: { epochs: 2, batchSize: 128 },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { optimizer: "adam", lr: 1e-3, weightDecay: 1e-3 },
+    },
+  },
+  mc_dropout: {
+    key: "mc_dropout",
+    label: "MC Dropout",
+    build: (spec, s) => buildMcDropout(spec, s),
+    full: { epochs: 20, batchSize: 128 },
+    quick: { epochs: 2, batchSize: 128 },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { optimizer: "adam", lr: 1e-3, weightDecay: 1e-3, dropout: 0.1 },
+    },
+  },
+};
+
+/**
+ * Looks up methods by a comma list of keys (`all` = every one), with a clear
+ * error naming unknown keys.
+ *
+ * @example
+ * ```ts
+ * import { selectMethods } from "@bayes/nn";
+ * selectMethods("map,mc_dropout").map((m) => m.label); // ["MAP", "MC Dropout"]
+ * ```
+ */
+export function selectMethods(list: string): MethodEntry[] {
+  if (list.trim() === "" || list === "all") return Object.values(METHODS);
+  const keys = list.split(",").map((k) => k.trim()).filter(Boolean);
+  const bad = keys.filter((k) => !(k in METHODS));
+  if (bad.length) {
+    throw new RangeError(
+      `unknown method(s) ${bad.join(", ")}: expected a comma list of ${
+        Object.keys(METHODS).join(", ")
+      }`,
+    );
+  }
+  return keys.map((k) => METHODS[k]);
+}
+
+/**
+ * Builds an (uninitialised) method matching a saved manifest; load its state
+ * with `loadMethod`.
+ *
+ * @example
+ * ```ts
+ * import { buildFromManifest, loadMethod, readSaved } from "@bayes/nn";
+ * const { manifest } = await readSaved("models/map");
+ * const m = buildFromManifest(manifest);
+ * await loadMethod("models/map", m);
+ * ```
+ */
+export function buildFromManifest(manifest: Manifest): Method {
+  const entry = Object.values(METHODS).find((e) => e.key === manifest.method) ??
+    Object.values(METHODS).find((e) =>
+      e.build(manifest.spec, manifest.settings).name === manifest.method
+    );
+  if (!entry) throw new RangeError(`no registered method can load a "${manifest.method}" model`);
+  return entry.build(manifest.spec, manifest.settings);
+}
