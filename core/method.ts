@@ -8,6 +8,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { HostTensor } from "./safetensors.ts";
+import type { ArrayDataset } from "../datasets/types.ts";
 
 /** Classification (softmax over classes) or regression (Gaussian likelihood). */
 export type Task = "classification" | "regression";
@@ -126,6 +127,11 @@ export interface Method {
   step(batch: TensorBatch, info: StepInfo): StepResult;
   /** Called after each epoch (SG-MCMC collects samples here). */
   endEpoch?(epoch: number, info: StepInfo): void | Promise<void>;
+  /**
+   * Called by `fit` once after the last epoch with the training set (the
+   * Laplace approximation computes its curvature here).
+   */
+  finalize?(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
   /** Per-sample predictions for inputs `x` `[N, inputDim]`. */
   predict(x: tf.Tensor2D, opts?: PredictOptions): Prediction;
   /** Full state for checkpoints and saving. */

@@ -122,31 +122,38 @@ export function makeOptimizer(s: OptimizerSettings): tf.Optimizer {
   }
 }
 
-/** Optimizer slots as host tensors under `opt/<canonical name>/<slot>` (and `opt/iter`). */
+/**
+ * Optimizer slots as host tensors under `opt/<index>:<canonical name>`. tfjs
+ * optimizers restore slots by position, so the index keeps the order.
+ */
 export async function optimizerState(
   opt: tf.Optimizer,
   params: ParamSet,
 ): Promise<Record<string, HostTensor>> {
   const out: Record<string, HostTensor> = {};
-  for (const { name, tensor } of await opt.getWeights()) {
+  (await opt.getWeights()).forEach(({ name, tensor }, i) => {
     const canon = name.startsWith(params.prefix) ? name.slice(params.prefix.length) : name;
-    out[`opt/${canon}`] = { data: toFloat32(tensor), shape: tensor.shape };
-  }
+    out[`opt/${String(i).padStart(4, "0")}:${canon}`] = {
+      data: toFloat32(tensor),
+      shape: tensor.shape,
+    };
+  });
   return out;
 }
 
-/** Restores optimizer slots written by {@linkcode optimizerState}. */
+/** Restores optimizer slots written by {@linkcode optimizerState}, in their saved order. */
 export async function setOptimizerState(
   opt: tf.Optimizer,
   params: ParamSet,
   host: Record<string, HostTensor>,
 ): Promise<void> {
-  const weights: { name: string; tensor: tf.Tensor }[] = [];
-  for (const [key, t] of Object.entries(host)) {
-    if (!key.startsWith("opt/")) continue;
-    const canon = key.slice(4);
+  const entries = Object.entries(host)
+    .filter(([key]) => key.startsWith("opt/"))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const weights: { name: string; tensor: tf.Tensor }[] = entries.map(([key, t]) => {
+    const canon = key.slice(key.indexOf(":") + 1);
     const name = canon === "iter" ? canon : params.prefix + canon;
-    weights.push({ name, tensor: tf.tensor(t.data, t.shape, "float32") });
-  }
+    return { name, tensor: tf.tensor(t.data, t.shape, "float32") };
+  });
   if (weights.length) await opt.setWeights(weights);
 }

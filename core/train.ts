@@ -228,6 +228,17 @@ export async function fit(
     progress.done(epochLine(rec, opts.epochs, (opts.epochs - epoch - 1) * seconds));
     await opts.onEpoch?.(rec, method, history);
   }
+  if (method.finalize) {
+    await method.finalize(train, { batchSize: opts.batchSize, progress: opts.progress });
+    if (opts.checkpointDir) {
+      await saveMethod(
+        opts.checkpointDir,
+        method,
+        { ...opts.info, epoch: opts.epochs, history, finalized: true },
+        CHECKPOINT_FILE,
+      );
+    }
+  }
   return { history, resumedFrom: start };
 }
 

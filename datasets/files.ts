@@ -139,11 +139,13 @@ function listing(missing: RemoteFile[], target: string, folder: string): string 
 }
 
 /**
- * Finds each file of `set` in the data folders (see `resolveDataDirs`), then
- * in `set.systemDirs`; downloads the missing ones into the first data folder
- * unless downloads are disabled. Throws one {@linkcode DatasetError} listing
- * the missing files, their URLs and the folder to put them in when they
- * cannot be had.
+ * Finds the files of `set` in `<data folder>/<set.folders[i]>` for each data
+ * folder (see `resolveDataDirs`), then in `set.systemDirs`. All files come
+ * from one folder: the first, in lookup order, that has any of the required
+ * files; files missing there are downloaded into it (into the first data
+ * folder when none has any) unless downloads are disabled. Throws one
+ * {@linkcode DatasetError} listing the missing files, their URLs and the
+ * folder to put them in when they cannot be had.
  *
  * @example
  * ```ts

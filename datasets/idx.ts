@@ -64,19 +64,10 @@ function isGzip(bytes: Uint8Array): boolean {
  * ```
  */
 export async function gunzip(bytes: Uint8Array, source: string): Promise<Uint8Array> {
-  // The gzip trailer holds the uncompressed size mod 2^32: preallocate with it
-  // (and grow if a multi-member or >4 GiB file makes it wrong).
-  let cap: number = bytes.length >= 18
-    ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(
-      bytes.length - 4,
-      true,
-    )
-    : 0;
-  // A corrupt trailer must not make us allocate gigabytes: deflate expands at
-  // most ~1032:1, and anything above 256 MiB grows on demand instead.
-  cap = Math.max(1024, Math.min(cap, bytes.length * 1032, 1 << 28));
-  let out = new Uint8Array(cap);
-  let off = 0;
+  // Write the whole input at once: the stream then usually yields the output
+  // as a single chunk, which is returned as is (no second buffer, no copy).
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   const ds = new DecompressionStream("gzip");
   const writer = ds.writable.getWriter();
   const writing = (async () => {
@@ -90,13 +81,8 @@ export async function gunzip(bytes: Uint8Array, source: string): Promise<Uint8Ar
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (off + value.length > out.length) {
-        const grown = new Uint8Array(Math.max(out.length * 2, off + value.length));
-        grown.set(out.subarray(0, off));
-        out = grown;
-      }
-      out.set(value, off);
-      off += value.length;
+      chunks.push(value);
+      total += value.length;
     }
     await writing;
   } catch (e) {
@@ -106,7 +92,14 @@ export async function gunzip(bytes: Uint8Array, source: string): Promise<Uint8Ar
       { file: source, cause: e },
     );
   }
-  return off === out.length ? out : out.subarray(0, off);
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
 
 /**

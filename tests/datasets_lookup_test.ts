@@ -217,3 +217,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test("checksum warnings are printed on stderr once per file by default", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await writeFakeSet(root, "mnist", "train", 2);
+    const mod = new URL("../datasets/mod.ts", import.meta.url).href;
+    const code = `import { loadMnist } from ${JSON.stringify(mod)};
+      const o = { dataDir: ${JSON.stringify(root)}, download: false };
+      await loadMnist("mnist", "train", o);
+      const ds = await loadMnist("mnist", "train", o);
+      console.log("loaded", ds.n);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-check", code],
+      env: { BNN_DATA_DIR: "", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(stdout, /loaded 2/);
+    const lines = stderr.split("\n").filter((l) => l.startsWith("Warning:"));
+    assert.equal(lines.length, 2, stderr);
+    assert.ok(lines[0].includes("train-images-idx3-ubyte.gz"));
+    assert.ok(lines[1].includes("train-labels-idx1-ubyte.gz"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,0 +1,118 @@
+// The MNIST training scripts end to end (1 epoch on 2000 examples) and their bad-input handling.
+import assert from "node:assert/strict";
+import { DOMParser } from "linkedom";
+import { parseFlags } from "../core/cli.ts";
+
+const DATA = Deno.env.get("BNN_DATA_DIR");
+if (!DATA) console.warn("SKIP MNIST training-script tests: BNN_DATA_DIR is not set");
+
+async function run(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `experiments/${script}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { BNN_BACKEND: "wasm" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+for (const script of ["train_map_mnist.ts", "train_mc_dropout_mnist.ts"]) {
+  Deno.test({
+    name: `${script}: 1 epoch on 2000 MNIST examples writes metrics, curve and model`,
+    ignore: !DATA,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      const r = await run(script, [
+        "--limit=2000",
+        "--test_limit=500",
+        "--epochs=1",
+        "--test_samples=5",
+        `--models_dir=${dir}/m`,
+        `--results-dir=${dir}/r`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /test error [\d.]+%/);
+      const history = JSON.parse(await Deno.readTextFile(`${dir}/r/history.json`));
+      assert.equal(history.length, 1);
+      assert.ok(history[0].validErrorPct < 50, `error after 1 epoch: ${history[0].validErrorPct}%`);
+      const csv = await Deno.readTextFile(`${dir}/r/history.csv`);
+      assert.match(csv.split("\n")[0], /epoch,trainLoss/);
+      const metrics = JSON.parse(await Deno.readTextFile(`${dir}/r/test_metrics.json`));
+      for (const k of ["errorPct", "logLikSum", "logLikMean", "ece", "brier"]) {
+        assert.equal(typeof metrics[k], "number", k);
+      }
+      const svg = await Deno.readTextFile(`${dir}/r/training_curve.svg`);
+      const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+      assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg");
+      for (const f of ["weights.safetensors", "manifest.json", "checkpoint.safetensors"]) {
+        await Deno.stat(`${dir}/m/${f}`);
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+}
+
+Deno.test("training scripts reject bad input with exit code 2 before any work", async () => {
+  const file = await Deno.makeTempFile();
+  const cases: [string[], RegExp][] = [
+    [["--epochs", "-1"], /--epochs must be ≥ 0, found -1/],
+    [["--lr", "abc"], /--lr expects a number, found "abc"/],
+    [["--bogus", "1"], /unknown flag '--bogus'/],
+    [["--models_dir", file], /--models_dir .* is a file, expected a folder/],
+    [["--hidden", "12,x"], /--hidden expects comma-separated positive integers/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await run("train_map_mnist.ts", args);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+  const r = await run("train_mc_dropout_mnist.ts", ["--dropout", "1.5"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--dropout must be ≤ 0.99/);
+  await Deno.remove(file);
+});
+
+Deno.test("-h explains every flag with its default", async () => {
+  const r = await run("train_map_mnist.ts", ["-h"]);
+  assert.equal(r.code, 0);
+  for (
+    const flag of [
+      "--weight_decay",
+      "--epochs",
+      "--lr",
+      "--models_dir",
+      "--results_dir",
+      "--seed",
+      "--resume",
+    ]
+  ) {
+    assert.ok(r.stdout.includes(flag), flag);
+  }
+  assert.match(r.stdout, /--epochs <int>\s+training epochs \(default: 20\)/);
+});
+
+Deno.test("flag parsing: kebab-case, boolean forms, choices", () => {
+  const specs = {
+    batch_size: { type: "int" as const, default: 128, min: 1, help: "" },
+    use_preconditioning: { type: "boolean" as const, default: false, help: "" },
+    model: { type: "string" as const, default: "a", choices: ["a", "b"], help: "" },
+  };
+  const meta = { name: "t", description: "" };
+  assert.deepEqual(parseFlags(["--batch-size", "64"], specs, meta)?.batch_size, 64);
+  assert.equal(
+    parseFlags(["--use_preconditioning", "True"], specs, meta)?.use_preconditioning,
+    true,
+  );
+  assert.equal(parseFlags(["--use_preconditioning"], specs, meta)?.use_preconditioning, true);
+  assert.equal(
+    parseFlags(["--use-preconditioning=false"], specs, meta)?.use_preconditioning,
+    false,
+  );
+  assert.throws(
+    () => parseFlags(["--model", "c"], specs, meta),
+    /--model must be one of a, b, found "c"/,
+  );
+  assert.throws(() => parseFlags(["--batch_size", "1.5"], specs, meta), /expects an integer/);
+});

@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../core/backend.ts";
+import { nllSum } from "../core/likelihood.ts";
+import type { NetSpec } from "../core/method.ts";
+import { initLayers, mlpForward } from "../core/mlp.ts";
+import { loadMethod, saveMethod } from "../core/persist.ts";
+import { Rng } from "../core/rng.ts";
+import { CHECKPOINT_FILE, DivergenceError, fit } from "../core/train.ts";
+import { evaluate } from "../core/evaluate.ts";
+import type { ArrayDataset } from "../datasets/types.ts";
+import { buildMap } from "../methods/map.ts";
+import { buildMcDropout } from "../methods/mc_dropout.ts";
+
+await initBackend({ backend: "wasm", quiet: true });
+
+/** Three Gaussian blobs in 2-D, well separated (Bayes error ≈ 0). */
+function blobs(n: number, seed: number): ArrayDataset {
+  const r = new Rng(seed);
+  const centers = [[0, 3], [3, -2], [-3, -2]];
+  const x = new Float32Array(2 * n), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    y[i] = c;
+    x[2 * i] = centers[c][0] + 0.8 * r.normal();
+    x[2 * i + 1] = centers[c][1] + 0.8 * r.normal();
+  }
+  return { x, y, n, xShape: [2], yShape: [], numClasses: 3 };
+}
+
+const CLS: NetSpec = { inputDim: 2, hidden: [32, 32], outputDim: 3, task: "classification" };
+
+Deno.test("MAP fits a small synthetic classification problem to ≥ 95% accuracy, loss falls", async () => {
+  const train = blobs(600, 1), test = blobs(300, 2);
+  const m = buildMap(CLS, { optimizer: "adam", lr: 1e-2 });
+  const { history } = await fit(m, train, {
+    epochs: 15,
+    batchSize: 50,
+    seed: 0,
+    valid: test,
+    progress: false,
+  });
+  assert.ok(
+    history.at(-1)!.trainLoss < history[0].trainLoss / 3,
+    JSON.stringify(history.map((h) => h.trainLoss)),
+  );
+  const r = evaluate(m, test);
+  assert.ok(r.errorPct! <= 5, `test error ${r.errorPct}%`);
+  m.dispose();
+});
+
+Deno.test("gradient of the heteroscedastic regression loss equals finite differences", () => {
+  const spec: NetSpec = { inputDim: 3, hidden: [5], outputDim: 1, task: "regression" };
+  const host = initLayers(spec, new Rng(4));
+  const vars = Object.fromEntries(
+    Object.entries(host).map(([k, t]) => [k, tf.variable(tf.tensor(t.data, t.shape))]),
+  );
+  const x = tf.tensor2d(new Rng(5).normalArray(12), [4, 3]);
+  const y = tf.tensor2d([0.5, -1, 2, 0.1], [4, 1]);
+  const f = () =>
+    nllSum(
+      spec,
+      mlpForward({
+        w: [vars["l0.w"] as tf.Tensor2D, vars["l1.w"] as tf.Tensor2D],
+        b: [vars["l0.b"] as tf.Tensor1D, vars["l1.b"] as tf.Tensor1D],
+      }, x),
+      y,
+    );
+  const { grads } = tf.variableGrads(f, Object.values(vars));
+  const h = 1e-3;
+  for (const v of Object.values(vars)) {
+    const g = grads[v.name].dataSync();
+    const base = v.dataSync().slice();
+    for (const i of [0, base.length - 1]) {
+      const p = base.slice(), q = base.slice();
+      p[i] += h;
+      q[i] -= h;
+      v.assign(tf.tensor(p, v.shape));
+      const fp = f().dataSync()[0];
+      v.assign(tf.tensor(q, v.shape));
+      const fq = f().dataSync()[0];
+      v.assign(tf.tensor(base, v.shape));
+      const fd = (fp - fq) / (2 * h);
+      assert.ok(
+        Math.abs(fd - g[i]) < 2e-2 * Math.max(1, Math.abs(fd)),
+        `${v.name}[${i}] ${g[i]} vs ${fd}`,
+      );
+    }
+  }
+});
+
+Deno.test("MC dropout: samples differ, and their mean matches the deterministic net (inverted dropout)", () => {
+  const spec: NetSpec = {
+    inputDim: 2,
+    hidden: [64],
+    outputDim: 1,
+    task: "regression",
+    noise: "homoscedastic",
+  };
+  const m = buildMcDropout(spec, { dropout: 0.5 });
+  m.init(3);
+  const x = tf.tensor2d([[0.5, -1], [1, 2]]);
+  const p = m.predict(x, { samples: 4000, seed: 1 });
+  assert.equal(p.task, "regression");
+  if (p.task !== "regression") return;
+  const mu = p.mean.dataSync(); // [S, 2, 1]
+  assert.notEqual(mu[0], mu[2], "two dropout samples gave the same output");
+  // One hidden layer + linear output: E_mask[out] is exactly the deterministic output.
+  const det = mlpForward(m.layers(), x).dataSync();
+  for (let n = 0; n < 2; n++) {
+    let s = 0, s2 = 0;
+    for (let k = 0; k < 4000; k++) {
+      s += mu[2 * k + n];
+      s2 += mu[2 * k + n] ** 2;
+    }
+    const mean = s / 4000, sd = Math.sqrt(s2 / 4000 - mean * mean);
+    assert.ok(
+      Math.abs(mean - det[n]) < 4 * sd / Math.sqrt(4000) + 1e-6,
+      `${mean} vs ${det[n]} (sd ${sd})`,
+    );
+  }
+  m.dispose();
+});
+
+Deno.test("save → load gives identical predictions (MAP and MC dropout)", async () => {
+  const dir = await Deno.makeTempDir();
+  const train = blobs(120, 3);
+  for (const build of [() => buildMap(CLS), () => buildMcDropout(CLS)]) {
+    const a = build();
+    await fit(a, train, { epochs: 2, batchSize: 30, seed: 1, progress: false });
+    await saveMethod(dir, a);
+    const b = build();
+    b.init(99);
+    await loadMethod(dir, b);
+    const x = tf.tensor2d(train.x.subarray(0, 20), [10, 2]);
+    const pa = a.predict(x, { samples: 5, seed: 7 }), pb = b.predict(x, { samples: 5, seed: 7 });
+    if (pa.task === "classification" && pb.task === "classification") {
+      assert.deepEqual(Array.from(pa.logProbs.dataSync()), Array.from(pb.logProbs.dataSync()));
+    } else assert.fail("expected classification");
+    a.dispose();
+    b.dispose();
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loading a model into the wrong method or network is a clear error", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = buildMap(CLS);
+  a.init(0);
+  await saveMethod(dir, a);
+  const b = buildMcDropout(CLS);
+  await assert.rejects(() => loadMethod(dir, b), /holds a "map" model, not "mc_dropout"/);
+  const c = buildMap({ ...CLS, hidden: [16] });
+  await assert.rejects(() => loadMethod(dir, c), /does not match/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("resume continues from the saved epoch and matches an uninterrupted run bitwise", async () => {
+  const dir = await Deno.makeTempDir();
+  const train = blobs(90, 5);
+  const straight = buildMcDropout(CLS);
+  await fit(straight, train, { epochs: 3, batchSize: 20, seed: 2, progress: false });
+  const first = buildMcDropout(CLS);
+  await fit(first, train, {
+    epochs: 2,
+    batchSize: 20,
+    seed: 2,
+    checkpointDir: dir,
+    progress: false,
+  });
+  first.dispose();
+  const resumed = buildMcDropout(CLS);
+  const r = await fit(resumed, train, {
+    epochs: 3,
+    batchSize: 20,
+    seed: 2,
+    checkpointDir: dir,
+    resume: true,
+    progress: false,
+  });
+  assert.equal(r.resumedFrom, 2);
+  assert.equal(r.history.length, 3);
+  const a = (await straight.getState()).tensors, b = (await resumed.getState()).tensors;
+  for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data, k);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a NaN loss stops training naming epoch and step, keeping the last good checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const train = blobs(90, 6);
+  const m = buildMap(CLS, { lr: 1e-2 });
+  await fit(m, train, { epochs: 1, batchSize: 30, seed: 0, checkpointDir: dir, progress: false });
+  const before = await Deno.readFile(`${dir}/${CHECKPOINT_FILE}`);
+  const bad = { ...train, x: train.x.slice() };
+  bad.x[5] = NaN;
+  for (let i = 0; i < bad.x.length; i++) if (i % 7 === 0) bad.x[i] = NaN;
+  const m2 = buildMap(CLS, { lr: 1e-2 });
+  await assert.rejects(
+    () => fit(m2, bad, { epochs: 3, batchSize: 30, seed: 0, checkpointDir: dir, progress: false }),
+    (e: unknown) => e instanceof DivergenceError && /epoch 1, step 1/.test((e as Error).message),
+  );
+  assert.deepEqual(await Deno.readFile(`${dir}/${CHECKPOINT_FILE}`), before);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("bad training settings are clear errors", async () => {
+  assert.throws(() => buildMap(CLS, { lr: -1 }), /lr must be > 0/);
+  assert.throws(() => buildMcDropout(CLS, { dropout: 1 }), /dropout rate in \(0, 1\)/);
+  assert.throws(
+    () => buildMap({ ...CLS, hidden: [0] }),
+    /hidden must be a list of positive integers/,
+  );
+  const m = buildMap(CLS);
+  await assert.rejects(
+    () => fit(m, blobs(10, 1), { epochs: -1, batchSize: 5, seed: 0 }),
+    /epochs must be/,
+  );
+  await assert.rejects(
+    () => fit(m, blobs(10, 1), { epochs: 1, batchSize: 0, seed: 0 }),
+    /batch size/,
+  );
+});
