@@ -1,0 +1,110 @@
+/**
+ * Bootstrap ensemble training: seconds per epoch in this thread through
+ * `fit` (OpenBLAS with every core) against `trainEnsembleParallel` with
+ * several workers (cores/workers BLAS threads each), on MNIST rows with the
+ * reference 784-1200-1200-10 network.
+ *
+ *     deno run -A bench/ensemble.ts [--limit 6000] [--n_nets 2] [--epochs 2]
+ *
+ * Needs MNIST (`BNN_DATA_DIR` or the user cache). Prints a markdown table
+ * and writes `bench/results/ensemble-<date>.json`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { initBackend } from "../core/backend.ts";
+import { fit } from "../core/train.ts";
+import { loadMnist } from "../datasets/mnist.ts";
+import { buildEnsemble } from "../methods/ensemble.ts";
+import { trainEnsembleParallel } from "../methods/ensemble_parallel.ts";
+import { machineInfo, median, writeResult } from "./util.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    limit: { type: "string", default: "6000" },
+    n_nets: { type: "string", default: "2" },
+    epochs: { type: "string", default: "2" },
+    workers: { type: "string", default: "2" },
+  },
+});
+const limit = Number(args.values.limit), nNets = Number(args.values.n_nets);
+const epochs = Number(args.values.epochs), workers = Number(args.values.workers);
+const info = await initBackend({ backend: "wasm", quiet: true });
+const train = await loadMnist("mnist", "train", { limit });
+const spec = {
+  inputDim: 784,
+  hidden: [1200, 1200],
+  outputDim: 10,
+  task: "classification" as const,
+};
+const fitOpts = { epochs, batchSize: 128, seed: 0, progress: false };
+
+interface Row {
+  path: string;
+  workers: number;
+  blasThreadsEach: number;
+  wallSeconds: number;
+  epochSeconds: number[];
+  medianEpochSeconds: number;
+}
+const rows: Row[] = [];
+const cores = navigator.hardwareConcurrency || 1;
+
+{
+  const m = buildEnsemble(spec, { nNets });
+  const t0 = performance.now();
+  const { history } = await fit(m, train, fitOpts);
+  const wall = (performance.now() - t0) / 1000;
+  m.dispose();
+  const secs = history.map((h) => h.seconds);
+  rows.push({
+    path: "sequential (fit)",
+    workers: 1,
+    blasThreadsEach: info.blas?.threads ?? 0,
+    wallSeconds: wall,
+    epochSeconds: secs,
+    medianEpochSeconds: median(secs),
+  });
+}
+for (const threads of [Math.max(1, Math.floor(cores / workers)), cores]) {
+  const m = buildEnsemble(spec, { nNets });
+  const t0 = performance.now();
+  const { history } = await trainEnsembleParallel(m, train, {
+    ...fitOpts,
+    workers,
+    threadsPerWorker: threads,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  m.dispose();
+  const secs = history.map((h) => h.seconds);
+  rows.push({
+    path: "workers",
+    workers,
+    blasThreadsEach: info.blas ? threads : 0,
+    wallSeconds: wall,
+    epochSeconds: secs,
+    medianEpochSeconds: median(secs),
+  });
+  if (threads === cores) break;
+}
+
+console.log(
+  `\nBootstrap ensemble, ${nNets} nets × ${epochs} epochs on ${train.n} MNIST rows ` +
+    `(784-1200-1200-10, batch 128), ${info.line}, ${cores} cores\n`,
+);
+console.log("| path | workers | BLAS threads each | s/epoch (median) | wall s (all epochs) |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  console.log(
+    `| ${r.path} | ${r.workers} | ${r.blasThreadsEach} | ${r.medianEpochSeconds.toFixed(2)} | ${
+      r.wallSeconds.toFixed(2)
+    } |`,
+  );
+}
+const path = await writeResult("ensemble", {
+  machine: await machineInfo(info.line),
+  setup: { limit: train.n, nNets, epochs, batchSize: 128, hidden: spec.hidden },
+  rows,
+});
+console.log(`\nwrote ${path}`);
