@@ -118,6 +118,20 @@ async function startWebgpu(): Promise<BackendInfo> {
   if (!(await tf.setBackend("webgpu"))) {
     throw new BackendError("backend webgpu: tfjs's WebGPU backend failed to initialise");
   }
+  // tfjs reads GPU data synchronously (dataSync) through an OffscreenCanvas,
+  // which Deno lacks; the training loop and metrics read synchronously.
+  try {
+    // Large enough that tfjs does not forward the op to the CPU.
+    const v = tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync());
+    if (v[0] !== 64) throw new Error(`read back ${v[0]} instead of 64`);
+  } catch (e) {
+    await tf.setBackend("cpu").catch(() => false);
+    throw new BackendError(
+      "backend webgpu started, but tfjs cannot read GPU data synchronously in this runtime " +
+        `(${(e as Error).message.split("\n")[0]}); the training loop needs synchronous reads. ` +
+        "Use --backend wasm (CPU + BLAS) or install @tensorflow/tfjs-node-gpu (--backend tensorflow)",
+    );
+  }
   const desc = adapter.info?.description || adapter.info?.vendor || "adapter";
   const fallback = adapter.info?.isFallbackAdapter ? ", software fallback" : "";
   return { name: "webgpu", blas: null, line: `backend: webgpu (${desc}${fallback})` };
