@@ -14,6 +14,23 @@ import { toFloat32 } from "./tensor_io.ts";
 let nextId = 0;
 
 /**
+ * Assigns host values to a variable without leaking the temporary tensor.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assignHost } from "@bayes/nn";
+ * const v = tf.variable(tf.zeros([2]));
+ * assignHost(v, new Float32Array([1, 2]));
+ * ```
+ */
+export function assignHost(v: tf.Variable, data: Float32Array): void {
+  const t = tf.tensor(data, v.shape, "float32");
+  v.assign(t);
+  t.dispose();
+}
+
+/**
  * Named `tf.Variable`s.
  *
  * @example
@@ -33,10 +50,10 @@ export class ParamSet {
   constructor(host: Record<string, HostTensor>, trainable = true, tag = "p") {
     this.prefix = `${tag}${nextId++}/`;
     for (const [name, t] of Object.entries(host)) {
-      this.vars.set(
-        name,
-        tf.variable(tf.tensor(t.data, t.shape, "float32"), trainable, this.prefix + name),
-      );
+      // tf.variable / assign keep their own reference: free the temporary.
+      const init = tf.tensor(t.data, t.shape, "float32");
+      this.vars.set(name, tf.variable(init, trainable, this.prefix + name));
+      init.dispose();
     }
   }
 
@@ -71,7 +88,7 @@ export class ParamSet {
           `${source}: tensor "${keyPrefix + name}" has shape [${t.shape}], expected [${v.shape}]`,
         );
       }
-      v.assign(tf.tensor(t.data, t.shape, "float32"));
+      assignHost(v, t.data);
     }
   }
 
@@ -156,4 +173,6 @@ export async function setOptimizerState(
     return { name, tensor: tf.tensor(t.data, t.shape, "float32") };
   });
   if (weights.length) await opt.setWeights(weights);
+  // Optimizers copy the values into their own variables.
+  for (const w of weights) w.tensor.dispose();
 }

@@ -18,6 +18,7 @@ import type {
 } from "./method.ts";
 import { hasGlobalNoise, initLayers, type LayerTensors, mlpForward, validateSpec } from "./mlp.ts";
 import {
+  assignHost,
   makeOptimizer,
   type OptimizerName,
   optimizerState,
@@ -236,7 +237,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
           );
         }
         for (let j = 0; j < data.length; j++) if (!mask[j]) data[j] = 0;
-        v.assign(tf.tensor(data, v.shape));
+        assignHost(v, data);
       }
     },
   };

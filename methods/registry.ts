@@ -10,6 +10,7 @@ import type { Method, NetSpec } from "../core/method.ts";
 import type { Manifest } from "../core/persist.ts";
 import { buildMap } from "./map.ts";
 import { buildMcDropout } from "./mc_dropout.ts";
+import { buildEnsemble } from "./ensemble.ts";
 
 /** One registered method. */
 export interface MethodEntry {
@@ -59,6 +60,18 @@ export const METHODS: Record<string, MethodEntry> = {
       epochs: 400,
       batchSize: 128,
       settings: { optimizer: "adam", lr: 1e-3, weightDecay: 1e-3, dropout: 0.1 },
+    },
+  },
+  ensemble: {
+    key: "ensemble",
+    label: "MAP Ensemble",
+    build: (spec, s) => buildEnsemble(spec, s),
+    full: { epochs: 10, batchSize: 128, settings: { nNets: 10 } },
+    quick: { epochs: 2, batchSize: 128, settings: { nNets: 3 } },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { nNets: 5, optimizer: "adam", lr: 1e-3, weightDecay: 1e-3 },
     },
   },
 };
