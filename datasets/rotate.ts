@@ -80,7 +80,10 @@ export async function rotateImages(
     const m = Math.min(chunk, n - start);
     const rotated = tf.tidy(() => {
       const img = tf.tensor4d(x.subarray(start * h * w, (start + m) * h * w), [m, h, w, 1]);
-      return tf.image.rotateWithOffset(img, radians, fill, center);
+      // The wasm kernel stores the fill value as a byte (−0.42 and 0.7 both
+      // become 0), so rotate the offset image with fill 0 and shift back.
+      if (fill === 0) return tf.image.rotateWithOffset(img, radians, 0, center);
+      return tf.add(tf.image.rotateWithOffset(tf.sub(img, fill), radians, 0, center), fill);
     });
     try {
       out.set(await rotated.data() as Float32Array, start * h * w);

@@ -160,3 +160,18 @@ Deno.test("rotateDataset fills with the dataset's background value", async () =>
   assert.deepEqual(r.xShape, [28, 28]);
   assert.equal(ds.x[0], 2);
 });
+
+Deno.test("rotateImages on wasm fills rotated-in corners with a non-zero background exactly", async () => {
+  const { initBackend } = await import("../core/backend.ts");
+  const { rotateImages } = await import("../datasets/rotate.ts");
+  await initBackend({ backend: "wasm", quiet: true });
+  const bg = -0.4242;
+  const img = new Float32Array(28 * 28).fill(bg);
+  img[14 * 28 + 14] = 2.8; // one bright pixel near the centre
+  const r = await rotateImages(img, 1, 45, { fill: bg });
+  // Corner pixels come from outside the image: they must be the background.
+  for (const i of [0, 27, 27 * 28, 28 * 28 - 1]) {
+    if (Math.abs(r[i] - bg) > 1e-6) throw new Error(`corner ${i}: ${r[i]} instead of ${bg}`);
+  }
+  if (!r.some((v) => v > 2)) throw new Error("the bright pixel was lost");
+});
