@@ -43,7 +43,7 @@ export const METHODS: Record<string, MethodEntry> = {
     label: "MAP",
     build: (spec, s) => buildMap(spec, s),
     full: { epochs: 20, batchSize: 128 },
-    quick: { epochs: 2, batchSize: 128 },
+    quick: { epochs: 3, batchSize: 128, settings: { optimizer: "adam", lr: 1e-3 } },
     regression: {
       epochs: 400,
       batchSize: 128,
@@ -55,7 +55,7 @@ export const METHODS: Record<string, MethodEntry> = {
     label: "MC Dropout",
     build: (spec, s) => buildMcDropout(spec, s),
     full: { epochs: 20, batchSize: 128 },
-    quick: { epochs: 2, batchSize: 128 },
+    quick: { epochs: 3, batchSize: 128, settings: { optimizer: "adam", lr: 1e-3 } },
     regression: {
       epochs: 400,
       batchSize: 128,
@@ -67,7 +67,7 @@ export const METHODS: Record<string, MethodEntry> = {
     label: "MAP Ensemble",
     build: (spec, s) => buildEnsemble(spec, s),
     full: { epochs: 10, batchSize: 128, settings: { nNets: 10 } },
-    quick: { epochs: 2, batchSize: 128, settings: { nNets: 3 } },
+    quick: { epochs: 3, batchSize: 128, settings: { nNets: 3, optimizer: "adam", lr: 1e-3 } },
     regression: {
       epochs: 400,
       batchSize: 128,

@@ -1,0 +1,101 @@
+// The UCI study end to end on two small sets and a tiny budget, resuming, and bad input.
+import assert from "node:assert/strict";
+// @ts-types="@types/d3-dsv"
+import { csvParse } from "d3-dsv";
+import { DOMParser } from "linkedom";
+import { parseDatasets, UCI_COLUMNS, UCI_METRICS } from "../experiments/uci.ts";
+
+const DATA = Deno.env.get("BNN_DATA_DIR");
+if (!DATA) console.warn("SKIP UCI study run: BNN_DATA_DIR is not set");
+
+async function run(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "experiments/uci.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { BNN_BACKEND: "wasm" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("parseDatasets accepts the nine names and names unknown ones", () => {
+  assert.deepEqual(parseDatasets("yacht, energy,yacht"), ["yacht", "energy"]);
+  assert.throws(() => parseDatasets("yacht,boston"), /--datasets: unknown data set\(s\) boston/);
+});
+
+Deno.test({
+  name: "uci.ts: both protocols on yacht + energy, tables, figures, and a resumed rerun",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const args = [
+      "--methods=map,mc_dropout",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/res`,
+      "--datasets=yacht,energy",
+      "--max_folds=2",
+      "--splits=2",
+      "--epochs=40",
+      "--test_samples=5",
+    ];
+    const r = await run(args);
+    assert.equal(r.code, 0, r.stderr);
+    const csv = csvParse(await Deno.readTextFile(`${dir}/res/uci.csv`));
+    assert.deepEqual(csv.columns, [...UCI_COLUMNS]);
+    const { rows } = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`));
+    assert.equal(rows.length, 2 * 2 * 2 * 2); // protocols × sets × folds × methods
+    const sizes: Record<string, number> = { yacht: 308, energy: 768 };
+    for (const x of rows) {
+      assert.equal(x.n_train + x.n_test, sizes[x.dataset], JSON.stringify(x));
+      assert.equal(x.hidden, 50); // n_hidden.txt
+      assert.equal(x.epochs, 40);
+      assert.equal(x.samples, x.method === "MAP" ? 1 : 5);
+      for (const m of UCI_METRICS) assert.ok(Number.isFinite(x[m]), `${m}: ${JSON.stringify(x)}`);
+      // Original units: yacht's resistance spans 0–62, energy's heating load 6–43.
+      assert.ok(x.test_rmse > 0.05 && x.test_rmse < 20, JSON.stringify(x));
+    }
+    // 10-fold CV: test folds of 31 (yacht, 308 rows) and 77 (energy, 768 rows).
+    const cvYacht = rows.filter((x: { protocol: string; dataset: string }) =>
+      x.protocol === "cv" && x.dataset === "yacht"
+    );
+    assert.deepEqual(cvYacht.map((x: { n_test: number }) => x.n_test), [31, 31, 31, 31]);
+    assert.deepEqual(cvYacht.map((x: { fold: number }) => x.fold), [0, 0, 1, 1]);
+    const summary = csvParse(await Deno.readTextFile(`${dir}/res/uci_summary.csv`));
+    assert.equal(summary.length, 2 * 2 * 2);
+    for (const c of ["protocol", "dataset", "method", "n", "test_log_lik_mean", "test_rmse_std"]) {
+      assert.ok(summary.columns.includes(c), c);
+    }
+    const md = await Deno.readTextFile(`${dir}/res/uci.md`);
+    assert.match(md, /10-fold cross-validation \(first 2 folds\)/);
+    assert.match(md, /fixed splits/);
+    assert.match(md, /\| dataset \| method \| n \| test_log_lik \| test_rmse \|/);
+    assert.match(md, /\| yacht \| MC Dropout \| 2 \| -?\d+\.\d{3} ± \d+\.\d{3} \|/);
+    for (const f of ["uci_log_lik", "uci_rmse", "uci_splits_log_lik", "uci_splits_rmse"]) {
+      const svg = await Deno.readTextFile(`${dir}/res/${f}.svg`);
+      const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+      assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg", f);
+      const text = doc.documentElement.textContent;
+      for (const t of ["yacht", "energy", "MAP", "MC Dropout", "train", "test"]) {
+        assert.ok(text.includes(t), `${f}: ${t}`);
+      }
+      // One error bar per data set × method × train/test.
+      assert.equal(doc.querySelectorAll("line").length >= 8, true, f);
+    }
+    // A rerun with the same settings reuses every row instead of training again.
+    const again = await run(args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /reused 16 result\(s\)/);
+    const rows2 = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`)).rows;
+    assert.deepEqual(rows2, rows);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("uci.ts rejects an unknown data set with exit code 2", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run(["--datasets", "boston", `--results_dir=${dir}/r`, `--models_dir=${dir}/m`]);
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--datasets: unknown data set\(s\) boston/);
+});
