@@ -21,3 +21,4 @@ export * from "./tensor_io.ts";
 export * from "./train.ts";
 export * from "./wasm_blas.ts";
 export * from "./cli.ts";
+export * from "./linalg.ts";

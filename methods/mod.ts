@@ -7,3 +7,4 @@ export * from "./map.ts";
 export * from "./mc_dropout.ts";
 export * from "./registry.ts";
 export * from "./ensemble.ts";
+export * from "./kfac_laplace.ts";

@@ -11,6 +11,7 @@ import type { Manifest } from "../core/persist.ts";
 import { buildMap } from "./map.ts";
 import { buildMcDropout } from "./mc_dropout.ts";
 import { buildEnsemble } from "./ensemble.ts";
+import { buildKfacLaplace } from "./kfac_laplace.ts";
 
 /** One registered method. */
 export interface MethodEntry {
@@ -72,6 +73,22 @@ export const METHODS: Record<string, MethodEntry> = {
       epochs: 400,
       batchSize: 128,
       settings: { nNets: 5, optimizer: "adam", lr: 1e-3, weightDecay: 1e-3 },
+    },
+  },
+  kfac_laplace: {
+    key: "kfac_laplace",
+    label: "KFAC Laplace",
+    build: (spec, s) => buildKfacLaplace(spec, s),
+    full: { epochs: 10, batchSize: 128, settings: { weightDecay: 0.01, tune: "marglik" } },
+    quick: {
+      epochs: 3,
+      batchSize: 128,
+      settings: { weightDecay: 0.01, tune: "marglik", optimizer: "adam", lr: 1e-3 },
+    },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { optimizer: "adam", lr: 1e-3, weightDecay: 1e-3, tune: "marglik" },
     },
   },
 };
