@@ -12,6 +12,9 @@ import { buildMap } from "./map.ts";
 import { buildMcDropout } from "./mc_dropout.ts";
 import { buildEnsemble } from "./ensemble.ts";
 import { buildKfacLaplace } from "./kfac_laplace.ts";
+import { type BbbSettings, buildBbb } from "./bbb.ts";
+import { buildPsgld, buildSgld } from "./sgld.ts";
+import { buildSghmc } from "./sghmc.ts";
 
 /** One registered method. */
 export interface MethodEntry {
@@ -91,7 +94,75 @@ export const METHODS: Record<string, MethodEntry> = {
       settings: { optimizer: "adam", lr: 1e-3, weightDecay: 1e-3, tune: "marglik" },
     },
   },
+  ...bbbEntries(),
+  sgld: {
+    key: "sgld",
+    label: "SGLD",
+    build: (spec, s) => buildSgld(spec, s),
+    full: { epochs: 30, batchSize: 128 },
+    quick: { epochs: 3, batchSize: 128, settings: { burnIn: 1, sampleFreq: 1 } },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { lr: 3e-4, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+    },
+  },
+  psgld: {
+    key: "psgld",
+    label: "pSGLD",
+    build: (spec, s) => buildPsgld(spec, s),
+    full: { epochs: 30, batchSize: 128 },
+    quick: { epochs: 3, batchSize: 128, settings: { burnIn: 1, sampleFreq: 1 } },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { lr: 1e-3, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+    },
+  },
+  sghmc: {
+    key: "sghmc",
+    label: "SGHMC",
+    build: (spec, s) => buildSghmc(spec, s),
+    full: { epochs: 250, batchSize: 256 },
+    quick: { epochs: 4, batchSize: 128, settings: { burnIn: 2, sampleFreq: 1 } },
+    regression: {
+      epochs: 400,
+      batchSize: 128,
+      settings: { lr: 1e-2, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+    },
+  },
 };
+
+/** The five Bayes-by-Backprop configurations of the reference (and Flipout). */
+function bbbEntries(): Record<string, MethodEntry> {
+  const variants: [string, string, BbbSettings][] = [
+    ["bbb_gaussian", "BBB Gaussian", { prior: "gaussian", estimator: "weight" }],
+    ["bbb_laplace", "BBB Laplace", { prior: "laplace", estimator: "weight" }],
+    ["bbb_gmm", "BBB GMM", { prior: "gmm", estimator: "weight" }],
+    ["bbb_local", "BBB Local Reparam", { prior: "gaussian", estimator: "local" }],
+    ["bbb_flipout", "BBB Flipout", { prior: "gaussian", estimator: "flipout" }],
+  ];
+  const out: Record<string, MethodEntry> = {};
+  for (const [key, label, v] of variants) {
+    out[key] = {
+      key,
+      label,
+      build: (spec, s) => buildBbb(spec, { ...s, ...v }),
+      full: { epochs: 200, batchSize: 100 },
+      quick: {
+        epochs: 3,
+        batchSize: 128,
+        settings: { optimizer: "adam", lr: 1e-3, nSamples: 1, firstEpochSamples: 1 },
+      },
+      regression: {
+        epochs: 400,
+        batchSize: 128,
+        settings: { optimizer: "adam", lr: 1e-3, priorSigma: 1, rhoInit: [-6, -5] },
+      },
+    };
+  }
+  return out;
+}
 
 /**
  * Looks up methods by a comma list of keys (`all` = every one), with a clear
