@@ -41,10 +41,10 @@ export const QUALITY_RUNS = [
     method: "sgld",
     script: "train_sgld_mnist.ts",
     args: [
-      "--epochs=20",
+      "--epochs=16",
       "--lr=1e-5",
       "--schedule=cyclical",
-      "--cycles=5",
+      "--cycles=4",
       "--cycle_explore=0.5",
       "--burn_in=0",
       "--sample_freq=1",

@@ -148,7 +148,7 @@ export class Rng {
       c ^= t;
       d = (d << 11) | (d >>> 21);
       const iz = r & 127;
-      if ((r < 0 ? -r : r) < kn[iz]) {
+      if (Math.abs(r) < kn[iz]) {
         out[i] = mean + std * (r * wn[iz]);
       } else {
         // Rare (~1%): wedge or tail; done outside the hot loop.
@@ -172,7 +172,7 @@ export class Rng {
   #slowNormal(hz: number): number {
     for (;;) {
       const iz = hz & 127;
-      if ((hz < 0 ? -hz : hz) < KN[iz]) return hz * WN[iz];
+      if (Math.abs(hz) < KN[iz]) return hz * WN[iz];
       if (iz === 0) {
         let xx: number, yy: number;
         do {

@@ -99,24 +99,32 @@ export const METHODS: Record<string, MethodEntry> = {
     key: "sgld",
     label: "SGLD",
     build: (spec, s) => buildSgld(spec, s),
-    full: { epochs: 30, batchSize: 128 },
+    full: {
+      epochs: 16,
+      batchSize: 128,
+      settings: { lr: 1e-5, schedule: "cyclical", cycles: 4, cycleExplore: 0.5, burnIn: 0 },
+    },
     quick: { epochs: 3, batchSize: 128, settings: { burnIn: 1, sampleFreq: 1 } },
     regression: {
       epochs: 400,
-      batchSize: 128,
-      settings: { lr: 3e-4, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+      batchSize: 32,
+      settings: { lr: 1e-4, priorSig: 1, burnIn: 100, sampleFreq: 10 },
     },
   },
   psgld: {
     key: "psgld",
     label: "pSGLD",
     build: (spec, s) => buildPsgld(spec, s),
-    full: { epochs: 30, batchSize: 128 },
+    full: {
+      epochs: 20,
+      batchSize: 128,
+      settings: { lr: 1e-3, schedule: "cyclical", cycles: 5, cycleExplore: 0.5, burnIn: 0 },
+    },
     quick: { epochs: 3, batchSize: 128, settings: { burnIn: 1, sampleFreq: 1 } },
     regression: {
       epochs: 400,
-      batchSize: 128,
-      settings: { lr: 1e-3, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+      batchSize: 32,
+      settings: { lr: 5e-4, priorSig: 1, burnIn: 100, sampleFreq: 10 },
     },
   },
   sghmc: {
@@ -128,7 +136,7 @@ export const METHODS: Record<string, MethodEntry> = {
     regression: {
       epochs: 400,
       batchSize: 128,
-      settings: { lr: 1e-2, priorSig: 1, burnIn: 100, sampleFreq: 3 },
+      settings: { priorSig: 1, burnIn: 100, sampleFreq: 10 },
     },
   },
 };

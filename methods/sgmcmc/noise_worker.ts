@@ -5,6 +5,7 @@
  * @module
  */
 import { Rng } from "../../core/rng.ts";
+import { fillStandardNormal } from "./noise.ts";
 
 interface Start {
   sab: SharedArrayBuffer;
@@ -27,7 +28,7 @@ scope.onmessage = (e: MessageEvent<Start>) => {
       Atomics.wait(h, k, 1, 1000);
     }
     if (Atomics.load(h, 2)) return;
-    rng.fillNormal(data.subarray(k * total, (k + 1) * total), 0, 1);
+    fillStandardNormal(rng, data.subarray(k * total, (k + 1) * total));
     h.set(rng.getState(), 4 + 4 * k);
     Atomics.store(h, k, 1);
     Atomics.notify(h, k);
