@@ -30,7 +30,7 @@ import type { ScheduleName } from "./sgmcmc/schedule.ts";
 
 export * from "./sgmcmc/schedule.ts";
 export { psgldUpdate, sgldUpdate } from "./sgmcmc/kernels.ts";
-export { fillStandardNormal, InlineNoise, type NoiseSource, WorkerNoise } from "./sgmcmc/noise.ts";
+export { InlineNoise, type NoiseSource, WorkerNoise } from "./sgmcmc/noise.ts";
 export type { PsgldStepSettings, SgldStepSettings } from "./sgmcmc/kernels.ts";
 export {
   type SampleEntry,

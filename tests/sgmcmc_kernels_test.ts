@@ -17,7 +17,6 @@ import {
   buildSgld,
   checkBurnIn,
   collectsAt,
-  fillStandardNormal,
   InlineNoise,
   pickSamples,
   psgldUpdate,
@@ -163,16 +162,6 @@ Deno.test("pSGLD and SGHMC method steps are their kernels on the N/n-scaled tfjs
     m.dispose();
   }
   tf.dispose([x, y]);
-});
-
-Deno.test("fillStandardNormal draws exactly Rng.fillNormal's stream (tails included)", () => {
-  const a = new Rng(11), b = new Rng(11);
-  const x = new Float32Array(200_000), y = new Float32Array(200_000);
-  a.fillNormal(x, 0, 1);
-  fillStandardNormal(b, y);
-  assert.deepEqual(y, x);
-  assert.deepEqual(b.getState().map((v) => v | 0), a.getState().map((v) => v | 0));
-  assert.ok(x.some((v) => Math.abs(v) > 3.5), "the sample reaches the ziggurat's tail");
 });
 
 Deno.test("worker noise is the inline stream, drawn ahead; the chain is the same with either", async () => {

@@ -13,104 +13,19 @@
  */
 import { Rng } from "../../core/rng.ts";
 
-// The Marsaglia–Tsang ziggurat tables of core/rng.ts, rebuilt here so that
-// `fillStandardNormal` draws exactly the stream of `Rng.fillNormal`.
-const ZIG_N = 128, ZIG_R = 3.442619855899, ZIG_V = 9.91256303526217e-3, M1 = 2147483648.0;
-const KN = new Int32Array(ZIG_N), WN = new Float64Array(ZIG_N), FN = new Float64Array(ZIG_N);
-{
-  let dn = ZIG_R, tn = dn;
-  const q = ZIG_V / Math.exp(-0.5 * dn * dn);
-  KN[0] = Math.floor((dn / q) * M1);
-  KN[1] = 0;
-  WN[0] = q / M1;
-  WN[ZIG_N - 1] = dn / M1;
-  FN[0] = 1.0;
-  FN[ZIG_N - 1] = Math.exp(-0.5 * dn * dn);
-  for (let i = ZIG_N - 2; i >= 1; i--) {
-    dn = Math.sqrt(-2 * Math.log(ZIG_V / dn + Math.exp(-0.5 * dn * dn)));
-    KN[i + 1] = Math.floor((dn / tn) * M1);
-    tn = dn;
-    FN[i] = Math.exp(-0.5 * dn * dn);
-    WN[i] = dn / M1;
-  }
-}
-const ST = new Int32Array(4);
-
-function nextU32(): number {
-  const b = ST[1];
-  let r = Math.imul(b, 5);
-  r = Math.imul((r << 7) | (r >>> 25), 9);
-  const t = b << 9;
-  ST[2] ^= ST[0];
-  ST[3] ^= ST[1];
-  ST[1] ^= ST[2];
-  ST[0] ^= ST[3];
-  ST[2] ^= t;
-  ST[3] = (ST[3] << 11) | (ST[3] >>> 21);
-  return r >>> 0;
-}
-
-function slowNormal(hz: number): number {
-  for (;;) {
-    const iz = hz & 127;
-    if (Math.abs(hz) < KN[iz]) return hz * WN[iz];
-    if (iz === 0) {
-      let xx: number, yy: number;
-      do {
-        xx = -Math.log((nextU32() + 0.5) / 4294967296) / ZIG_R;
-        yy = -Math.log((nextU32() + 0.5) / 4294967296);
-      } while (yy + yy < xx * xx);
-      return hz > 0 ? ZIG_R + xx : -ZIG_R - xx;
-    }
-    const x = hz * WN[iz];
-    const u = nextU32() / 4294967296;
-    if (FN[iz] + u * (FN[iz - 1] - FN[iz]) < Math.exp(-0.5 * x * x)) return x;
-    hz = nextU32() | 0;
-  }
-}
-
 /**
- * Fills `out` with N(0, 1) draws: exactly the draws (and the final state) of
- * `rng.fillNormal(out)`, about twice as fast (the sign test is branch-free,
- * so a 50/50 branch is not mispredicted on every other draw).
+ * Fills `out` with N(0, 1) draws from `rng` (its `fillNormal`).
  *
  * @example
  * ```ts
  * import { Rng } from "@bayes/nn";
- * import { fillStandardNormal } from "@bayes/nn/methods/sgld";
+ * import { fillStandardNormal } from "./noise.ts";
  * const xi = new Float32Array(1000);
  * fillStandardNormal(new Rng(1), xi); // same as new Rng(1).fillNormal(xi)
  * ```
  */
 export function fillStandardNormal(rng: Rng, out: Float32Array): void {
-  const st = rng.getState();
-  let a = st[0] | 0, b = st[1] | 0, c = st[2] | 0, d = st[3] | 0;
-  const n = out.length;
-  for (let i = 0; i < n; i++) {
-    let r = Math.imul(b, 5);
-    r = Math.imul((r << 7) | (r >>> 25), 9);
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = (d << 11) | (d >>> 21);
-    const iz = r & 127;
-    if (Math.abs(r) < KN[iz]) out[i] = r * WN[iz];
-    else {
-      ST[0] = a;
-      ST[1] = b;
-      ST[2] = c;
-      ST[3] = d;
-      out[i] = slowNormal(r);
-      a = ST[0];
-      b = ST[1];
-      c = ST[2];
-      d = ST[3];
-    }
-  }
-  rng.setState([a, b, c, d]);
+  rng.fillNormal(out);
 }
 
 /** A source of per-step blocks of standard normal draws. */
