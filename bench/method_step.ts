@@ -93,10 +93,10 @@ if (import.meta.main) {
         const t0 = performance.now();
         m.step(batch, {
           datasetSize: 60000,
-          epoch: 0,
+          epoch: 1, // mid-training: not BBB's heavier first epoch, past SG-MCMC checks
           step: s,
           batchesPerEpoch: Math.ceil(60000 / b),
-          epochs: 1,
+          epochs: 1000,
         });
         const dt = performance.now() - t0;
         batch.x.dispose();
@@ -117,7 +117,8 @@ if (import.meta.main) {
         epochs: 1_000_001,
       });
       const xs = tf.tensor2d(x.subarray(0, pn * 784), [pn, 784]);
-      const samples = Number(f.predict_samples);
+      // Point estimates have one weight set: more samples would repeat it.
+      const samples = Math.min(Number(f.predict_samples), m.defaultSamples);
       const t0 = performance.now();
       try {
         const p = m.predict(xs, { samples, seed: 0 });

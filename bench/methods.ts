@@ -124,8 +124,8 @@ if (import.meta.main) {
       rows.push({ key: e.key, label: e.label, fast, stock });
     }
     const table = [
-      "| method | ms/step b100 | ms/step b128 | epoch est. (s, b128) | stock wasm ms/step b100 | speed-up | predict ex/s (100 samples) | peak RSS (MiB) |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|",
+      "| method | ms/step b100 | ms/step b128 | epoch est. (s, b128) | stock wasm ms/step b100 | speed-up | predict ex/s | samples | peak RSS (MiB) |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     for (const r of rows) {
       // deno-lint-ignore no-explicit-any
