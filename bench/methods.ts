@@ -140,7 +140,8 @@ if (import.meta.main) {
           fmt(s128 ? (s128 * 469) / 1000 : undefined, 0)
         } | ${fmt(st)} | ${st && s100 ? (st / s100).toFixed(1) + "×" : "—"} | ${
           fmt(fast.predict?.examplesPerSec, 0)
-        } | ${fmt(fast.peakRssMiB, 0)} |` + (fast.error ? ` error: ${fast.error}` : ""),
+        } | ${fast.predict?.samples ?? "—"} | ${fmt(fast.peakRssMiB, 0)} |` +
+          (fast.error ? ` error: ${fast.error}` : ""),
       );
     }
     console.log(table.join("\n"));
