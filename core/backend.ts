@@ -147,7 +147,9 @@ async function startWasm(): Promise<BackendInfo> {
     return {
       name: "wasm",
       blas: blas.info,
-      line: `backend: wasm + ${blas.info.version} (${blas.info.threads} threads)`,
+      line: `backend: wasm + ${blas.info.version} (${blas.info.threads} thread${
+        blas.info.threads === 1 ? "" : "s"
+      })`,
     };
   }
   return {

@@ -54,6 +54,30 @@ const SYMBOLS = {
     result: "void",
     optional: true,
   },
+  // Level-3 routines used by the curvature code (`core/linalg.ts`).
+  cblas_ssyrk: {
+    parameters: ["i32", "i32", "i32", "i32", "i32", "f32", "buffer", "i32", "f32", "buffer", "i32"],
+    result: "void",
+    optional: true,
+  },
+  cblas_strmm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+    optional: true,
+  },
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
   openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
   openblas_get_config: { parameters: [], result: "pointer", optional: true },
@@ -87,7 +111,8 @@ const SYMBOLS = {
   },
 } as const;
 
-type BlasLib = Deno.DynamicLibrary<typeof SYMBOLS>;
+/** The raw library type (every symbol marked optional may be null). */
+export type BlasLib = Deno.DynamicLibrary<typeof SYMBOLS>;
 
 /** What was loaded, for the backend line and benchmark reports. */
 export interface BlasInfo {

@@ -239,45 +239,8 @@ export function getLinalg(impl: "auto" | LinalgImpl = "auto"): Linalg {
 // ---------------------------------------------------------------------------
 // Single precision products (the curvature accumulation and weight sampling).
 
-// Level-3 routines `core/blas.ts` does not bind, opened from the same library.
-const EXTRA_SYMBOLS = {
-  cblas_ssyrk: {
-    parameters: ["i32", "i32", "i32", "i32", "i32", "f32", "buffer", "i32", "f32", "buffer", "i32"],
-    result: "void",
-    optional: true,
-  },
-  cblas_strmm: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-    optional: true,
-  },
-} as const;
-let extraLib: Deno.DynamicLibrary<typeof EXTRA_SYMBOLS> | null | undefined;
-
 function extraSymbols() {
-  if (extraLib === undefined) {
-    const { blas } = loadBlas();
-    extraLib = null;
-    if (blas) {
-      try {
-        extraLib = Deno.dlopen(blas.info.path, EXTRA_SYMBOLS);
-      } catch { /* not there: fall back to sgemm */ }
-    }
-  }
-  return extraLib?.symbols ?? null;
+  return loadBlas().blas?.lib.symbols ?? null;
 }
 
 /** Whether single-precision products run on BLAS (`true`) or on tfjs (`false`). */
