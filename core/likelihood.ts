@@ -93,6 +93,30 @@ export function stackPrediction(
 }
 
 /**
+ * Checks a `predict` call: a positive integer sample count and inputs with
+ * the network's feature count (a clear RangeError instead of a shape error
+ * from deep inside tfjs).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { checkPredictInput } from "@bayes/nn";
+ * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
+ * checkPredictInput(spec, tf.ones([3, 2]) as tf.Tensor2D, 10); // fine
+ * ```
+ */
+export function checkPredictInput(spec: NetSpec, x: tf.Tensor2D, samples: number): void {
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new RangeError(`samples must be a positive integer, found ${samples}`);
+  }
+  if (x.shape[1] !== spec.inputDim) {
+    throw new RangeError(
+      `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
+    );
+  }
+}
+
+/**
  * Runs `forward(chunk, sampleIndex)` for every sample and row chunk of `x`
  * and assembles a {@linkcode Prediction}. Keeps memory bounded for large N.
  *
@@ -112,14 +136,7 @@ export function predictInChunks(
   forward: (x: tf.Tensor2D, sample: number) => tf.Tensor2D,
   logNoise?: tf.Tensor,
 ): Prediction {
-  if (!Number.isInteger(samples) || samples < 1) {
-    throw new RangeError(`samples must be a positive integer, found ${samples}`);
-  }
-  if (x.shape[1] !== spec.inputDim) {
-    throw new RangeError(
-      `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
-    );
-  }
+  checkPredictInput(spec, x, samples);
   const n = x.shape[0];
   const parts: Prediction[] = [];
   for (let start = 0; start < n; start += chunk) {

@@ -35,7 +35,6 @@
  */
 import { join } from "node:path";
 import { CliError, runMain } from "../core/cli.ts";
-import { multiPanelLines } from "../plots/multi_panel_lines.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
@@ -49,6 +48,7 @@ import {
   studyModels,
 } from "./lib/classification_study_eval.ts";
 import { fgsmDirection, fgsmPerturb } from "./lib/classification_study_fgsm.ts";
+import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { startStudy } from "./lib/study.ts";
 
 /**
@@ -219,33 +219,13 @@ if (import.meta.main) {
     }
     if (rows.length === 0) throw new CliError("no classification method to evaluate");
 
-    const methods = [...new Set(rows.map((r) => r.method))];
-    const series = (key: keyof AdversarialRow) =>
-      methods.map((name) => {
-        const rs = rows.filter((r) => r.method === name);
-        return { name, x: rs.map((r) => r.epsilon), y: rs.map((r) => r[key] as number) };
-      });
     await saveSvg(
       join(ctx.resultsDir, "adversarial.svg"),
-      multiPanelLines({
+      uncertaintyCurves(rows, {
         title: `FGSM adversarial examples (${test.n} MNIST test digits)`,
+        x: "epsilon",
         xLabel: "FGSM ε (pixel units)",
-        columns: 2,
-        height: 560,
-        panels: [
-          { title: "Test accuracy", yLabel: "accuracy (%)", series: series("accuracy_pct") },
-          { title: "Total entropy", yLabel: "entropy (nats)", series: series("total_entropy") },
-          {
-            title: "Aleatoric entropy",
-            yLabel: "entropy (nats)",
-            series: series("aleatoric_entropy"),
-          },
-          {
-            title: "Epistemic entropy (mutual information)",
-            yLabel: "entropy (nats)",
-            series: series("epistemic_entropy"),
-          },
-        ],
+        metric: { key: "accuracy_pct", title: "Test accuracy", yLabel: "accuracy (%)" },
       }),
     );
     summarize(

@@ -29,7 +29,6 @@
 import { join } from "node:path";
 import { CliError, runMain } from "../core/cli.ts";
 import { classProbabilitiesPanels } from "../plots/class_probabilities.ts";
-import { multiPanelLines } from "../plots/multi_panel_lines.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
@@ -45,6 +44,7 @@ import {
   studyModels,
   unnormalize,
 } from "./lib/classification_study_eval.ts";
+import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { startStudy } from "./lib/study.ts";
 
 /**
@@ -192,33 +192,13 @@ if (import.meta.main) {
     }
     if (rows.length === 0) throw new CliError("no classification method to evaluate");
 
-    const methods = [...new Set(rows.map((r) => r.method))];
-    const series = (key: keyof RotationRow) =>
-      methods.map((name) => {
-        const rs = rows.filter((r) => r.method === name);
-        return { name, x: rs.map((r) => r.angle), y: rs.map((r) => r[key] as number) };
-      });
     await saveSvg(
       join(ctx.resultsDir, "rotations.svg"),
-      multiPanelLines({
+      uncertaintyCurves(rows, {
         title: `Rotated MNIST (${test.n} test digits)`,
+        x: "angle",
         xLabel: "rotation angle (°)",
-        columns: 2,
-        height: 560,
-        panels: [
-          { title: "Test error", yLabel: "error (%)", series: series("error_pct") },
-          { title: "Total entropy", yLabel: "entropy (nats)", series: series("total_entropy") },
-          {
-            title: "Aleatoric entropy",
-            yLabel: "entropy (nats)",
-            series: series("aleatoric_entropy"),
-          },
-          {
-            title: "Epistemic entropy (mutual information)",
-            yLabel: "entropy (nats)",
-            series: series("epistemic_entropy"),
-          },
-        ],
+        metric: { key: "error_pct", title: "Test error", yLabel: "error (%)" },
       }),
     );
     const images: Float32Array[] = angles.map((_, a) =>

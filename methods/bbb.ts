@@ -22,7 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { nllSum, stackPrediction } from "../core/likelihood.ts";
+import { checkPredictInput, nllSum, stackPrediction } from "../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -762,14 +762,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
       need();
       const samples = opts.samples ?? s.predictSamples;
-      if (!Number.isInteger(samples) || samples < 1) {
-        throw new RangeError(`samples must be a positive integer, found ${samples}`);
-      }
-      if (x.shape[1] !== spec.inputDim) {
-        throw new RangeError(
-          `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
-        );
-      }
+      checkPredictInput(spec, x, samples);
       const chunk = opts.chunk ?? 2000;
       const r = new NormalStream(new Rng(opts.seed ?? 0).fork(7));
       const outs = s.predictBy === "weights"

@@ -27,7 +27,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { getLinalg } from "../core/linalg.ts";
-import { stackPrediction } from "../core/likelihood.ts";
+import { checkPredictInput, stackPrediction } from "../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -501,15 +501,8 @@ export function buildKfacLaplace(
   };
 
   const predictWith = (x: tf.Tensor2D, opts: PredictOptions): Prediction => {
-    if (x.shape[1] !== spec.inputDim) {
-      throw new RangeError(
-        `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
-      );
-    }
     const samples = opts.samples ?? method.defaultSamples;
-    if (!Number.isInteger(samples) || samples < 1) {
-      throw new RangeError(`samples must be a positive integer, found ${samples}`);
-    }
+    checkPredictInput(spec, x, samples);
     const seed = opts.seed ?? 0;
     const chunk = opts.chunk ?? 2000;
     const n = x.shape[0];

@@ -32,7 +32,6 @@ import {
   sghmcUpdate,
 } from "./sgmcmc/kernels.ts";
 import type { SampleLayout } from "./sgmcmc/sample_store.ts";
-import type { ScheduleName } from "./sgmcmc/schedule.ts";
 
 export {
   samplePriorPrecision,
@@ -42,8 +41,12 @@ export {
   sghmcUpdate,
 } from "./sgmcmc/kernels.ts";
 
-/** Settings of {@linkcode buildSghmc} (all optional). */
-export interface SghmcSettings {
+/**
+ * Settings of {@linkcode buildSghmc} (all optional; defaults in
+ * {@linkcode SGHMC_DEFAULTS}). The shared SG-MCMC fields are documented on
+ * {@linkcode ChainSettings}; during the `burnIn` epochs the scale adaptation is on.
+ */
+export interface SghmcSettings extends Partial<ChainSettings> {
   /** Step size ε (default 1e-2, the reference's). */
   lr?: number;
   /** Friction C (default 0.05, the reference's `base_C`). */
@@ -58,34 +61,8 @@ export interface SghmcSettings {
   resamplePriorEvery?: number;
   /** Resample the momentum every this many steps (default 50; 0 = never). */
   resampleMomentumEvery?: number;
-  /** Burn-in epochs: scale adaptation on, no samples (default 20). */
-  burnIn?: number;
-  /** Epochs between samples (default 2). */
-  sampleFreq?: number;
   /** Gradient clipping at mean + k·std of recent norms (default 20; 0 = off). */
   clipStdMul?: number;
-  /** Most samples kept (default 100). */
-  maxSamples?: number;
-  /** Samples kept in memory when streaming to `sampleDir` (default 10). */
-  memorySamples?: number;
-  /** Folder the samples are streamed to. */
-  sampleDir?: string;
-  /** Inject noise (default true). */
-  noise?: boolean;
-  /** Homoscedastic regression: fixed noise σ instead of sampling log σ. */
-  noiseStd?: number;
-  /** Draw the noise one step ahead on a worker thread (default false; `dispose()` when done). */
-  noiseWorker?: boolean;
-  /** Step-size schedule (default `fixed`). */
-  schedule?: ScheduleName;
-  /** `decay`: offset b in steps (default 1000). */
-  decayB?: number;
-  /** `decay`: exponent γ (default 0.55). */
-  decayGamma?: number;
-  /** `cyclical`: cycles (default 4). */
-  cycles?: number;
-  /** `cyclical`: exploration fraction (default 0.8). */
-  cycleExplore?: number;
 }
 
 /** Default SGHMC settings (the reference's MNIST run). */

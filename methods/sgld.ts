@@ -26,7 +26,6 @@ import {
 } from "./sgmcmc/chain.ts";
 import { psgldUpdate, sgldUpdate } from "./sgmcmc/kernels.ts";
 import type { SampleLayout } from "./sgmcmc/sample_store.ts";
-import type { ScheduleName } from "./sgmcmc/schedule.ts";
 
 export * from "./sgmcmc/schedule.ts";
 export { psgldUpdate, sgldUpdate } from "./sgmcmc/kernels.ts";
@@ -52,41 +51,18 @@ export {
   type StepContext,
 } from "./sgmcmc/chain.ts";
 
-/** Settings of {@linkcode buildSgld} and {@linkcode buildPsgld} (all optional). */
-export interface SgldSettings {
+/**
+ * Settings of {@linkcode buildSgld} and {@linkcode buildPsgld} (all optional;
+ * defaults in {@linkcode SGLD_DEFAULTS}, pSGLD's step size
+ * {@linkcode PSGLD_DEFAULT_LR}). The shared SG-MCMC fields are documented on
+ * {@linkcode ChainSettings}.
+ */
+export interface SgldSettings extends Partial<ChainSettings> {
   /**
    * Step size ε (> 0; default 1e-5 for SGLD, 1e-3 for pSGLD). The reference recommends 1e-4
    * for SGLD, which diverges on MNIST at batch 128 (the drift is (ε/2)·N·∇mean-NLL).
    */
   lr?: number;
-  /** Gaussian prior standard deviation σ (default 0.1, the reference's `--prior_sig`). */
-  priorSig?: number;
-  /** Epochs before the first sample (default 2). */
-  burnIn?: number;
-  /** Epochs between samples (default 1). */
-  sampleFreq?: number;
-  /** Most samples kept (default 100, the reference's `N_saves`). */
-  maxSamples?: number;
-  /** Samples kept in memory when streaming to `sampleDir` (default 10). */
-  memorySamples?: number;
-  /** Folder the samples are streamed to; none = kept in memory and in the state. */
-  sampleDir?: string;
-  /** Inject Langevin noise (default true; false = gradient descent on U with step ε/2). */
-  noise?: boolean;
-  /** Homoscedastic regression: fixed noise σ instead of sampling log σ. */
-  noiseStd?: number;
-  /** Draw the noise one step ahead on a worker thread (default false; `dispose()` when done). */
-  noiseWorker?: boolean;
-  /** Step-size schedule (default `fixed`). */
-  schedule?: ScheduleName;
-  /** `decay`: offset b in steps (default 1000). */
-  decayB?: number;
-  /** `decay`: exponent γ ∈ (0.5, 1] (default 0.55). */
-  decayGamma?: number;
-  /** `cyclical`: number of cycles (default 4). */
-  cycles?: number;
-  /** `cyclical`: exploration fraction of each cycle (default 0.8). */
-  cycleExplore?: number;
   /** pSGLD: RMSprop decay α (default 0.99). */
   alpha?: number;
   /** pSGLD: RMSprop ε (default 1e-8). */

@@ -4,20 +4,12 @@ import assert from "node:assert/strict";
 import { parseFlags } from "../core/cli.ts";
 import { MODELS, script, settingsFromFlags } from "../experiments/train_bayes_by_backprop_mnist.ts";
 import { COMMON_FLAGS } from "../experiments/lib/train_script.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP Bayes-by-Backprop script run: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/train_bayes_by_backprop_mnist.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/train_bayes_by_backprop_mnist.ts", args);
 
 Deno.test({
   name: "train_bayes_by_backprop_mnist.ts: 1 epoch on 2000 examples writes metrics and model",

@@ -12,6 +12,7 @@ import type { ArrayDataset } from "../datasets/types.ts";
 import { buildEnsemble, type EnsembleMethod, memberSubset } from "../methods/ensemble.ts";
 import { trainEnsembleParallel } from "../methods/ensemble_parallel.ts";
 import type {} from "../methods/ensemble_worker.ts";
+import { runScript } from "./_run_script.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
 
@@ -299,23 +300,15 @@ Deno.test("study hooks: member weight sets and per-member magnitude pruning", ()
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP bootstrap-ensemble script test: BNN_DATA_DIR is not set");
 
-async function runScript(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/train_bootstrap_ensemble_mnist.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runEnsemble = (args: string[]) =>
+  runScript("experiments/train_bootstrap_ensemble_mnist.ts", args);
 
 Deno.test({
   name: "train_bootstrap_ensemble_mnist.ts: 1 epoch on 2000 MNIST examples",
   ignore: !DATA,
   async fn() {
     const dir = await Deno.makeTempDir();
-    const r = await runScript([
+    const r = await runEnsemble([
       "--limit=2000",
       "--test_limit=500",
       "--epochs=1",
@@ -348,7 +341,7 @@ Deno.test("train_bootstrap_ensemble_mnist.ts rejects bad input with exit code 2"
       [["--n_nets", "0"], /--n_nets must be ≥ 1, found 0/],
     ] as const
   ) {
-    const r = await runScript([...args]);
+    const r = await runEnsemble([...args]);
     assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
     assert.match(r.stderr, msg);
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");

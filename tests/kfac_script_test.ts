@@ -2,20 +2,12 @@
 // examples) and its bad-input handling.
 import assert from "node:assert/strict";
 import { readSaved } from "../core/persist.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP KFAC Laplace script run: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/train_kf_laplace_mnist.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/train_kf_laplace_mnist.ts", args);
 
 Deno.test({
   name: "train_kf_laplace_mnist.ts: 1 epoch on 2000 examples, curvature, marglik tuning, outputs",

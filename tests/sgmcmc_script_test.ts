@@ -4,19 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runScript } from "./_run_script.ts";
 
 const dataDir = Deno.env.get("BNN_DATA_DIR");
 
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `experiments/${script}`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const td = new TextDecoder();
-  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
-}
+const run = (script: string, args: string[]) => runScript(`experiments/${script}`, args);
 
 Deno.test({
   name:

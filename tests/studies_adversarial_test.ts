@@ -5,20 +5,12 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { ADVERSARIAL_COLUMNS, parseEpsilons } from "../experiments/adversarial.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP adversarial study test: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/adversarial.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/adversarial.ts", args);
 
 Deno.test({
   name: "adversarial.ts: quick run on map + mc_dropout writes metrics and the figure",

@@ -2,16 +2,9 @@
 // missing scripts skipped, exit code on failure; and the real list in a dry run.
 import assert from "node:assert/strict";
 import { STUDIES, studyArgs } from "../experiments/all.ts";
+import { runScript } from "./_run_script.ts";
 
-async function runAll(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/all.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runAll = (args: string[]) => runScript("experiments/all.ts", args, {});
 
 Deno.test("all.ts runs each study in sequence with shared flags and reports failures", async () => {
   const dir = await Deno.makeTempDir();

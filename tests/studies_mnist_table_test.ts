@@ -8,20 +8,12 @@ import {
   type MnistTableRow,
   REFERENCE_MNIST,
 } from "../experiments/mnist_table.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP MNIST table study test: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/mnist_table.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/mnist_table.ts", args);
 
 Deno.test({
   name: "mnist_table.ts: quick run on map + mc_dropout writes the table next to the reference",

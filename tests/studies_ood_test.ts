@@ -4,22 +4,14 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { loadOodSet, OOD_COLUMNS } from "../experiments/ood.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP OOD study test: BNN_DATA_DIR is not set");
 const hasKmnist = DATA !== undefined &&
   await Deno.stat(`${DATA}/kmnist/t10k-images-idx3-ubyte.gz`).then(() => true, () => false);
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/ood.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/ood.ts", args);
 
 Deno.test({
   name: "ood.ts: quick run on map + mc_dropout writes the AUROC table and histograms",

@@ -11,20 +11,12 @@ import { Rng } from "../core/rng.ts";
 import { globalPruner, pruningSweep } from "../experiments/lib/weight_study_pruning.ts";
 import { parseFractions, PRUNING_COLUMNS } from "../experiments/pruning.ts";
 import { buildMap } from "../methods/map.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP pruning study run: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/pruning.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/pruning.ts", args);
 
 Deno.test("globalPruner: one threshold over all layers, exact counts with ties", () => {
   const prune = globalPruner({

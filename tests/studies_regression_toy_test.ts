@@ -10,17 +10,9 @@ import {
   regressionBudget,
   withEpochs,
 } from "../experiments/lib/regression_study_train.ts";
+import { runScript } from "./_run_script.ts";
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/regression_toy.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/regression_toy.ts", args);
 
 Deno.test("parseKinds and regressionBudget", () => {
   assert.deepEqual(parseKinds("hetero, homoscedastic,hetero"), ["hetero", "homo"]);

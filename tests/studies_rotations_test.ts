@@ -4,20 +4,12 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { ROTATION_COLUMNS } from "../experiments/rotations.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP rotations study test: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/rotations.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/rotations.ts", args);
 
 async function svgRoot(path: string) {
   const doc = new DOMParser().parseFromString(await Deno.readTextFile(path), "image/svg+xml");

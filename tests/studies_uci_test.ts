@@ -4,20 +4,12 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { parseDatasets, UCI_COLUMNS, UCI_METRICS } from "../experiments/uci.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP UCI study run: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/uci.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/uci.ts", args);
 
 Deno.test("parseDatasets accepts the nine names and names unknown ones", () => {
   assert.deepEqual(parseDatasets("yacht, energy,yacht"), ["yacht", "energy"]);

@@ -13,20 +13,12 @@ import {
   weightStats,
 } from "../experiments/lib/weight_study_stats.ts";
 import { WEIGHT_COLUMNS } from "../experiments/weights.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP weights study run: BNN_DATA_DIR is not set");
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "experiments/weights.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runScript("experiments/weights.ts", args);
 
 Deno.test("quantiles by quickselect equal the sorted-array quantiles", () => {
   const rng = new Rng(5);

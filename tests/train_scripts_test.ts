@@ -2,20 +2,12 @@
 import assert from "node:assert/strict";
 import { DOMParser } from "linkedom";
 import { parseFlags } from "../core/cli.ts";
+import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP MNIST training-script tests: BNN_DATA_DIR is not set");
 
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `experiments/${script}`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { BNN_BACKEND: "wasm" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (script: string, args: string[]) => runScript(`experiments/${script}`, args);
 
 for (const script of ["train_map_mnist.ts", "train_mc_dropout_mnist.ts"]) {
   Deno.test({

@@ -10,6 +10,7 @@ import { binValues } from "../../plots/histograms.ts";
 import { buildFigure, type PanelSpec } from "../../plots/layout.ts";
 import { axis, renderPlot } from "../../plots/plot_base.ts";
 import { colorsFor } from "../../plots/colors.ts";
+import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
 import type { SvgElement } from "../../plots/svg.ts";
 
 /**
@@ -185,5 +186,65 @@ export function inOutHistogramPanels(opts: InOutHistogramOptions): SvgElement {
     ],
     columns: cols,
     panels,
+  });
+}
+
+/** Per-method uncertainty columns every curve study writes (rotations, FGSM). */
+export interface UncertaintyCurveRow {
+  /** Method display label. */
+  method: string;
+  /** Mean predictive (total) entropy, nats. */
+  total_entropy: number;
+  /** Mean expected entropy (aleatoric), nats. */
+  aleatoric_entropy: number;
+  /** Mean mutual information (epistemic), nats. */
+  epistemic_entropy: number;
+}
+
+/**
+ * Four panels against a shift (angle, ε): a quality metric, then total,
+ * aleatoric and epistemic entropy, one line per method.
+ *
+ * @example
+ * ```ts
+ * import { uncertaintyCurves } from "./classification_study_plots.ts";
+ * const rows = [{ method: "MAP", angle: 0, error_pct: 2, total_entropy: 0.1, aleatoric_entropy: 0.1, epistemic_entropy: 0 }];
+ * const svg = uncertaintyCurves(rows, {
+ *   title: "Rotated MNIST", x: "angle", xLabel: "rotation angle (°)",
+ *   metric: { key: "error_pct", title: "Test error", yLabel: "error (%)" },
+ * });
+ * ```
+ */
+export function uncertaintyCurves<R extends UncertaintyCurveRow>(
+  rows: R[],
+  opts: {
+    title: string;
+    x: keyof R & string;
+    xLabel: string;
+    metric: { key: keyof R & string; title: string; yLabel: string };
+  },
+): SvgElement {
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const series = (key: keyof R) =>
+    methods.map((name) => {
+      const rs = rows.filter((r) => r.method === name);
+      return { name, x: rs.map((r) => r[opts.x] as number), y: rs.map((r) => r[key] as number) };
+    });
+  const entropy = "entropy (nats)";
+  return multiPanelLines({
+    title: opts.title,
+    xLabel: opts.xLabel,
+    columns: 2,
+    height: 560,
+    panels: [
+      { title: opts.metric.title, yLabel: opts.metric.yLabel, series: series(opts.metric.key) },
+      { title: "Total entropy", yLabel: entropy, series: series("total_entropy") },
+      { title: "Aleatoric entropy", yLabel: entropy, series: series("aleatoric_entropy") },
+      {
+        title: "Epistemic entropy (mutual information)",
+        yLabel: entropy,
+        series: series("epistemic_entropy"),
+      },
+    ],
   });
 }

@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { resolve } from "node:path";
-import { nllSum, stackPrediction } from "../../core/likelihood.ts";
+import { checkPredictInput, nllSum, stackPrediction } from "../../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -366,14 +366,7 @@ export function buildChain(
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
       const p = need();
       const k = opts.samples ?? method.defaultSamples;
-      if (!Number.isInteger(k) || k < 1) {
-        throw new RangeError(`samples must be a positive integer, found ${k}`);
-      }
-      if (x.shape[1] !== spec.inputDim) {
-        throw new RangeError(
-          `predict: inputs have ${x.shape[1]} features, the network expects ${spec.inputDim}`,
-        );
-      }
+      checkPredictInput(spec, x, k);
       const chunk = opts.chunk ?? 2000;
       const picks = store.count ? pickSamples(store.count, k) : new Array(k).fill(-1);
       const outs: tf.Tensor2D[] = [];
