@@ -164,6 +164,36 @@ Deno.test("pSGLD and SGHMC method steps are their kernels on the N/n-scaled tfjs
   tf.dispose([x, y]);
 });
 
+Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstrained", () => {
+  // A dead unit's weight: zero likelihood gradient, so d = λθ and burn-in leaves V̂ ≈ (λθ)².
+  // Frozen while θ was near 0, the uncapped step ε²·λ/√V̂ would be ~1e4: the weight would
+  // grow geometrically. With the cap (ε²·m·λ ≤ 1) it oscillates about 0 with |θ| bounded.
+  const lr = 1e-2, lam = 60;
+  const st = sghmcInitState(3, lam);
+  const theta = new Float32Array([1e-6, -3e-7, 0.05]);
+  st.vHat.set([(lam * 1e-6) ** 2, (lam * 3e-7) ** 2, (lam * 0.05) ** 2]);
+  const zero = new Float32Array(3);
+  const rng = new Rng(3);
+  let maxAbs = 0;
+  for (let t = 0; t < 2000; t++) {
+    sghmcUpdate(theta, theta, zero, st, {
+      lr,
+      gradScale: 1,
+      friction: 0.05,
+      adapt: false,
+      resampleMomentum: t % 50 === 0,
+      noise: true,
+    }, rng);
+    for (const v of theta) maxAbs = Math.max(maxAbs, Math.abs(v));
+  }
+  assert.ok(theta.every(Number.isFinite));
+  // Prior σ = 1/√60 ≈ 0.13: samples stay within a few prior standard deviations.
+  assert.ok(maxAbs < 1.5, `max |θ| = ${maxAbs}`);
+  // Without the cap the same update explodes (the reason for it).
+  const m = 1 / (Math.sqrt((lam * 1e-6) ** 2) + 1e-6);
+  assert.ok(lr * lr * m * lam > 4, "the test case is in the unstable regime");
+});
+
 Deno.test("worker noise is the inline stream, drawn ahead; the chain is the same with either", async () => {
   const state = new Rng(5).getState();
   const inline = new InlineNoise(1000, state), worker = new WorkerNoise(1000, state);

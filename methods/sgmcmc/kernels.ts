@@ -138,7 +138,7 @@ export interface SghmcTensorState {
    * Per-weight m = V̂^−½ and noise std for a step size, valid while V̂ is not
    * adapted (after burn-in); rebuilt on demand, never saved.
    */
-  cache?: { lr: number; friction: number; m: Float64Array; sd: Float64Array };
+  cache?: { lr: number; friction: number; lam: number; m: Float64Array; sd: Float64Array };
 }
 
 /** Settings of one SGHMC step (see {@linkcode sghmcUpdate}). */
@@ -174,8 +174,17 @@ const SGHMC_EPS = 1e-6;
  * One step of SGHMC with scale adaptation (Springenberg et al. 2016, the
  * reference's `H_SA_SGHMC`), on one tensor. With d = gradScale·g + λθ:
  * during burn-in τ ← τ − τ·ĝ²/(V̂+1e-6) + 1, ĝ ← ĝ + (d − ĝ)/τ,
- * V̂ ← V̂ + (d² − V̂)/τ; then with m = 1/(√V̂ + 1e-6):
+ * V̂ ← V̂ + (d² − V̂)/τ; then with m = min(1/(√V̂ + 1e-6), 1/(ε²λ)):
  * v ← v − ε²·m·d − C·v + N(0, max(2ε²·m·C − ε⁴, 1e-16)), θ ← θ + v.
+ *
+ * The cap on m is ours, not the reference's: for a weight the data leave
+ * unconstrained (a dead ReLU unit's weights have zero likelihood gradient)
+ * d = λθ, so V̂ tracks (λθ)² during burn-in, and a V̂ frozen while θ happened
+ * to be near 0 gives a huge m. The update is then a harmonic oscillator with
+ * ε²·m·λ per step, which the integrator only keeps bounded below ≈ 4: past
+ * that such weights grow geometrically within a few steps after burn-in and
+ * the loss becomes infinite (seen on MNIST). Any fixed positive mass keeps the
+ * sampler valid; the cap keeps ε²·m·λ ≤ 1.
  *
  * @example
  * ```ts
@@ -201,19 +210,20 @@ export function sghmcUpdate(
   const { tau, g, vHat, momentum } = st;
   const scale = s.gradScale, lam = st.priorPrecision, C = s.friction;
   const lr2 = s.lr * s.lr, lr4 = lr2 * lr2;
+  const mMax = lam > 0 ? 1 / (lr2 * lam) : Infinity; // stability cap (see above)
   if (s.resampleMomentum) rng.fillNormal(momentum, 0, 1);
   const noise = s.noise ? xi ?? drawNormals(out, theta, rng) : undefined;
   const adapt = s.adapt, resample = s.resampleMomentum;
   if (!adapt) {
     // V̂ is frozen: per-weight constants come from a cache (same values as computed below).
     let c = st.cache;
-    if (!c || c.lr !== s.lr || c.friction !== C || c.m.length !== n) {
+    if (!c || c.lr !== s.lr || c.friction !== C || c.lam !== lam || c.m.length !== n) {
       const m = new Float64Array(n), sd = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        m[i] = 1 / (Math.sqrt(vHat[i]) + SGHMC_EPS);
+        m[i] = Math.min(1 / (Math.sqrt(vHat[i]) + SGHMC_EPS), mMax);
         sd[i] = Math.sqrt(Math.max(2 * lr2 * m[i] * C - lr4, 1e-16));
       }
-      c = st.cache = { lr: s.lr, friction: C, m, sd };
+      c = st.cache = { lr: s.lr, friction: C, lam, m, sd };
     }
     const { m, sd } = c;
     for (let i = 0; i < n; i++) {
@@ -239,7 +249,7 @@ export function sghmcUpdate(
       g[i] = g0 - inv * g0 + inv * d;
       vHat[i] = v0 - inv * v0 + inv * d * d;
     }
-    const m = 1 / (Math.sqrt(vHat[i]) + SGHMC_EPS);
+    const m = Math.min(1 / (Math.sqrt(vHat[i]) + SGHMC_EPS), mMax);
     let v = resample ? Math.sqrt(lr2 * m) * momentum[i] : momentum[i];
     v += -lr2 * m * d - C * v;
     if (noise) v += Math.sqrt(Math.max(2 * lr2 * m * C - lr4, 1e-16)) * noise[i];
