@@ -108,3 +108,30 @@ Deno.test("flag parsing: kebab-case, boolean forms, choices", () => {
   );
   assert.throws(() => parseFlags(["--batch_size", "1.5"], specs, meta), /expects an integer/);
 });
+
+Deno.test({
+  name: "--resume says whether it found a checkpoint (a wrong --models_dir is not silent)",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const args = [
+      `--data_dir=${DATA}`,
+      `--models_dir=${dir}/m`,
+      `--results_dir=${dir}/r`,
+      "--epochs=1",
+      "--limit=300",
+      "--test_limit=100",
+      "--resume",
+    ];
+    const first = await run("train_map_mnist.ts", args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /no checkpoint at .*checkpoint\.safetensors; training from the first/,
+    );
+    const again = await run("train_map_mnist.ts", args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /resuming from .*checkpoint\.safetensors/);
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -20,7 +20,7 @@ import { predictDataset } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
 import { saveMethod } from "../../core/persist.ts";
-import { type EpochRecord, fit } from "../../core/train.ts";
+import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
 import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
@@ -162,6 +162,16 @@ export async function runTrainScript(
     limit: f.test_limit as number | undefined,
   });
 
+  if (f.resume) {
+    // Say which it is: a mistyped --models_dir would otherwise train from scratch unnoticed.
+    const ckpt = join(modelsDir, CHECKPOINT_FILE);
+    const found = await Deno.stat(ckpt).then(() => true, () => false);
+    console.error(
+      found
+        ? `resuming from ${ckpt}`
+        : `note: --resume: no checkpoint at ${ckpt}; training from the first epoch`,
+    );
+  }
   const writeHistory = async (history: EpochRecord[]) => {
     await writeJson(join(resultsDir, "history.json"), history);
     await writeCsv(
