@@ -379,6 +379,10 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     nllSum(spec, out, y, ln);
 
   /** Weight estimator: n passes, each with its own weight sample. */
+  // Monte Carlo KL term of one parameter segment at sampled values `w` (adds its gradients).
+  const mcPrior = (w: Float32Array, seg: { off: number; size: number }, klScale: number) =>
+    prior.accumulate(w, eps, gMu, gSig, seg.off, seg.off + seg.size, klScale);
+
   const passWeight = (batch: TensorBatch, n: number, klScale: number): Pass => {
     const res: Pass = { nll: 0, logPrior: 0, sumEps2: 0 };
     let errT: tf.Tensor | undefined;
@@ -407,17 +411,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       segments.forEach((seg, k) => accumulate(seg, heapValues(grads[k]), smp === 0));
       if (learnNoise) gNoise[0] += heapValues(grads[grads.length - 1])[0];
       if (!closedKl) {
-        segments.forEach((seg, k) => {
-          res.logPrior += prior.accumulate(
-            heapValues(ws[k]),
-            eps,
-            gMu,
-            gSig,
-            seg.off,
-            seg.off + seg.size,
-            klScale,
-          );
-        });
+        segments.forEach((seg, k) => res.logPrior += mcPrior(heapValues(ws[k]), seg, klScale));
       }
       tf.dispose([value, ...grads, ...ws]);
       ln?.dispose();
@@ -435,15 +429,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       for (const seg of segments) {
         const w = scratch.subarray(0, seg.size);
         res.sumEps2 += sampleSegment(rng, seg, w);
-        res.logPrior += prior.accumulate(
-          w,
-          eps,
-          gMu,
-          gSig,
-          seg.off,
-          seg.off + seg.size,
-          klScale,
-        );
+        res.logPrior += mcPrior(w, seg, klScale);
       }
     }
   };
@@ -562,19 +548,9 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
           const d = heapValues(dW[l]);
           const w = scratch.subarray(0, seg.size);
           for (let j = 0; j < seg.size; j++) w[j] = mu[seg.off + j] + d[j];
-          res.logPrior += prior.accumulate(w, eps, gMu, gSig, seg.off, seg.off + seg.size, klScale);
+          res.logPrior += mcPrior(w, seg, klScale);
         });
-        bSeg.forEach((seg, l) => {
-          res.logPrior += prior.accumulate(
-            heapValues(bs[l]),
-            eps,
-            gMu,
-            gSig,
-            seg.off,
-            seg.off + seg.size,
-            klScale,
-          );
-        });
+        bSeg.forEach((seg, l) => res.logPrior += mcPrior(heapValues(bs[l]), seg, klScale));
       }
       tf.dispose([value, ...grads, ...dW, ...bs, ...sIn, ...sOut]);
       ln?.dispose();
