@@ -44,7 +44,8 @@ export {
 /**
  * Settings of {@linkcode buildSghmc} (all optional; defaults in
  * {@linkcode SGHMC_DEFAULTS}). The shared SG-MCMC fields are documented on
- * {@linkcode ChainSettings}; during the `burnIn` epochs the scale adaptation is on.
+ * {@linkcode ChainSettings}; during the `burnIn` epochs the scale adaptation is on
+ * (with a cyclical schedule also in every exploration stage).
  */
 export interface SghmcSettings extends Partial<ChainSettings> {
   /** Step size ε (default 1e-2, the reference's). */
@@ -169,7 +170,12 @@ function sghmcCore(s: Full): SghmcCore {
           lr: ctx.lr,
           gradScale: ctx.gradScale,
           friction: s.friction,
-          adapt: ctx.epoch < s.burnIn,
+          // Exploration stages of a cyclical schedule are optimisation, not
+          // sampling: the mass keeps adapting there, so a cycle restarting at a
+          // large step size does not use a V̂ frozen at the previous cycle's
+          // small one (that made the chain diverge on MNIST). It is frozen in
+          // every sampling stage, where the sampler needs a fixed mass.
+          adapt: ctx.epoch < s.burnIn || !ctx.sampling,
           resampleMomentum: every > 0 && ctx.t % every === 0,
           noise: ctx.noise,
         },

@@ -194,6 +194,40 @@ Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstra
   assert.ok(lr * lr * m * lam > 4, "the test case is in the unstable regime");
 });
 
+Deno.test("cyclical SGHMC adapts the mass while exploring and freezes it while sampling", async () => {
+  // 2 cycles of 4 steps, half exploring: steps 0,1 and 4,5 explore; 2,3 and 6,7 sample.
+  const x = tf.tensor2d([[0.3, -1.2], [1.5, 0.4]]), y = tf.tensor2d([[0.7], [-0.2]]);
+  const m = buildSghmc(linSpec, {
+    lr: 1e-2,
+    priorSig: 0.5,
+    noiseStd: 0.5,
+    burnIn: 0,
+    clipStdMul: 0,
+    schedule: "cyclical",
+    cycles: 2,
+    cycleExplore: 0.5,
+  });
+  m.init(1);
+  const vHat = async () => [...(await m.getState()).tensors["opt/l0.w/vHat"].data];
+  let prev = await vHat();
+  const changed: boolean[] = [];
+  for (let t = 0; t < 8; t++) {
+    m.step({ x, y, n: 2 }, {
+      datasetSize: 10,
+      epoch: t >> 1,
+      step: t & 1,
+      batchesPerEpoch: 2,
+      epochs: 4,
+    });
+    const now = await vHat();
+    changed.push(now.some((v, j) => v !== prev[j]));
+    prev = now;
+  }
+  assert.deepEqual(changed, [true, true, false, false, true, true, false, false]);
+  m.dispose();
+  tf.dispose([x, y]);
+});
+
 Deno.test("worker noise is the inline stream, drawn ahead; the chain is the same with either", async () => {
   const state = new Rng(5).getState();
   const inline = new InlineNoise(1000, state), worker = new WorkerNoise(1000, state);

@@ -73,6 +73,11 @@ export interface StepContext {
   gradScale: number;
   /** Whether to inject noise this step. */
   noise: boolean;
+  /**
+   * False in the exploration stage of a cyclical schedule (an optimisation
+   * phase: no noise, no samples); true otherwise.
+   */
+  sampling: boolean;
   /** Zero-based global step. */
   t: number;
   /** Zero-based epoch. */
@@ -317,6 +322,7 @@ export function buildChain(
         lr: sched.lr,
         gradScale: info.datasetSize / batch.n,
         noise: noiseOn,
+        sampling: sched.sampling,
         t: info.epoch * info.batchesPerEpoch + info.step,
         epoch: info.epoch,
         rng,
