@@ -46,6 +46,7 @@ const SPEC: NetSpec = {
 /** The benchmarked configurations: label → settings. */
 export const CONFIGS: Record<string, BbbSettings> = {
   weight: { estimator: "weight", prior: "gaussian" },
+  "weight-worker": { estimator: "weight", prior: "gaussian", noiseWorker: true },
   "weight-laplace": { estimator: "weight", prior: "laplace" },
   "weight-gmm": { estimator: "weight", prior: "gmm" },
   local: { estimator: "local", prior: "gaussian" },
@@ -91,7 +92,14 @@ async function speed(f: Record<string, unknown>): Promise<void> {
     tf.dispose([value, ...Object.values(grads)]);
   };
   const wanted = String(f.configs).split(",").map((s) => s.trim()).filter(Boolean);
-  const runs: { config: string; method: string; samples: number; step: () => void }[] = [
+  const runs: {
+    config: string;
+    method: string;
+    samples: number;
+    step: () => void;
+    /** Draws ahead on a worker: time a step that follows an untimed one. */
+    backToBack?: boolean;
+  }[] = [
     { config: "MLP step (baseline)", method: "", samples: 1, step: mlpStep },
   ];
   const methods = [];
@@ -108,6 +116,7 @@ async function speed(f: Record<string, unknown>): Promise<void> {
       method: m.name,
       samples: Number(f.n_samples),
       step: () => void m.step(batch, info),
+      backToBack: settings.noiseWorker,
     });
   }
   for (const r of runs) for (let i = 0; i < warmup; i++) r.step();
@@ -116,6 +125,10 @@ async function speed(f: Record<string, unknown>): Promise<void> {
   const cpu = runs.map(() => 0);
   for (let i = 0; i < steps; i++) {
     runs.forEach((r, k) => {
+      // A worker config would otherwise find its noise drawn during the other
+      // configs' steps; after an untimed step it is in the steady state of a
+      // training run (the worker drawing while the step computes).
+      if (r.backToBack) r.step();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       r.step();
@@ -138,8 +151,12 @@ async function speed(f: Record<string, unknown>): Promise<void> {
   tf.dispose([x, y, ...ws, ...bs]);
   opt.dispose();
 
-  const targets: Record<string, string> = { weight: "≤ 250", local: "≤ 150" };
-  const reference: Record<string, string> = { weight: "590", local: "674" };
+  const targets: Record<string, string> = {
+    weight: "≤ 250",
+    "weight-worker": "≤ 250",
+    local: "≤ 150",
+  };
+  const reference: Record<string, string> = { weight: "590", "weight-worker": "590", local: "674" };
   const lines = [
     "| config | samples | median ms/step | × MLP step | CPU ms/step | load avg | target (ms) | PyTorch reference (ms) |",
     "|---|---:|---:|---:|---:|---:|---|---:|",

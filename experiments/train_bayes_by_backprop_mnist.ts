@@ -61,6 +61,7 @@ export function settingsFromFlags(f: FlagValues): BbbSettings {
     muInit: parseRange("mu_init", String(f.mu_init)),
     rhoInit: parseRange("rho_init", String(f.rho_init)),
     predictBy: f.predict_by as "weights" | "activations",
+    noiseWorker: Boolean(f.noise_worker),
   };
 }
 
@@ -124,6 +125,12 @@ export const script: TrainScript = {
       default: "weights",
       choices: ["weights", "activations"],
       help: "prediction samples weights or pre-activations",
+    },
+    noise_worker: {
+      type: "boolean",
+      default: true,
+      help:
+        "weight estimator: draw the weight noise one sample ahead on a worker thread (same draws, faster)",
     },
   },
   defaults: {

@@ -8,6 +8,7 @@ import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { tensorFromFill } from "../core/tensor_io.ts";
 import {
+  AheadNormalStream,
   bbbName,
   BbbSettingsError,
   buildBbb,
@@ -278,6 +279,40 @@ Deno.test("save → load gives identical predictions and an identical next step"
   m2.dispose();
   disposeBatch(batch);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("noise worker: the same draws as the inline stream, hence the same run and resume", async () => {
+  // The ahead stream hands out the inline values however the fills are split.
+  const state = new NormalStream(new Rng(9)).getState();
+  const inline = new NormalStream(new Rng(0)), ahead = new AheadNormalStream(50, state);
+  inline.setState(state);
+  const a = new Float32Array(150), b = new Float32Array(150);
+  inline.fill(a);
+  for (const [s0, e0] of [[0, 7], [7, 50], [50, 123], [123, 150]]) ahead.fill(b, s0, e0);
+  assert.deepEqual(b, a);
+  assert.deepEqual(ahead.getState(), inline.getState());
+  ahead.fill(b, 0, 3);
+  assert.throws(() => ahead.getState(), /mid-block \(3 of 50 draws used\)/);
+  ahead.dispose();
+  // A BBB run with the worker is bitwise the run without it, checkpoints included.
+  const spec: NetSpec = { inputDim: 5, hidden: [7], outputDim: 3, task: "classification" };
+  const batch = classBatch(16, 5, 3, 2);
+  const plain = buildBbb(spec, { prior: "laplace" });
+  const worker = buildBbb(spec, { prior: "laplace", noiseWorker: true });
+  plain.init(4);
+  worker.init(4);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(worker.step(batch, info(2)).loss, plain.step(batch, info(2)).loss);
+  }
+  assert.deepEqual(worker.posterior()["l0.w"].mu, plain.posterior()["l0.w"].mu);
+  const st = await worker.getState();
+  assert.deepEqual(st.extra.rng, (await plain.getState()).extra.rng);
+  const resumed = buildBbb(spec, { prior: "laplace", noiseWorker: true });
+  await resumed.setState(st);
+  assert.equal(resumed.step(batch, info(2)).loss, plain.step(batch, info(2)).loss);
+  assert.deepEqual(resumed.posterior()["l1.w"].mu, plain.posterior()["l1.w"].mu);
+  for (const m of [plain, worker, resumed]) m.dispose();
+  disposeBatch(batch);
 });
 
 Deno.test("pruning: |μ|/σ scores; pruned weights are exactly zero in every sample", async () => {
