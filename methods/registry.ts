@@ -133,9 +133,23 @@ export const METHODS: Record<string, MethodEntry> = {
     key: "sghmc",
     label: "SGHMC",
     build: (spec, s) => buildSghmc(spec, s),
-    // lr 1e-2 (the reference's) lets the Gibbs-sampled prior σ drift upwards on MNIST;
-    // 3e-3 keeps it near 0.09 (2.22% after 30 epochs, still improving).
-    full: { epochs: 250, batchSize: 256, settings: { lr: 3e-3, burnIn: 10 } },
+    // Cyclical step size, peak 1e-2 (the reference's lr), 5-epoch cycles, two samples at
+    // the end of each: 1.62% test error on MNIST after 100 epochs (38 samples). The
+    // reference's fixed lr 1e-2 with 250 epochs drifted (training error ~3.5%); fixed
+    // 3e-3 gave 2.22% after 30 epochs.
+    full: {
+      epochs: 100,
+      batchSize: 256,
+      settings: {
+        lr: 1e-2,
+        schedule: "cyclical",
+        cycles: 20,
+        cycleExplore: 0.7,
+        burnIn: 5,
+        sampleFreq: 1,
+        memorySamples: 40,
+      },
+    },
     quick: { epochs: 4, batchSize: 128, settings: { burnIn: 2, sampleFreq: 1 } },
     regression: {
       epochs: 400,
