@@ -230,6 +230,11 @@ export function resolveBbbSettings(settings: BbbSettings = {}): Required<BbbSett
   if (!["auto", "closed", "mc"].includes(s.kl)) {
     throw new BbbSettingsError(`kl must be one of auto, closed, mc, found "${s.kl}"`);
   }
+  if (s.noiseWorker && s.estimator !== "weight") {
+    throw new BbbSettingsError(
+      `noiseWorker (noise_worker) draws weight samples, so it needs estimator "weight", found "${s.estimator}"`,
+    );
+  }
   if (s.kl === "closed" && s.prior !== "gaussian") {
     throw new BbbSettingsError(
       `kl "closed" needs the Gaussian prior (found prior "${s.prior}"); use kl "mc" or "auto"`,
@@ -315,7 +320,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     ahead = undefined;
   };
   const trainNoise = (): NormalSource => {
-    if (!s.noiseWorker || s.estimator !== "weight") return rng;
+    if (!s.noiseWorker) return rng; // validated: only with the weight estimator
     ahead ??= new AheadNormalStream(P, rng.getState());
     return ahead;
   };

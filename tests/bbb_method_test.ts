@@ -59,6 +59,10 @@ Deno.test("names follow the registry keys; bad settings are clear errors", () =>
     [{ prior: "laplace", kl: "closed" }, /kl "closed" needs the Gaussian prior/],
     [{ rhoInit: [-2, -3] }, /rhoInit must be a range \[lo, hi\]/],
     [{ lr: 0 }, /lr must be a finite number > 0/],
+    [
+      { noiseWorker: true, estimator: "local" },
+      /noiseWorker .* needs estimator "weight", found "local"/,
+    ],
     [{ optimizer: "lbfgs" }, /optimizer must be one of sgd, momentum, adam/],
     [{ fixedNoise: 0.1 }, /fixedNoise applies to homoscedastic regression only/],
   ];
