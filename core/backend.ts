@@ -43,6 +43,8 @@ export interface BackendInfo {
   blas: BlasInfo | null;
   /** Why BLAS is not used, when it is not (wasm only). */
   blasReason?: string;
+  /** The WebGPU adapter's description (webgpu only). */
+  adapter?: string;
   /** One-line description, e.g. `backend: wasm + OpenBLAS 0.3.21 (2 threads)`. */
   line: string;
 }
@@ -106,36 +108,75 @@ async function startTensorflow(explicit: boolean): Promise<BackendInfo | null> {
   return { name: "tensorflow", blas: null, line: `backend: tensorflow (${path})` };
 }
 
+/** Storage buffers one of the engine's kernels may bind (WebGPU's default limit is 8). */
+const WEBGPU_STORAGE_BUFFERS = 16;
+
 async function startWebgpu(): Promise<BackendInfo> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new BackendError("backend webgpu needs navigator.gpu, which this Deno does not offer");
   }
-  // deno-lint-ignore no-explicit-any
-  const adapter = await gpu.requestAdapter() as any;
-  if (!adapter) throw new BackendError("backend webgpu: no WebGPU adapter found on this machine");
-  await import("@tensorflow/tfjs-backend-webgpu");
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new BackendError(
+      "backend webgpu: no WebGPU adapter found on this machine (Deno's navigator.gpu needs a " +
+        "Vulkan driver: on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` gives the software " +
+        "adapter llvmpipe; for an NVIDIA GPU the driver's Vulkan ICD and libvulkan1)",
+    );
+  }
+  const limits = adapter.limits;
+  if (limits.maxStorageBuffersPerShaderStage < WEBGPU_STORAGE_BUFFERS) {
+    throw new BackendError(
+      `backend webgpu: the adapter "${adapter.info?.description || adapter.info?.vendor}" ` +
+        `binds at most ${limits.maxStorageBuffersPerShaderStage} storage buffers per shader; ` +
+        `the parameter kernels need ${WEBGPU_STORAGE_BUFFERS}`,
+    );
+  }
+  // tfjs requests its device with WebGPU's default limits except a few; the engine's kernels
+  // bind more storage buffers, so the device is requested here and given to tfjs's backend.
+  const features: GPUFeatureName[] = [];
+  if (adapter.features.has("timestamp-query")) features.push("timestamp-query");
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: WEBGPU_STORAGE_BUFFERS,
+    },
+  });
+  device.addEventListener("uncapturederror", (e) => {
+    webgpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
+  });
+  const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
+  tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", () => new WebGPUBackend(device, adapter.info), 3);
   if (!(await tf.setBackend("webgpu"))) {
     throw new BackendError("backend webgpu: tfjs's WebGPU backend failed to initialise");
   }
-  // tfjs reads GPU data synchronously (dataSync) through an OffscreenCanvas,
-  // which Deno lacks; the training loop and metrics read synchronously.
-  try {
-    // Large enough that tfjs does not forward the op to the CPU.
-    const v = tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync());
-    if (v[0] !== 64) throw new Error(`read back ${v[0]} instead of 64`);
-  } catch (e) {
-    await tf.setBackend("cpu").catch(() => false);
-    throw new BackendError(
-      "backend webgpu started, but tfjs cannot read GPU data synchronously in this runtime " +
-        `(${(e as Error).message.split("\n")[0]}); the training loop needs synchronous reads. ` +
-        "Use --backend wasm (CPU + BLAS) or install @tensorflow/tfjs-node-gpu (--backend tensorflow)",
-    );
+  // An asynchronous read proves the device computes (tfjs's synchronous reads need an
+  // OffscreenCanvas, which Deno lacks: the library never reads GPU data synchronously).
+  const probe = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
+  const v = await probe.data();
+  tf.dispose(probe);
+  if (v[0] !== 64) {
+    throw new BackendError(`backend webgpu: a test matmul read back ${v[0]} instead of 64`);
   }
   const desc = adapter.info?.description || adapter.info?.vendor || "adapter";
   const fallback = adapter.info?.isFallbackAdapter ? ", software fallback" : "";
-  return { name: "webgpu", blas: null, line: `backend: webgpu (${desc}${fallback})` };
+  return {
+    name: "webgpu",
+    blas: null,
+    adapter: desc,
+    line: `backend: webgpu (${desc}${fallback})`,
+  };
 }
+
+/** Errors the WebGPU device reported (out of memory, validation), oldest first. */
+export const webgpuErrors: string[] = [];
 
 async function startWasm(): Promise<BackendInfo> {
   if (!(await tf.setBackend("wasm"))) {

@@ -1,0 +1,390 @@
+/**
+ * The WebGPU engine: kernels compiled to WGSL and dispatched on the GPU
+ * buffers of tfjs-webgpu tensors, in place, recorded into tfjs's own command
+ * encoder (so they are ordered with tfjs's kernels and submitted with them);
+ * random numbers from Philox computed inside the shaders.
+ *
+ * tfjs-webgpu's custom-program interface binds inputs read-only and has one
+ * output, which cannot express in-place updates of several state buffers
+ * (parameters, momenta, Adam moments) in one dispatch; so this engine builds
+ * its own pipelines on tfjs's `GPUDevice`. It relies on the backend's
+ * fields of tfjs-backend-webgpu 4.22 (`tensorMap`, `commandEncoder`,
+ * `computePassEncoder`, `bufferManager`), pinned in `deno.json`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Engine, NoiseBlock, NoiseStream, RunArgs, RunResult, ScalarArg } from "./engine.ts";
+import { Layout, ParamVec } from "./engine.ts";
+import { defineKernel, type Kernel } from "./kernel.ts";
+import { compileWgsl, type WgslKernel, WORKGROUP } from "./kernel_wgsl.ts";
+import { philoxKey } from "./philox.ts";
+
+// deno-lint-ignore no-explicit-any
+type Backend = any;
+
+/** Most workgroups a dispatch launches (threads then stride over the rest). */
+const MAX_WORKGROUPS = 4096;
+/** Workgroups per segment of a kernel with sums (one partial each). */
+const SUM_WORKGROUPS = 256;
+/** Values a batched forward pass may hold per sample chunk (floats). */
+const PASS_BUDGET = 64 * 2 ** 20;
+
+class GpuBlock implements NoiseBlock {
+  constructor(
+    readonly samples: number,
+    readonly kind: "normal" | "uniform",
+    readonly size: number,
+    readonly key: [number, number],
+    readonly tag: number,
+    readonly base: number,
+  ) {}
+  release(): void {}
+}
+
+const NORMAL_T = defineKernel({
+  name: "normal_tensor",
+  outputs: ["o"],
+  normals: ["z"],
+  scalars: ["sd"],
+  body: "o = sd * z;",
+});
+const SIGN_T = defineKernel({
+  name: "sign_tensor",
+  outputs: ["o"],
+  uniforms: ["u"],
+  body: "o = select(-1, 1, u < 0.5);",
+});
+const BERNOULLI_T = defineKernel({
+  name: "bernoulli_tensor",
+  outputs: ["o"],
+  uniforms: ["u"],
+  scalars: ["p", "value"],
+  body: "o = select(0, value, u < p);",
+});
+
+class GpuNoise implements NoiseStream {
+  readonly key: [number, number];
+  readonly tag: number;
+  #draw = 0;
+  constructor(readonly engine: WebGpuEngine, seed: number, purpose: number) {
+    this.key = philoxKey(seed, purpose);
+    this.tag = purpose >>> 0;
+  }
+  take(layout: Layout, samples = 1, kind: "normal" | "uniform" = "normal"): NoiseBlock {
+    const b = new GpuBlock(samples, kind, layout.total, this.key, this.tag, this.#draw);
+    this.#draw += samples;
+    return b;
+  }
+  #tensor(k: Kernel, shape: readonly number[], kind: "normal" | "uniform", scalars = {}) {
+    const layout = new Layout([{ name: "t", shape }]);
+    const block = this.take(layout, 1, kind);
+    const name = kind === "normal" ? "z" : "u";
+    return this.engine.run(k, layout, { normals: { [name]: block }, scalars }).outputs.o[0];
+  }
+  normalTensor(shape: readonly number[], std = 1): tf.Tensor {
+    return this.#tensor(NORMAL_T, shape, "normal", { sd: std });
+  }
+  signTensor(shape: readonly number[]): tf.Tensor {
+    return this.#tensor(SIGN_T, shape, "uniform");
+  }
+  bernoulliTensor(shape: readonly number[], p: number, value: number): tf.Tensor {
+    return this.#tensor(BERNOULLI_T, shape, "uniform", { p, value });
+  }
+  getState(): number[] {
+    return [this.#draw % 4294967296, Math.floor(this.#draw / 4294967296)];
+  }
+  setState(state: readonly number[]): void {
+    if (state.length !== 2 || state.some((x) => !Number.isInteger(x) || x < 0)) {
+      throw new RangeError(
+        `GPU noise state must be 2 non-negative integers (a draw counter), found ${
+          JSON.stringify(state)
+        }`,
+      );
+    }
+    this.#draw = state[0] + state[1] * 4294967296;
+  }
+}
+
+interface Compiled {
+  wgsl: WgslKernel;
+  pipeline: GPUComputePipeline;
+}
+
+/** The WebGPU implementation of {@linkcode Engine}. */
+export class WebGpuEngine implements Engine {
+  readonly kind = "webgpu" as const;
+  readonly label: string;
+  readonly #be: Backend;
+  readonly #device: GPUDevice;
+  readonly #cache = new WeakMap<Kernel, Map<string, Compiled>>();
+  /** Dispatches recorded by this engine (for benchmarks). */
+  dispatches = 0;
+
+  constructor() {
+    this.#be = tf.backend() as Backend;
+    this.#device = this.#be.device as GPUDevice;
+    const info = this.#be.adapterInfo ?? {};
+    this.label = `webgpu engine on ${info.description || info.vendor || "a WebGPU adapter"}`;
+  }
+
+  #compiled(k: Kernel, present: Set<string>, dev: Set<string>): Compiled {
+    let m = this.#cache.get(k);
+    if (!m) this.#cache.set(k, m = new Map());
+    const key = [...present].sort().join(",") + "|" + [...dev].sort().join(",");
+    let c = m.get(key);
+    if (!c) {
+      const wgsl = compileWgsl(k, present, dev);
+      const module = this.#device.createShaderModule({ code: wgsl.code });
+      const pipeline = this.#device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      m.set(key, c = { wgsl, pipeline });
+    }
+    return c;
+  }
+
+  /** The GPU buffer of a tensor (uploading host values first). */
+  buffer(t: tf.TensorInfo): GPUBuffer {
+    const be = this.#be;
+    be.uploadToGPU(t.dataId);
+    return be.tensorMap.get(t.dataId).resource as GPUBuffer;
+  }
+
+  /** A new float32 tensor with a GPU buffer (contents undefined until written). */
+  newTensor(shape: readonly number[]): tf.Tensor {
+    const info = this.#be.makeTensorInfo([...shape], "float32");
+    this.#be.uploadToGPU(info.dataId);
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+
+  /** Records one dispatch into tfjs's command stream. */
+  dispatch(
+    pipeline: GPUComputePipeline,
+    entries: { buffer: GPUBuffer; owner?: tf.TensorInfo }[],
+    workgroups: number,
+  ): void {
+    const be = this.#be;
+    for (const e of entries) if (e.owner) be.commandQueueOwnedIds.add(e.owner.dataId);
+    const bindGroup = this.#device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: entries.map((e, i) => ({ binding: i, resource: { buffer: e.buffer } })),
+    });
+    be.ensureCommandEncoderReady();
+    if (!be.computePassEncoder) be.computePassEncoder = be.commandEncoder.beginComputePass({});
+    be.computePassEncoder.setPipeline(pipeline);
+    be.computePassEncoder.setBindGroup(0, bindGroup);
+    be.computePassEncoder.dispatchWorkgroups(workgroups);
+    this.dispatches++;
+    be.dispatchCountInPass++;
+    if (be.dispatchCountInPass >= tf.env().getNumber("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE")) {
+      be.endComputePassEncoder();
+      be.submitQueue();
+    }
+  }
+
+  /** A uniform buffer holding `words` (released with tfjs's next submit). */
+  uniform(words: ArrayBuffer): GPUBuffer {
+    const be = this.#be;
+    const size = Math.max(16, Math.ceil(words.byteLength / 16) * 16);
+    const buf = be.bufferManager.acquireBuffer(
+      size,
+      GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM,
+    ) as GPUBuffer;
+    be.queue.writeBuffer(buf, 0, words);
+    be.uniformPendingDisposal.push(buf);
+    return buf;
+  }
+
+  run(k: Kernel, layout: Layout, args: RunArgs): RunResult {
+    const samples = args.samples ?? 1;
+    if (!Number.isInteger(samples) || samples < 1) {
+      throw new RangeError(
+        `kernel ${k.spec.name}: samples must be an integer ≥ 1, found ${samples}`,
+      );
+    }
+    const segIdx = args.segments ?? layout.segments.map((_, i) => i);
+    const arrays = args.arrays ?? {};
+    const scalars = args.scalars ?? {};
+    const present = new Set(
+      k.args.filter((a) => a.optional && arrays[a.name] !== undefined).map((a) => a.name),
+    );
+    const dev = new Set(
+      k.scalars.filter((s) =>
+        scalars[s] !== undefined && typeof scalars[s] === "object" &&
+        !Array.isArray(scalars[s])
+      ),
+    );
+    const { wgsl, pipeline } = this.#compiled(k, present, dev);
+    for (const s of k.scalars) {
+      if (scalars[s] === undefined) {
+        throw new RangeError(`kernel ${k.spec.name}: missing scalar "${s}"`);
+      }
+    }
+    const outputs: Record<string, tf.Tensor[]> = {};
+    for (const a of k.args) {
+      if (a.kind !== "output") continue;
+      outputs[a.name] = segIdx.map((i) => {
+        const shape = layout.segments[i].shape;
+        return this.newTensor(a.perSample ? [samples, ...shape] : shape);
+      });
+    }
+    const lists: Record<string, readonly tf.Tensor[]> = {};
+    for (const a of wgsl.arrays) {
+      if (a.name in outputs) continue;
+      const v = arrays[a.name];
+      if (v === undefined) throw new RangeError(`kernel ${k.spec.name}: missing array "${a.name}"`);
+      const ts = v instanceof ParamVec ? v.tensors : v as readonly tf.Tensor[];
+      if (ts.length !== layout.segments.length) {
+        throw new RangeError(
+          `kernel ${k.spec.name}: "${a.name}" has ${ts.length} tensors, the layout ${layout.segments.length} segments`,
+        );
+      }
+      lists[a.name] = ts;
+    }
+    const blocks = new Map<string, GpuBlock>();
+    for (const a of k.args) {
+      if (a.kind !== "normal" && a.kind !== "uniform") continue;
+      const b = args.normals?.[a.name] as GpuBlock | undefined;
+      if (!b) throw new RangeError(`kernel ${k.spec.name}: missing noise block "${a.name}"`);
+      if (b.kind !== a.kind) {
+        throw new RangeError(
+          `kernel ${k.spec.name}: "${a.name}" needs ${a.kind} draws, found ${b.kind}`,
+        );
+      }
+      if (b.size !== layout.total || (a.perSample && b.samples < samples)) {
+        throw new RangeError(
+          `kernel ${k.spec.name}: noise block "${a.name}" does not cover the run`,
+        );
+      }
+      blocks.set(a.name, b);
+    }
+    const sumCount = k.sums.length;
+    const wgSum = Math.min(
+      SUM_WORKGROUPS,
+      Math.ceil(Math.max(...segIdx.map((i) => layout.segments[i].size)) / WORKGROUP),
+    );
+    const partials = sumCount ? this.newTensor([segIdx.length * wgSum * sumCount]) : undefined;
+    segIdx.forEach((si, r) => {
+      const seg = layout.segments[si];
+      const words = new ArrayBuffer(4 * wgsl.uniforms.length);
+      const u32 = new Uint32Array(words), f32 = new Float32Array(words);
+      wgsl.uniforms.forEach((f, j) => {
+        if (f.name === "n") u32[j] = seg.size;
+        else if (f.name === "goff") u32[j] = seg.off;
+        else if (f.name === "reps") u32[j] = samples;
+        else if (f.name === "pbase") u32[j] = r * wgSum * sumCount;
+        else if (f.name.startsWith("n_")) {
+          const [, name, field] = /^n_(.*)_(k0|k1|tag|dlo|dhi)$/.exec(f.name)!;
+          const b = blocks.get(name)!;
+          u32[j] = field === "k0"
+            ? b.key[0]
+            : field === "k1"
+            ? b.key[1]
+            : field === "tag"
+            ? b.tag
+            : field === "dlo"
+            ? b.base % 4294967296
+            : Math.floor(b.base / 4294967296);
+        } else f32[j] = scalarValue(scalars[f.name.slice(2)], si, f.name.slice(2));
+      });
+      const entries: {
+        buffer: GPUBuffer;
+        owner?: tf.TensorInfo;
+        write?: boolean;
+        name?: string;
+      }[] = [{ buffer: this.uniform(words) }];
+      for (const a of wgsl.arrays) {
+        const t = a.name in outputs ? outputs[a.name][r] : lists[a.name][si];
+        const perSample = k.args.find((x) => x.name === a.name)!.perSample;
+        const expected = perSample ? samples * seg.size : seg.size;
+        if (t.size !== expected) {
+          throw new RangeError(
+            `kernel ${k.spec.name}: "${a.name}" segment ${seg.name} has ${t.size} values, expected ${expected}`,
+          );
+        }
+        entries.push({ buffer: this.buffer(t), owner: t, write: a.write, name: a.name });
+      }
+      for (const s of wgsl.deviceScalars) {
+        const t = scalars[s] as tf.Tensor;
+        entries.push({ buffer: this.buffer(t), owner: t, name: s });
+      }
+      if (partials) entries.push({ buffer: this.buffer(partials), owner: partials, write: true });
+      checkAliasing(k.spec.name, entries);
+      const wg = sumCount ? wgSum : Math.min(MAX_WORKGROUPS, Math.ceil(seg.size / WORKGROUP));
+      this.dispatch(pipeline, entries, wg);
+      // Values tfjs may have cached on the host are stale now.
+      for (const e of entries) {
+        if (e.write && e.owner) this.#be.tensorMap.get(e.owner.dataId).values = null;
+      }
+    });
+    const res: RunResult = { outputs };
+    if (partials) {
+      res.sums = tf.tidy(() =>
+        tf.sum(partials.reshape([segIdx.length, wgSum, sumCount]), 1) as tf.Tensor2D
+      );
+      partials.dispose();
+    }
+    return res;
+  }
+
+  vector(layout: Layout, init: Float32Array | number): ParamVec {
+    if (typeof init !== "number" && init.length !== layout.total) {
+      throw new RangeError(`vector: ${init.length} values for a layout of ${layout.total}`);
+    }
+    const ts = layout.segments.map((s) => {
+      const t = typeof init === "number"
+        ? tf.fill([...s.shape], init, "float32")
+        : tf.tensor(init.slice(s.off, s.off + s.size), [...s.shape], "float32");
+      return tf.keep(t);
+    });
+    return new ParamVec(this, layout, ts);
+  }
+
+  noise(seed: number, purpose: number): NoiseStream {
+    return new GpuNoise(this, seed, purpose);
+  }
+
+  async read(t: tf.Tensor): Promise<Float32Array> {
+    const td = this.#be.tensorMap.get(t.dataId);
+    if (td.values != null && td.resource == null) return Float32Array.from(td.values);
+    const ab: ArrayBuffer = await this.#be.getBufferData(td.resource);
+    if (t.dtype === "int32" || t.dtype === "bool") {
+      return Float32Array.from(new Int32Array(ab, 0, t.size));
+    }
+    return new Float32Array(ab, 0, t.size).slice();
+  }
+
+  samplesPerPass(samples: number, valuesPerSample: number): number {
+    return Math.max(1, Math.min(samples, Math.floor(PASS_BUDGET / Math.max(1, valuesPerSample))));
+  }
+}
+
+function scalarValue(v: ScalarArg, seg: number, name: string): number {
+  if (typeof v === "number") return v;
+  if (Array.isArray(v)) {
+    const x = (v as readonly number[])[seg];
+    if (typeof x !== "number") {
+      throw new RangeError(`scalar "${name}" has no value for segment ${seg}`);
+    }
+    return x;
+  }
+  throw new Error(`scalar "${name}" is a device tensor: it is bound, not a uniform`);
+}
+
+function checkAliasing(
+  kernel: string,
+  entries: { buffer: GPUBuffer; write?: boolean; name?: string }[],
+): void {
+  for (let i = 0; i < entries.length; i++) {
+    for (let j = i + 1; j < entries.length; j++) {
+      if (entries[i].buffer === entries[j].buffer && (entries[i].write || entries[j].write)) {
+        throw new RangeError(
+          `kernel ${kernel}: "${entries[i].name}" and "${entries[j].name}" are the same tensor, ` +
+            "and one of them is written",
+        );
+      }
+    }
+  }
+}
