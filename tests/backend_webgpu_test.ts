@@ -1,19 +1,14 @@
 // Own file: switching the tfjs engine to webgpu must not disturb other tests' backends.
+// CI installs Mesa's Vulkan driver, so an adapter (llvmpipe at least) must be found.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { BackendError, initBackend } from "../core/backend.ts";
+import { initBackend } from "../core/backend.ts";
 
-Deno.test("webgpu: either works end to end or fails with a clear BackendError", async () => {
-  try {
-    const info = await initBackend({ backend: "webgpu", quiet: true });
-    assert.equal(info.name, "webgpu");
-    const a = tf.tensor2d([[1, 2], [3, 4]]);
-    assert.deepEqual(Array.from(tf.matMul(a, a).dataSync()), [7, 10, 15, 22]);
-  } catch (e) {
-    assert.ok(e instanceof BackendError, `not a BackendError: ${e}`);
-    assert.match(
-      (e as Error).message,
-      /backend webgpu|navigator\.gpu|WebGPU adapter/,
-    );
-  }
+Deno.test("webgpu: starts on the machine's adapter, names it, computes with async reads", async () => {
+  const info = await initBackend({ backend: "webgpu", quiet: true });
+  assert.equal(info.name, "webgpu");
+  assert.ok(info.adapter && info.adapter.length > 0, "the adapter is named");
+  assert.match(info.line, /^backend: webgpu \(.+\)$/);
+  const a = tf.tensor2d([[1, 2], [3, 4]]);
+  assert.deepEqual(Array.from(await tf.matMul(a, a).data()), [7, 10, 15, 22]);
 });
