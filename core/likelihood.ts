@@ -7,21 +7,24 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NetSpec, Prediction } from "./method.ts";
 import { hasGlobalNoise } from "./mlp.ts";
+import { getEngine } from "./engine/current.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
-/** Mean and log σ of a regression output `[n, 1]` each. */
+/** Mean and log σ of a regression output `[n, 1|2]` (or `[S, n, 1|2]`), each `[…, 1]`. */
 export function regressionMoments(
   spec: NetSpec,
-  out: tf.Tensor2D,
+  out: tf.Tensor,
   logNoise?: tf.Tensor,
 ): { mean: tf.Tensor2D; logSigma: tf.Tensor2D } {
-  const mean = tf.slice(out, [0, 0], [-1, 1]) as tf.Tensor2D;
+  const lead = out.shape.slice(0, -1);
+  const zeros = lead.map(() => 0);
+  const mean = tf.slice(out, [...zeros, 0], [...lead, 1]) as tf.Tensor2D;
   if (hasGlobalNoise(spec)) {
     if (!logNoise) throw new Error("homoscedastic regression needs the global log_noise parameter");
     return { mean, logSigma: tf.mul(tf.onesLike(mean), logNoise) as tf.Tensor2D };
   }
-  return { mean, logSigma: tf.slice(out, [0, 1], [-1, 1]) as tf.Tensor2D };
+  return { mean, logSigma: tf.slice(out, [...zeros, 1], [...lead, 1]) as tf.Tensor2D };
 }
 
 /**
@@ -39,7 +42,7 @@ export function regressionMoments(
  */
 export function nllSum(
   spec: NetSpec,
-  out: tf.Tensor2D,
+  out: tf.Tensor,
   y: tf.Tensor,
   logNoise?: tf.Tensor,
 ): tf.Scalar {
@@ -51,8 +54,27 @@ export function nllSum(
     }
     const { mean, logSigma } = regressionMoments(spec, out, logNoise);
     const z = tf.mul(tf.sub(y.reshape([-1, 1]), mean), tf.exp(tf.neg(logSigma)));
-    const n = out.shape[0];
-    return tf.add(tf.sum(tf.add(logSigma, tf.mul(0.5, tf.square(z)))), n * HALF_LOG_2PI);
+    const rows = out.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    return tf.add(tf.sum(tf.add(logSigma, tf.mul(0.5, tf.square(z)))), rows * HALF_LOG_2PI);
+  });
+}
+
+/**
+ * Misclassified examples of a minibatch, as a scalar tensor: outputs `[n, C]`
+ * (or `[S, n, C]`, counted per sample and averaged over the S samples), labels `[n]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { errorCount } from "@bayes/nn";
+ * errorCount(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32")); // 1
+ * ```
+ */
+export function errorCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const wrong = tf.notEqual(tf.argMax(out, -1), y.reshape([-1]));
+    const s = tf.sum(tf.cast(wrong, "float32"));
+    return (out.rank === 3 ? tf.div(s, out.shape[0]) : s) as tf.Scalar;
   });
 }
 
@@ -173,4 +195,101 @@ export function disposePrediction(p: Prediction): void {
     p.mean.dispose();
     p.logSigma.dispose();
   }
+}
+
+/**
+ * Appends the log σ column of homoscedastic regression to raw outputs
+ * `[S, n, 1]`: `logNoise` is a scalar or one value per sample `[S]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { appendLogNoise } from "@bayes/nn";
+ * appendLogNoise(tf.zeros([2, 3, 1]), tf.tensor1d([0, 1])); // [2, 3, 2]
+ * ```
+ */
+export function appendLogNoise(out: tf.Tensor, logNoise: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const ln = logNoise.rank === 0 ? logNoise : logNoise.reshape([-1, 1, 1]);
+    return tf.concat([out, tf.add(tf.zerosLike(out), ln)], -1);
+  });
+}
+
+/**
+ * Predicts `samples` posterior samples for inputs `x`, pushing as many
+ * samples through one batched forward pass as the engine's memory budget
+ * allows (`width`: the widest layer, to size the passes), over row chunks.
+ * `forward(xc, first, count)` returns the raw outputs `[count, rows, out]`
+ * of samples `first … first + count − 1` (homoscedastic regression: with
+ * the log σ column appended, see {@linkcode appendLogNoise}).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { predictBatched } from "@bayes/nn";
+ * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
+ * const p = predictBatched(spec, tf.ones([10, 2]) as tf.Tensor2D, 3, { width: 2 },
+ *   (xc, _first, count) => tf.zeros([count, xc.shape[0], 2]));
+ * ```
+ */
+export function predictBatched(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  opts: { chunk?: number; width: number },
+  forward: (x: tf.Tensor2D, first: number, count: number) => tf.Tensor,
+): Prediction {
+  checkPredictInput(spec, x, samples);
+  const engine = getEngine();
+  const n = x.shape[0];
+  const rows = Math.max(1, Math.min(n, opts.chunk ?? engine.predictRows));
+  const k = engine.samplesPerPass(samples, rows * Math.max(opts.width, spec.inputDim));
+  const rawSpec: NetSpec = hasGlobalNoise(spec) ? { ...spec, noise: "heteroscedastic" } : spec;
+  const rowParts: Prediction[] = [];
+  for (let start = 0; start < n; start += rows) {
+    const size = Math.min(rows, n - start);
+    const xc = size === n ? x : tf.slice(x, [start, 0], [size, -1]) as tf.Tensor2D;
+    const parts: Prediction[] = [];
+    for (let first = 0; first < samples; first += k) {
+      const count = Math.min(k, samples - first);
+      parts.push(tf.tidy(() => toPrediction(rawSpec, forward(xc, first, count))));
+    }
+    if (xc !== x) xc.dispose();
+    rowParts.push(joinPredictions(parts, 0));
+  }
+  return joinPredictions(rowParts, 1);
+}
+
+/** Raw outputs `[S, n, out]` as a prediction (log-softmax, or mean and log σ). */
+function toPrediction(spec: NetSpec, raw: tf.Tensor): Prediction {
+  if (spec.task === "classification") {
+    return { task: "classification", logProbs: tf.logSoftmax(raw) as tf.Tensor3D };
+  }
+  const { mean, logSigma } = regressionMoments(spec, raw);
+  return {
+    task: "regression",
+    mean: mean as unknown as tf.Tensor3D,
+    logSigma: logSigma as unknown as tf.Tensor3D,
+  };
+}
+
+/** Concatenates predictions along samples (axis 0) or rows (axis 1); disposes the parts. */
+function joinPredictions(parts: Prediction[], axis: 0 | 1): Prediction {
+  if (parts.length === 1) return parts[0];
+  const joined = tf.tidy((): Prediction => {
+    if (parts[0].task === "classification") {
+      return {
+        task: "classification",
+        logProbs: tf.concat(parts.map((p) => (p as { logProbs: tf.Tensor3D }).logProbs), axis),
+      };
+    }
+    const rs = parts as Extract<Prediction, { task: "regression" }>[];
+    return {
+      task: "regression",
+      mean: tf.concat(rs.map((p) => p.mean), axis),
+      logSigma: tf.concat(rs.map((p) => p.logSigma), axis),
+    };
+  });
+  for (const p of parts) disposePrediction(p);
+  return joined;
 }

@@ -8,7 +8,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { HostTensor } from "./safetensors.ts";
-import type { ArrayDataset } from "../datasets/types.ts";
+import type { ArrayDataset } from "./data.ts";
 
 /** Classification (softmax over classes) or regression (Gaussian likelihood). */
 export type Task = "classification" | "regression";
@@ -59,12 +59,19 @@ export interface StepInfo {
   epochs: number;
 }
 
+/**
+ * A scalar a step reports: a number, or a one-element tensor the training
+ * loop reads later, asynchronously (so a GPU never waits for the host).
+ * The loop disposes tensors it is given.
+ */
+export type StepScalar = number | tf.Tensor;
+
 /** Scalars reported by a step; `loss` is what the method minimises (per example). */
 export interface StepResult {
   /** The objective value of this step, per example. */
-  loss: number;
-  /** Further named scalars (e.g. `nll`, `kl`). */
-  [name: string]: number;
+  loss: StepScalar;
+  /** Further named scalars (e.g. `nll`, `kl`, `errors` as a fraction of the batch). */
+  [name: string]: StepScalar;
 }
 
 /** Per-sample predictions. */
@@ -88,7 +95,7 @@ export type Prediction =
 export interface PredictOptions {
   /** Posterior samples S; default the method's `defaultSamples`. */
   samples?: number;
-  /** Rows per forward chunk (memory bound); default 2000. */
+  /** Rows per forward chunk (memory bound); default the engine's. */
   chunk?: number;
   /** Seed of the prediction noise (dropout masks, weight draws). */
   seed?: number;
@@ -123,8 +130,8 @@ export interface Method {
   readonly defaultSamples: number;
   /** Creates fresh parameters and optimizer state from a seed. */
   init(seed: number): void;
-  /** One update on a minibatch. */
-  step(batch: TensorBatch, info: StepInfo): StepResult;
+  /** One update on a minibatch (dispatches the work; scalars may be read later). */
+  step(batch: TensorBatch, info: StepInfo): StepResult | Promise<StepResult>;
   /** Called after each epoch (SG-MCMC collects samples here). */
   endEpoch?(epoch: number, info: StepInfo): void | Promise<void>;
   /**
@@ -132,7 +139,7 @@ export interface Method {
    * Laplace approximation computes its curvature here).
    */
   finalize?(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
-  /** Per-sample predictions for inputs `x` `[N, inputDim]`. */
+  /** Per-sample predictions for inputs `x` `[N, inputDim]` (tensors on the backend's device). */
   predict(x: tf.Tensor2D, opts?: PredictOptions): Prediction;
   /** Full state for checkpoints and saving. */
   getState(): Promise<MethodState>;
@@ -145,17 +152,17 @@ export interface Method {
    * host arrays keyed like the network parameters (`l0.w`, `l0.b`, …).
    * Point estimates return their single weight set `k` times.
    */
-  sampleWeights?(k: number, seed?: number): Record<string, Float32Array>[];
+  sampleWeights?(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /**
    * Optional (pruning study): a score per weight matrix entry, higher = more
    * important (|μ|/σ for Gaussian posteriors, |w| for point estimates).
    * Keyed by weight name (`l0.w`, …); biases are never pruned.
    */
-  pruningScores?(): Record<string, Float32Array>;
+  pruningScores?(): Promise<Record<string, Float32Array>>;
   /**
    * Optional (pruning study): removes the weights where `keep` is 0 (sets
    * them, and any posterior spread, to exactly zero). Restore with
    * `setState` on a state saved before.
    */
-  applyPruningMask?(keep: Record<string, Uint8Array>): void;
+  applyPruningMask?(keep: Record<string, Uint8Array>): void | Promise<void>;
 }

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { NetSpec } from "./method.ts";
 import type { Rng } from "./rng.ts";
 import type { HostTensor } from "./safetensors.ts";
+import { Layout } from "./engine/engine.ts";
 
 /** Name and shape of one parameter tensor. */
 export interface ParamShape {
@@ -156,6 +157,92 @@ export function mlpForward(
       bias: p.b[i],
       activation: last ? "linear" : "relu",
     }) as tf.Tensor2D;
+    if (!last && hidden) h = hidden(h, i);
+  }
+  return h;
+}
+
+/**
+ * The layout of a network's parameters as one flat vector: `l0.w, l0.b, l1.w,
+ * …`, then `log_noise` (the learnt global log σ of homoscedastic regression)
+ * when `withNoise` and the network has one.
+ *
+ * @example
+ * ```ts
+ * import { netLayout } from "@bayes/nn";
+ * netLayout({ inputDim: 2, hidden: [3], outputDim: 2, task: "classification" }).total; // 17
+ * ```
+ */
+export function netLayout(spec: NetSpec, withNoise = true): Layout {
+  const parts: { name: string; shape: number[] }[] = layerShapes(spec);
+  if (withNoise && hasGlobalNoise(spec)) parts.push({ name: "log_noise", shape: [] });
+  return new Layout(parts);
+}
+
+/**
+ * Initial values over `layout` (PyTorch's default `nn.Linear` initialisation
+ * for the layers, log σ = log 0.5 for `log_noise`), flat.
+ *
+ * @example
+ * ```ts
+ * import { initFlat, netLayout, Rng } from "@bayes/nn";
+ * const spec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" as const };
+ * const values = initFlat(spec, netLayout(spec), new Rng(0));
+ * ```
+ */
+export function initFlat(spec: NetSpec, layout: Layout, rng: Rng): Float32Array {
+  const layers = initLayers(spec, rng);
+  const out = new Float32Array(layout.total);
+  for (const s of layout.segments) {
+    if (s.name === "log_noise") out[s.off] = Math.log(0.5);
+    else out.set(layers[s.name].data, s.off);
+  }
+  return out;
+}
+
+/**
+ * Forward pass with the layer tensors given in layout order (`l0.w, l0.b,
+ * …`; a trailing `log_noise` is ignored). Weights of rank 2 give outputs
+ * `[n, out]`; weights with a leading samples dimension (`[S, in, out]`,
+ * biases `[S, out]`) push all S weight samples through at once and give
+ * `[S, n, out]` (`x` is `[n, in]`, shared, or `[S, n, in]`). `hidden`
+ * transforms each hidden activation (dropout).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { forwardLayers } from "@bayes/nn";
+ * const out = forwardLayers([tf.ones([3, 2, 4]), tf.zeros([3, 4]), tf.ones([3, 4, 1]), tf.zeros([3, 1])],
+ *   tf.ones([5, 2]) as tf.Tensor2D); // [3, 5, 1]
+ * ```
+ */
+export function forwardLayers(
+  ws: readonly tf.Tensor[],
+  x: tf.Tensor,
+  hidden?: (h: tf.Tensor, layer: number) => tf.Tensor,
+): tf.Tensor {
+  const L = Math.floor(ws.length / 2);
+  if (ws[0].rank === 2) {
+    return mlpForward(
+      {
+        w: Array.from({ length: L }, (_, i) => ws[2 * i] as tf.Tensor2D),
+        b: Array.from({ length: L }, (_, i) => ws[2 * i + 1] as tf.Tensor1D),
+      },
+      x as tf.Tensor2D,
+      hidden as ((h: tf.Tensor2D, layer: number) => tf.Tensor2D) | undefined,
+    );
+  }
+  const S = ws[0].shape[0];
+  let h = x.rank === 2 ? x.reshape([1, ...x.shape]) : x;
+  for (let i = 0; i < L; i++) {
+    const last = i === L - 1;
+    const b = ws[2 * i + 1];
+    h = tf.fused.matMul({
+      a: h as tf.Tensor3D,
+      b: ws[2 * i] as tf.Tensor3D,
+      bias: b.reshape([S, 1, b.shape[b.rank - 1]]),
+      activation: last ? "linear" : "relu",
+    });
     if (!last && hidden) h = hidden(h, i);
   }
   return h;

@@ -1,12 +1,26 @@
 /**
- * A network trained to a point estimate with a tfjs optimizer, optionally
- * with (MC) dropout on the hidden activations. MAP, MC dropout and each
- * bootstrap-ensemble member are this, with different settings.
+ * A network trained to a point estimate, optionally with (MC) dropout on the
+ * hidden activations. MAP, MC dropout, each bootstrap-ensemble member and the
+ * network under a Laplace approximation are this, with different settings.
+ *
+ * The math: minimise the summed minibatch negative log-likelihood plus
+ * `weightDecay/2·‖θ‖²` (the Gaussian prior of MAP), with one update rule
+ * (`core/optim.ts`) applied to θ in one fused pass; with dropout, each hidden
+ * unit is kept with probability `1 − rate` and scaled by `1/(1 − rate)`
+ * (inverted dropout), in training and — for MC dropout — at prediction,
+ * where each posterior sample is one set of masks.
+ *
+ * State: θ (a parameter vector over the network's layout), the update rule's
+ * slots and step count, the dropout noise stream, and an optional pruning
+ * mask.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { nllSum, predictInChunks } from "./likelihood.ts";
+import { getEngine } from "./engine/current.ts";
+import type { Engine, NoiseStream, ParamVec } from "./engine/engine.ts";
+import { defineKernel, type Kernel } from "./engine/kernel.ts";
+import { appendLogNoise, errorCount, nllSum, predictBatched } from "./likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -16,17 +30,17 @@ import type {
   StepResult,
   TensorBatch,
 } from "./method.ts";
-import { hasGlobalNoise, initLayers, type LayerTensors, mlpForward, validateSpec } from "./mlp.ts";
 import {
-  assignHost,
-  makeOptimizer,
-  type OptimizerName,
-  optimizerState,
-  ParamSet,
-  setOptimizerState,
-} from "./params.ts";
+  forwardLayers,
+  hasGlobalNoise,
+  initFlat,
+  type LayerTensors,
+  netLayout,
+  validateSpec,
+} from "./mlp.ts";
+import { checkOptimizer, type OptimizerName, OptimizerState, updateRule } from "./optim.ts";
 import { Rng } from "./rng.ts";
-import { dropoutMask, toFloat32 } from "./tensor_io.ts";
+import { hostToFlat, vecFromHost, vecToHost } from "./vectors.ts";
 
 /** Settings shared by point-estimate networks. */
 export interface PointNetSettings {
@@ -46,19 +60,19 @@ export interface PointNetSettings {
 
 /** A point-estimate network method, with its layers exposed. */
 export type PointNet = Method & {
-  /** Current weights as tensors (for the studies). */
+  /** Current weights as tensors (views: do not keep or dispose). */
   layers(): LayerTensors;
   /** Weight sets (dropout-masked for MC dropout). */
-  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */
-  pruningScores(): Record<string, Float32Array>;
-  /** Zeroes the weights whose mask entry is 0. */
+  pruningScores(): Promise<Record<string, Float32Array>>;
+  /** Zeroes the weights whose mask entry is 0 (they stay 0 in further training). */
   applyPruningMask(keep: Record<string, Uint8Array>): void;
 };
 
 /** Validates settings, naming the bad one. */
 export function checkPointNetSettings(s: PointNetSettings): void {
-  if (!(s.lr > 0)) throw new RangeError(`lr must be > 0, found ${s.lr}`);
+  checkOptimizer(s);
   if (!(s.weightDecay >= 0)) {
     throw new RangeError(`weight_decay must be ≥ 0, found ${s.weightDecay}`);
   }
@@ -70,9 +84,36 @@ export function checkPointNetSettings(s: PointNetSettings): void {
   }
 }
 
+const updates = new Map<OptimizerName, Kernel>();
+
 /**
- * Builds a point-estimate network method. Used by `methods/map.ts` and
- * `methods/mc_dropout.ts`.
+ * The update of θ: gradient of the summed NLL plus weight decay, the rule,
+ * and the pruning mask (pruned weights stay exactly 0). Sums `wd·θ²` before
+ * the update for the reported loss.
+ */
+function pointUpdate(rule: OptimizerName): Kernel {
+  let k = updates.get(rule);
+  if (!k) {
+    const r = updateRule(rule, "p", "g + wd * p");
+    k = defineKernel({
+      name: `point_${rule}`,
+      inputs: ["g", "keep?"],
+      inouts: ["p", ...r.slots],
+      scalars: ["wd", ...r.scalars],
+      sums: ["wsq"],
+      body: `wsq += wd * p * p; ${r.body} p = keep * p;`,
+    });
+    updates.set(rule, k);
+  }
+  return k;
+}
+
+/** Noise stream purposes of a point network. */
+const DROPOUT_NOISE = 1;
+
+/**
+ * Builds a point-estimate network method. Used by `methods/map.ts`,
+ * `methods/mc_dropout.ts`, the ensemble and the Laplace approximation.
  *
  * @example
  * ```ts
@@ -85,160 +126,213 @@ export function checkPointNetSettings(s: PointNetSettings): void {
 export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSettings): PointNet {
   validateSpec(spec);
   checkPointNetSettings(settings);
-  let params: ParamSet | undefined;
-  let opt: tf.Optimizer | undefined;
-  let rng = new Rng(0);
-  const keep = 1 - settings.dropout;
+  const layout = netLayout(spec);
   const nLayers = spec.hidden.length + 1;
+  const keepP = 1 - settings.dropout;
+  const mc = settings.mcPredict && settings.dropout > 0;
+  const decay = layout.segments.map((s) => (s.name === "log_noise" ? 0 : settings.weightDecay));
+  const update = pointUpdate(settings.optimizer);
+  interface State {
+    engine: Engine;
+    theta: ParamVec;
+    opt: OptimizerState;
+    noise: NoiseStream;
+    mask?: ParamVec;
+  }
+  let st: State | undefined;
 
-  const need = () => {
-    if (!params || !opt) throw new Error(`${name}: call init(seed) before step/predict`);
-    return { params, opt };
+  const need = (): State => {
+    if (!st) throw new Error(`${name}: call init(seed) before step/predict`);
+    return st;
   };
-  const layersOf = (p: ParamSet): LayerTensors => ({
-    w: Array.from({ length: nLayers }, (_, i) => p.get(`l${i}.w`) as tf.Tensor2D),
-    b: Array.from({ length: nLayers }, (_, i) => p.get(`l${i}.b`) as tf.Tensor1D),
-  });
-  const dropoutHook = (r: Rng) => (h: tf.Tensor2D) =>
-    tf.mul(h, dropoutMask(h.shape, r, keep)) as tf.Tensor2D;
+  const release = () => {
+    if (!st) return;
+    st.theta.dispose();
+    st.opt.dispose();
+    st.mask?.dispose();
+    st = undefined;
+  };
+  const fresh = (seed: number, theta?: Float32Array): State => {
+    release();
+    const engine = getEngine();
+    const rng = new Rng(seed);
+    const values = theta ?? initFlat(spec, layout, rng);
+    return {
+      engine,
+      theta: engine.vector(layout, values),
+      opt: new OptimizerState(settings, engine, layout, ["p"]),
+      noise: engine.noise(seed, DROPOUT_NOISE),
+    };
+  };
+  const dropout = (noise: NoiseStream) => (h: tf.Tensor) =>
+    tf.mul(h, noise.bernoulliTensor(h.shape, keepP, 1 / keepP));
+  const logNoiseOf = (ws: readonly tf.Tensor[]) =>
+    hasGlobalNoise(spec) ? ws[layout.index("log_noise")] : undefined;
 
-  return {
+  const method: PointNet = {
     name,
     spec,
     settings: { ...settings },
-    defaultSamples: settings.mcPredict && settings.dropout > 0 ? 100 : 1,
+    defaultSamples: mc ? 100 : 1,
     init(seed: number) {
-      params?.dispose();
-      opt?.dispose();
-      rng = new Rng(seed);
-      const host = initLayers(spec, rng);
-      if (hasGlobalNoise(spec)) {
-        host.log_noise = { data: new Float32Array([Math.log(0.5)]), shape: [] };
-      }
-      params = new ParamSet(host, true, name);
-      opt = makeOptimizer(settings);
-      rng = rng.fork(1);
+      st = fresh(seed);
     },
     step(batch: TensorBatch): StepResult {
-      const { params, opt } = need();
-      let errors: tf.Tensor | undefined;
-      const vars = params.list();
-      const layers = layersOf(params);
-      const logNoise = hasGlobalNoise(spec) ? params.get("log_noise") : undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const out = mlpForward(
-          layers,
-          batch.x,
-          settings.dropout > 0 ? dropoutHook(rng) : undefined,
-        );
-        if (spec.task === "classification") {
-          errors = tf.keep(tf.sum(tf.notEqual(tf.argMax(out, 1), batch.y.reshape([-1]))));
-        }
-        let loss = nllSum(spec, out, batch.y, logNoise);
-        if (settings.weightDecay > 0) {
-          const sq = tf.addN(
-            [...layers.w, ...layers.b].map((v: tf.Tensor) => tf.sum(tf.square(v))),
-          );
-          loss = tf.add(loss, tf.mul(0.5 * settings.weightDecay, sq));
-        }
-        return loss as tf.Scalar;
-      }, vars);
-      opt.applyGradients(grads);
-      const loss = value.dataSync()[0] / batch.n;
-      value.dispose();
-      tf.dispose(Object.values(grads));
+      const s = need();
+      let errors: tf.Scalar | undefined;
+      const f = (...ws: tf.Tensor[]) => {
+        const out = forwardLayers(ws, batch.x, settings.dropout > 0 ? dropout(s.noise) : undefined);
+        if (spec.task === "classification") errors = tf.keep(errorCount(out, batch.y));
+        return nllSum(spec, out, batch.y, logNoiseOf(ws));
+      };
+      const { value, grads } = tf.valueAndGrads(f)([...s.theta.tensors]);
+      const { sums } = s.engine.run(update, layout, {
+        arrays: { g: grads, keep: s.mask, p: s.theta, ...s.opt.slots },
+        scalars: { wd: decay, ...s.opt.scalars() },
+      });
+      const loss = tf.tidy(() => tf.div(tf.add(value, tf.mul(0.5, tf.sum(sums!))), batch.n));
+      tf.dispose([value, sums!, ...grads]);
       const r: StepResult = { loss };
       if (errors) {
-        r.errors = errors.dataSync()[0] / batch.n;
+        r.errors = tf.tidy(() => tf.div(errors!, batch.n));
         errors.dispose();
       }
       return r;
     },
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
-      const { params } = need();
-      const samples = opts.samples ?? this.defaultSamples;
-      const layers = layersOf(params);
-      const r = new Rng(opts.seed ?? 0).fork(7);
-      const mc = settings.mcPredict && settings.dropout > 0;
-      const logNoise = hasGlobalNoise(spec) ? params.get("log_noise") : undefined;
-      return predictInChunks(
-        spec,
-        x,
-        samples,
-        opts.chunk ?? 2000,
-        (xc) => mlpForward(layers, xc, mc ? dropoutHook(r) : undefined),
-        logNoise,
-      );
+      const s = need();
+      const samples = opts.samples ?? method.defaultSamples;
+      const ws = s.theta.tensors;
+      const noise = s.engine.noise(opts.seed ?? 0, 7);
+      const layers = ws.slice(0, 2 * nLayers);
+      const ln = logNoiseOf(ws);
+      const width = Math.max(...spec.hidden, 1);
+      if (!mc) {
+        // One weight set: compute once, repeat for the samples asked for.
+        return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, (xc) => {
+          const out = forwardLayers(layers, xc).expandDims(0);
+          const raw = ln ? appendLogNoise(out, ln) : out;
+          return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
+        });
+      }
+      return predictBatched(spec, x, samples, { chunk: opts.chunk, width }, (xc, _first, count) => {
+        // The first layer does not depend on the masks: computed once for all samples, whose
+        // copies then travel as extra rows through the rest of the network.
+        const rows = xc.shape[0];
+        const h0 = tf.relu(tf.add(tf.matMul(xc, layers[0]), layers[1])) as tf.Tensor2D;
+        const mask = noise.bernoulliTensor([count, rows, h0.shape[1]], keepP, 1 / keepP);
+        let h = tf.mul(h0.expandDims(0), mask).reshape([count * rows, h0.shape[1]]);
+        for (let i = 1; i < nLayers; i++) {
+          const last = i === nLayers - 1;
+          h = tf.fused.matMul({
+            a: h as tf.Tensor2D,
+            b: layers[2 * i] as tf.Tensor2D,
+            bias: layers[2 * i + 1],
+            activation: last ? "linear" : "relu",
+          });
+          if (!last) h = dropout(noise)(h);
+        }
+        const out = h.reshape([count, rows, -1]);
+        return ln ? appendLogNoise(out, ln) : out;
+      });
     },
     async getState(): Promise<MethodState> {
-      const { params, opt } = need();
+      const s = need();
+      const tensors = { ...(await vecToHost(s.theta)), ...(await s.opt.toHost()) };
+      if (s.mask) Object.assign(tensors, await vecToHost(s.mask, "mask/"));
       return {
-        tensors: { ...params.toHost(), ...(await optimizerState(opt, params)) },
-        extra: { rng: rng.getState() },
+        tensors,
+        extra: { noise: s.noise.getState(), engine: s.engine.kind },
       };
     },
-    async setState(state: MethodState) {
-      if (!params) this.init(0);
-      params!.assign(state.tensors, "", name);
-      opt!.dispose();
-      opt = makeOptimizer(settings);
-      await setOptimizerState(opt, params!, state.tensors);
-      if (Array.isArray(state.extra.rng)) rng.setState(state.extra.rng as number[]);
+    setState(state: MethodState): Promise<void> {
+      const source = `${name} state`;
+      const theta = hostToFlat(layout, state.tensors, "", source);
+      const s = fresh(0, theta);
+      s.opt.fromHost(state.tensors, s.engine, source);
+      if (state.tensors[`mask/${layout.segments[0].name}`]) {
+        s.mask = vecFromHost(s.engine, layout, state.tensors, "mask/", source);
+      }
+      const noise = state.extra.noise;
+      if (Array.isArray(noise) && state.extra.engine === s.engine.kind) {
+        s.noise.setState(noise as number[]);
+      }
+      st = s;
+      return Promise.resolve();
     },
     dispose() {
-      params?.dispose();
-      opt?.dispose();
-      params = undefined;
-      opt = undefined;
+      release();
     },
     layers(): LayerTensors {
-      return layersOf(need().params);
+      const ws = need().theta.tensors;
+      return {
+        w: Array.from({ length: nLayers }, (_, i) => ws[2 * i] as tf.Tensor2D),
+        b: Array.from({ length: nLayers }, (_, i) => ws[2 * i + 1] as tf.Tensor1D),
+      };
     },
-    sampleWeights(k: number, seed = 0): Record<string, Float32Array>[] {
-      const host = need().params.toHost();
+    async sampleWeights(k: number, seed = 0): Promise<Record<string, Float32Array>[]> {
+      const host = await need().theta.toSegments();
       const r = new Rng(seed).fork(11);
       const out: Record<string, Float32Array>[] = [];
       for (let s = 0; s < k; s++) {
         const set: Record<string, Float32Array> = {};
         for (let i = 0; i < nLayers; i++) {
-          const w = host[`l${i}.w`], b = host[`l${i}.b`];
-          const data = w.data.slice();
-          if (settings.mcPredict && settings.dropout > 0 && i > 0) {
+          const w = host[`l${i}.w`];
+          const data = w.slice();
+          if (mc && i > 0) {
             // A dropout mask on layer i's inputs is a weight sample with rows
             // zeroed (and the kept rows scaled by 1/keep).
-            const [rows, cols] = w.shape;
-            for (let row = 0; row < rows; row++) {
-              const f = r.uniform() < keep ? 1 / keep : 0;
+            const cols = layout.get(`l${i}.w`).shape[1];
+            for (let row = 0; row < data.length / cols; row++) {
+              const f = r.uniform() < keepP ? 1 / keepP : 0;
               for (let c = 0; c < cols; c++) data[row * cols + c] *= f;
             }
           }
           set[`l${i}.w`] = data;
-          set[`l${i}.b`] = b.data.slice();
+          set[`l${i}.b`] = host[`l${i}.b`].slice();
         }
         out.push(set);
       }
       return out;
     },
-    pruningScores(): Record<string, Float32Array> {
+    async pruningScores(): Promise<Record<string, Float32Array>> {
+      const host = await need().theta.toSegments();
       const out: Record<string, Float32Array> = {};
-      for (let i = 0; i < nLayers; i++) {
-        out[`l${i}.w`] = toFloat32(need().params.get(`l${i}.w`)).map(Math.abs);
-      }
+      for (let i = 0; i < nLayers; i++) out[`l${i}.w`] = host[`l${i}.w`].map(Math.abs);
       return out;
     },
     applyPruningMask(keepMask: Record<string, Uint8Array>): void {
-      const { params } = need();
-      for (const [name, mask] of Object.entries(keepMask)) {
-        const v = params.get(name);
-        const data = toFloat32(v);
-        if (data.length !== mask.length) {
+      const s = need();
+      const flat = new Float32Array(layout.total).fill(1);
+      for (const [key, m] of Object.entries(keepMask)) {
+        const seg = layout.get(key);
+        if (m.length !== seg.size) {
           throw new RangeError(
-            `pruning mask for ${name} has ${mask.length} entries, expected ${data.length}`,
+            `pruning mask for ${key} has ${m.length} entries, expected ${seg.size}`,
           );
         }
-        for (let j = 0; j < data.length; j++) if (!mask[j]) data[j] = 0;
-        assignHost(v, data);
+        for (let j = 0; j < seg.size; j++) flat[seg.off + j] = m[j] ? 1 : 0;
       }
+      const mask = s.engine.vector(layout, flat);
+      if (s.mask) {
+        s.engine.run(MASK_AND, layout, { arrays: { m: s.mask, k: mask } });
+        mask.dispose();
+      } else s.mask = mask;
+      s.engine.run(APPLY_MASK, layout, { arrays: { keep: s.mask, p: s.theta } });
     },
   };
+  return method;
 }
+
+const MASK_AND = defineKernel({
+  name: "mask_and",
+  inputs: ["k"],
+  inouts: ["m"],
+  body: "m = m * k;",
+});
+const APPLY_MASK = defineKernel({
+  name: "apply_mask",
+  inputs: ["keep"],
+  inouts: ["p"],
+  body: "p = keep * p;",
+});

@@ -5,39 +5,7 @@
  * @module
  */
 
-/**
- * A dataset held in typed arrays, one example after the other (row-major).
- *
- * @example
- * ```ts
- * import type { ArrayDataset } from "@bayes/nn";
- * const ds: ArrayDataset = {
- *   x: new Float32Array([0, 1, 2, 3]),
- *   y: new Int32Array([0, 1]),
- *   n: 2,
- *   xShape: [2],
- *   yShape: [],
- *   numClasses: 2,
- * };
- * ```
- */
-export interface ArrayDataset {
-  /** Inputs, row-major, `n * prod(xShape)` values. */
-  x: Float32Array;
-  /**
-   * Class labels (`Int32Array`, one per example) or regression targets
-   * (`Float32Array`, `n * prod(yShape)` values).
-   */
-  y: Int32Array | Float32Array;
-  /** Number of examples. */
-  n: number;
-  /** Per-example input shape, e.g. `[784]`, `[28, 28]` or `[d]`. */
-  xShape: number[];
-  /** Per-example target shape: `[]` for class labels, `[1]` for scalar regression. */
-  yShape: number[];
-  /** Number of classes (classification only). */
-  numClasses?: number;
-}
+export type { ArrayDataset } from "../core/data.ts";
 
 /**
  * An error from a dataset loader: a missing, truncated or corrupt file, a

@@ -79,7 +79,7 @@ if (import.meta.main) {
       batchSize: 128,
       seed: Number(f.seed),
     });
-    const m = evaluate(method, test, { samples: Number(f.samples), seed: 1 });
+    const m = await evaluate(method, test, { samples: Number(f.samples), seed: 1 });
 
     // Predictive on a grid wider than the data, to show epistemic growth.
     const gridN = 300, lo = -6, hi = 6;

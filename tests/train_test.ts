@@ -44,7 +44,7 @@ Deno.test("MAP fits a small synthetic classification problem to ≥ 95% accuracy
     history.at(-1)!.trainLoss < history[0].trainLoss / 3,
     JSON.stringify(history.map((h) => h.trainLoss)),
   );
-  const r = evaluate(m, test);
+  const r = await evaluate(m, test);
   assert.ok(r.errorPct! <= 5, `test error ${r.errorPct}%`);
   m.dispose();
 });
@@ -204,7 +204,7 @@ Deno.test("a NaN loss stops training naming epoch and step, keeping the last goo
 });
 
 Deno.test("bad training settings are clear errors", async () => {
-  assert.throws(() => buildMap(CLS, { lr: -1 }), /lr must be > 0/);
+  assert.throws(() => buildMap(CLS, { lr: -1 }), /lr must be a finite number > 0/);
   assert.throws(() => buildMcDropout(CLS, { dropout: 1 }), /dropout rate in \(0, 1\)/);
   assert.throws(
     () => buildMap({ ...CLS, hidden: [0] }),

@@ -14,6 +14,7 @@ import type {
   Layout,
   NoiseBlock,
   NoiseStream,
+  RowStore,
   RunArgs,
   RunResult,
   ScalarArg,
@@ -73,8 +74,8 @@ class CpuBlock implements NoiseBlock {
  * two engines with it).
  */
 class PhiloxCpuNoise implements NoiseStream {
-  readonly key: [number, number];
-  readonly tag: number;
+  key: [number, number];
+  tag: number;
   #draw = 0;
   #pool: Float32Array[] = [];
   constructor(seed: number, purpose: number) {
@@ -105,11 +106,14 @@ class PhiloxCpuNoise implements NoiseStream {
   bernoulliTensor(shape: readonly number[], p: number, value: number): tf.Tensor {
     return this.#tensor(shape, (u) => (u < p ? value : 0), "uniform");
   }
+  /** `[key0, key1, tag, draw low, draw high]`: the whole stream. */
   getState(): number[] {
-    return [this.#draw % 4294967296, Math.floor(this.#draw / 4294967296)];
+    return [...this.key, this.tag, this.#draw % 4294967296, Math.floor(this.#draw / 4294967296)];
   }
   setState(state: readonly number[]): void {
-    this.#draw = state[0] + state[1] * 4294967296;
+    this.key = [state[0], state[1]];
+    this.tag = state[2];
+    this.#draw = state[3] + state[4] * 4294967296;
   }
 }
 
@@ -184,6 +188,8 @@ function scalarValue(v: ScalarArg, seg: number, name: string): number {
 export class CpuEngine implements Engine {
   readonly kind = "cpu" as const;
   readonly label: string;
+  /** Row chunks small enough that a layer's activations stay in cache. */
+  readonly predictRows = 2000;
   readonly #philox: boolean;
 
   /**
@@ -324,6 +330,34 @@ export class CpuEngine implements Engine {
     const view = storage(t);
     if (view) return Promise.resolve(view.slice());
     return Promise.resolve(Float32Array.from(t.dataSync() as ArrayLike<number>));
+  }
+
+  rows(data: Float32Array | Int32Array, cols: number): RowStore {
+    const rows = data.length / cols;
+    if (!Number.isInteger(rows)) {
+      throw new RangeError(`rows: ${data.length} values do not make rows of ${cols}`);
+    }
+    return {
+      rows,
+      cols,
+      gather(indices: Int32Array): tf.Tensor {
+        const n = indices.length;
+        if (data instanceof Int32Array) {
+          const out = new Int32Array(n * cols);
+          for (let r = 0; r < n; r++) {
+            out.set(data.subarray(indices[r] * cols, (indices[r] + 1) * cols), r * cols);
+          }
+          return cols === 1 ? tf.tensor1d(out, "int32") : tf.tensor2d(out, [n, cols], "int32");
+        }
+        return newTensor([n, cols], (v) => {
+          for (let r = 0; r < n; r++) {
+            const i = indices[r];
+            v.set(data.subarray(i * cols, (i + 1) * cols), r * cols);
+          }
+        });
+      },
+      dispose() {},
+    };
   }
 
   samplesPerPass(_samples: number, _valuesPerSample: number): number {

@@ -147,6 +147,8 @@ export interface Engine {
   readonly kind: "cpu" | "webgpu";
   /** One-line description. */
   readonly label: string;
+  /** Rows of inputs a prediction pass takes by default. */
+  readonly predictRows: number;
   /** Runs kernel `k` over the segments of `layout`. */
   run(k: Kernel, layout: Layout, args: RunArgs): RunResult;
   /** A new vector over `layout`: host values (flat), or a constant. */
@@ -155,12 +157,26 @@ export interface Engine {
   noise(seed: number, purpose: number): NoiseStream;
   /** Reads a tensor's values (a copy; never a synchronous GPU read). */
   read(t: tf.Tensor): Promise<Float32Array>;
+  /** A table of rows kept where the engine computes (a training set), for minibatches. */
+  rows(data: Float32Array | Int32Array, cols: number): RowStore;
   /**
    * How many posterior samples to push through one batched forward pass,
    * given the values one sample needs (CPU: 1, sequential samples keep the
    * working set in cache; GPU: as many as fit a memory budget).
    */
   samplesPerPass(samples: number, valuesPerSample: number): number;
+}
+
+/** Rows of a table held by an engine (uploaded once to a GPU). */
+export interface RowStore {
+  /** Number of rows. */
+  readonly rows: number;
+  /** Values per row. */
+  readonly cols: number;
+  /** The rows at `indices` as a tensor `[indices.length, cols]` (int32 data: `[indices.length]` when `cols` is 1). */
+  gather(indices: Int32Array): tf.Tensor;
+  /** Frees the storage. */
+  dispose(): void;
 }
 
 /**

@@ -14,7 +14,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Engine, NoiseBlock, NoiseStream, RunArgs, RunResult, ScalarArg } from "./engine.ts";
+import type {
+  Engine,
+  NoiseBlock,
+  NoiseStream,
+  RowStore,
+  RunArgs,
+  RunResult,
+  ScalarArg,
+} from "./engine.ts";
 import { Layout, ParamVec } from "./engine.ts";
 import { defineKernel, type Kernel } from "./kernel.ts";
 import { compileWgsl, type WgslKernel, WORKGROUP } from "./kernel_wgsl.ts";
@@ -27,6 +35,8 @@ type Backend = any;
 const MAX_WORKGROUPS = 4096;
 /** Workgroups per segment of a kernel with sums (one partial each). */
 const SUM_WORKGROUPS = 256;
+/** Buffers a row table may span (binding limit). */
+const MAX_SHARDS = 8;
 /** Values a batched forward pass may hold per sample chunk (floats). */
 const PASS_BUDGET = 64 * 2 ** 20;
 
@@ -64,8 +74,8 @@ const BERNOULLI_T = defineKernel({
 });
 
 class GpuNoise implements NoiseStream {
-  readonly key: [number, number];
-  readonly tag: number;
+  key: [number, number];
+  tag: number;
   #draw = 0;
   constructor(readonly engine: WebGpuEngine, seed: number, purpose: number) {
     this.key = philoxKey(seed, purpose);
@@ -91,18 +101,21 @@ class GpuNoise implements NoiseStream {
   bernoulliTensor(shape: readonly number[], p: number, value: number): tf.Tensor {
     return this.#tensor(BERNOULLI_T, shape, "uniform", { p, value });
   }
+  /** `[key0, key1, tag, draw low, draw high]`: the whole stream. */
   getState(): number[] {
-    return [this.#draw % 4294967296, Math.floor(this.#draw / 4294967296)];
+    return [...this.key, this.tag, this.#draw % 4294967296, Math.floor(this.#draw / 4294967296)];
   }
   setState(state: readonly number[]): void {
-    if (state.length !== 2 || state.some((x) => !Number.isInteger(x) || x < 0)) {
+    if (state.length !== 5 || state.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff)) {
       throw new RangeError(
-        `GPU noise state must be 2 non-negative integers (a draw counter), found ${
+        `GPU noise state must be 5 unsigned 32-bit integers (key, tag, draw counter), found ${
           JSON.stringify(state)
         }`,
       );
     }
-    this.#draw = state[0] + state[1] * 4294967296;
+    this.key = [state[0], state[1]];
+    this.tag = state[2];
+    this.#draw = state[3] + state[4] * 4294967296;
   }
 }
 
@@ -115,9 +128,12 @@ interface Compiled {
 export class WebGpuEngine implements Engine {
   readonly kind = "webgpu" as const;
   readonly label: string;
+  /** Whole test sets at once: fewer, larger dispatches. */
+  readonly predictRows = 16384;
   readonly #be: Backend;
   readonly #device: GPUDevice;
   readonly #cache = new WeakMap<Kernel, Map<string, Compiled>>();
+  readonly #gathers = new Map<number, GPUComputePipeline>();
   /** Dispatches recorded by this engine (for benchmarks). */
   dispatches = 0;
 
@@ -354,6 +370,98 @@ export class WebGpuEngine implements Engine {
       return Float32Array.from(new Int32Array(ab, 0, t.size));
     }
     return new Float32Array(ab, 0, t.size).slice();
+  }
+
+  rows(data: Float32Array | Int32Array, cols: number): RowStore {
+    const rows = data.length / cols;
+    if (!Number.isInteger(rows) || rows < 1) {
+      throw new RangeError(`rows: ${data.length} values do not make rows of ${cols}`);
+    }
+    const limit = this.#device.limits.maxStorageBufferBindingSize;
+    const shardRows = Math.max(1, Math.floor(limit / (4 * cols)));
+    const nShards = Math.ceil(rows / shardRows);
+    if (nShards > MAX_SHARDS) {
+      throw new RangeError(
+        `rows: ${rows} rows of ${cols} values (${(data.length * 4 / 2 ** 20).toFixed(0)} MiB) ` +
+          `need ${nShards} buffers of at most ${
+            (limit / 2 ** 20).toFixed(0)
+          } MiB on this adapter; ` +
+          `at most ${MAX_SHARDS} are supported`,
+      );
+    }
+    const dtype = data instanceof Int32Array ? "int32" : "float32";
+    const shards = Array.from({ length: nShards }, (_, k) => {
+      const r = Math.min(shardRows, rows - k * shardRows);
+      const part = data.subarray(k * shardRows * cols, (k * shardRows + r) * cols);
+      return tf.keep(tf.tensor(part, [r, cols], dtype));
+    });
+    const pipeline = this.#gatherPipeline(nShards);
+    return {
+      rows,
+      cols,
+      gather: (indices: Int32Array): tf.Tensor => {
+        const n = indices.length;
+        for (let i = 0; i < n; i++) {
+          if (!(indices[i] >= 0 && indices[i] < rows)) {
+            throw new RangeError(`rows: index ${indices[i]} is outside [0, ${rows})`);
+          }
+        }
+        const idx = tf.tensor1d(indices, "int32");
+        const shape = dtype === "int32" && cols === 1 ? [n] : [n, cols];
+        const info = this.#be.makeTensorInfo(shape, dtype);
+        this.#be.uploadToGPU(info.dataId);
+        const out = tf.engine().makeTensorFromTensorInfo(info);
+        const words = new Uint32Array([cols, n * cols, shardRows, 0]);
+        this.dispatch(pipeline, [
+          { buffer: this.uniform(words.buffer) },
+          { buffer: this.buffer(out), owner: out },
+          { buffer: this.buffer(idx), owner: idx },
+          ...shards.map((t) => ({ buffer: this.buffer(t), owner: t })),
+        ], Math.min(MAX_WORKGROUPS, Math.ceil((n * cols) / WORKGROUP)));
+        idx.dispose();
+        return out;
+      },
+      dispose: () => tf.dispose(shards),
+    };
+  }
+
+  #gatherPipeline(nShards: number): GPUComputePipeline {
+    let p = this.#gathers.get(nShards);
+    if (!p) {
+      const shardDecl = Array.from(
+        { length: nShards },
+        (_, k) => `@group(0) @binding(${3 + k}) var<storage, read> s${k}: array<u32>;`,
+      ).join("\n");
+      const pick = Array.from({ length: nShards }, (_, k) => `if (sh == ${k}u) { v = s${k}[j]; }`)
+        .join(" else ");
+      const code = `
+struct U { cols: u32, total: u32, shardRows: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
+${shardDecl}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let stride = nwg.x * ${WORKGROUP}u;
+  for (var e: u32 = gid.x; e < u.total; e = e + stride) {
+    let r = e / u.cols;
+    let c = e - r * u.cols;
+    let row = u32(idx[r]);
+    let sh = row / u.shardRows;
+    let j = (row - sh * u.shardRows) * u.cols + c;
+    var v = 0u;
+    ${pick}
+    out[e] = v;
+  }
+}`;
+      const module = this.#device.createShaderModule({ code });
+      p = this.#device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      this.#gathers.set(nShards, p);
+    }
+    return p;
   }
 
   samplesPerPass(samples: number, valuesPerSample: number): number {
