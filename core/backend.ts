@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { createRequire } from "node:module";
 import { type BlasInfo, loadBlas } from "./blas.ts";
-import { registerWasmBlasKernels } from "./wasm_blas.ts";
+import { registerWasmBlasKernels, registerWasmGather } from "./wasm_blas.ts";
 
 /** The backend names accepted by `--backend` and `BNN_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -182,6 +182,7 @@ async function startWasm(): Promise<BackendInfo> {
   if (!(await tf.setBackend("wasm"))) {
     throw new BackendError("backend wasm: tfjs's WebAssembly backend failed to initialise");
   }
+  registerWasmGather();
   const { blas, reason } = loadBlas();
   if (blas) {
     registerWasmBlasKernels(blas);

@@ -62,6 +62,8 @@ export interface PointNetSettings {
 export type PointNet = Method & {
   /** Current weights as tensors (views: do not keep or dispose). */
   layers(): LayerTensors;
+  /** The learnt global log σ of homoscedastic regression as a view (else undefined). */
+  logNoise(): tf.Tensor | undefined;
   /** Weight sets (dropout-masked for MC dropout). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */
@@ -269,6 +271,9 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
         w: Array.from({ length: nLayers }, (_, i) => ws[2 * i] as tf.Tensor2D),
         b: Array.from({ length: nLayers }, (_, i) => ws[2 * i + 1] as tf.Tensor1D),
       };
+    },
+    logNoise(): tf.Tensor | undefined {
+      return logNoiseOf(need().theta.tensors);
     },
     async sampleWeights(k: number, seed = 0): Promise<Record<string, Float32Array>[]> {
       const host = await need().theta.toSegments();

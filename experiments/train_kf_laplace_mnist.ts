@@ -16,10 +16,10 @@
  */
 import { join } from "node:path";
 import { CliError, type FlagValues, runMain } from "../core/cli.ts";
-import { predictDataset } from "../core/evaluate.ts";
+import { predictDataset, readPrediction } from "../core/evaluate.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { Method } from "../core/method.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import {
@@ -84,9 +84,10 @@ async function train(
 
   // The MAP network the posterior is built around, for comparison.
   const mapPred = predictDataset(method.map, ctx.test, 1, Number(f.seed));
-  if (mapPred.task !== "classification") throw new Error("expected a classification prediction");
-  const mapMetrics = classificationMetrics(mapPred.logProbs, ctx.test.y);
+  const mapHost = await readPrediction(mapPred);
   disposePrediction(mapPred);
+  if (mapHost.task !== "classification") throw new Error("expected a classification prediction");
+  const mapMetrics = classificationMetrics(mapHost.logProbs, ctx.test.y);
   console.error(
     `MAP: test error ${mapMetrics.errorPct.toFixed(2)}%, log-likelihood ${
       mapMetrics.logLikMean.toFixed(4)
@@ -104,7 +105,7 @@ async function train(
   );
   let tuned: KfacTuneResult | null = null;
   if (f.tune === "marglik" || f.tune === "val") {
-    tuned = method.tune({
+    tuned = await method.tune({
       method: f.tune,
       valid,
       samples: Number(f.tune_samples),

@@ -4,7 +4,7 @@
  * pass over the training data accumulates per layer the two Kronecker
  * factors of the block-diagonal Gauss–Newton curvature (`methods/kfac/
  * curvature.ts`), and predictions average over matrix-normal weight samples
- * (`methods/kfac/posterior.ts`) or use the linearised (GLM) predictive
+ * (`methods/kfac/sampler.ts`) or use the linearised (GLM) predictive
  * (`methods/kfac/glm.ts`).
  *
  * Each layer's posterior is the matrix normal `MN(W̃_MAP, U, V)` over the
@@ -18,16 +18,28 @@
  * multiplier `N` — by hand with `setPrior`, or chosen by `tune` (validation
  * log-likelihood, or the Laplace marginal likelihood) — costs no new pass.
  *
- * Inside `fit` the method records the minibatches of the last epoch and runs
- * the curvature pass at its end (`autoCurvature`), so any training loop
+ * Where the work runs: the curvature pass, weight sampling and the GLM
+ * projections are tfjs ops on the backend's device (the training data
+ * uploaded once); the factors (at most `1201²`) are read back once,
+ * asynchronously, and decomposed on the host (LAPACK: Cholesky for sampling,
+ * eigendecompositions for the evidence and the GLM); the square roots go
+ * back to the device once per prior setting. Nothing is read synchronously.
+ *
+ * Inside `fit` the method records the rows of the last epoch's minibatches
+ * and runs the curvature pass in `finalize` over them, in that order
+ * (`autoCurvature`; the truncation groups are the base method's: consecutive
+ * minibatches joined up to `curvatureBatchSize`), so any training loop
  * yields the full posterior; `fitCurvature` runs it on a given data set.
  * Until the factors exist, `predict` returns the MAP network's single sample.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { ArrayDataset } from "../core/data.ts";
+import { getEngine } from "../core/engine/current.ts";
+import type { NoiseStream } from "../core/engine/engine.ts";
 import { getLinalg } from "../core/linalg.ts";
-import { checkPredictInput, stackPrediction } from "../core/likelihood.ts";
+import { appendLogNoise, disposePrediction, predictBatched } from "../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -38,27 +50,24 @@ import type {
   StepResult,
   TensorBatch,
 } from "../core/method.ts";
-import { hasGlobalNoise, layerShapes, mlpForward } from "../core/mlp.ts";
-import type { OptimizerName } from "../core/params.ts";
+import { forwardLayers, layerShapes, mlpForward } from "../core/mlp.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { Progress } from "../core/progress.ts";
-import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";
-import type { ArrayDataset } from "../datasets/types.ts";
+import { type KronFactors, kronFactors } from "./kfac/curvature.ts";
 import {
-  type CurvatureOptions,
-  type HostBatch,
-  type KronFactors,
-  kronFactors,
-} from "./kfac/curvature.ts";
-import {
+  choleskyBatched,
+  type DeviceEigen,
+  deviceEigen,
+  disposeEigen,
+  disposeProjection,
   gaussianOutputSamples,
   glmCovariance,
   glmProject,
-  type GlmProjection,
-  probitLogProbs,
+  glmVariances,
+  probitLogits,
 } from "./kfac/glm.ts";
-import { type AugLayer, augment, splitAugmented } from "./kfac/host_net.ts";
 import {
   checkPrior,
   type EvidenceTerms,
@@ -68,11 +77,16 @@ import {
   marginalVariances,
   maximiseEvidence,
   type PriorSettings,
-  sampleMatrixNormal,
   type SamplingFactors,
   samplingFactors,
 } from "./kfac/posterior.ts";
-import { meanLogLik } from "./kfac/scoring.ts";
+import {
+  type DeviceLayerPosterior,
+  devicePosterior,
+  disposePosterior,
+  drawLayer,
+} from "./kfac/sampler.ts";
+import { logLikSum } from "./kfac/scoring.ts";
 import { stripUndefined } from "./map.ts";
 
 /** Settings of {@linkcode buildKfacLaplace}. */
@@ -100,11 +114,11 @@ export interface KfacLaplaceSettings {
   lastLayer?: boolean;
   /** Posterior samples `predict` draws by default (default 100). */
   samples?: number;
-  /** Examples per batch of the curvature pass (default 256). */
+  /** Examples per truncation group of the curvature pass (default 256). */
   curvatureBatchSize?: number;
-  /** Gauss–Newton mass share dropped per batch (default 1e-3; 0 = exact), see `kfac/curvature.ts`. */
+  /** Gauss–Newton mass share dropped per group (default 1e-3; 0 = exact), see `kfac/curvature.ts`. */
   ggnTol?: number;
-  /** Run the curvature pass at the end of the last epoch of `fit` (default true). */
+  /** Run the curvature pass when `fit` finishes, over the last epoch's rows (default true). */
   autoCurvature?: boolean;
   /** After an automatic curvature pass, choose `τ` by the marginal likelihood (`marglik`). */
   tune?: "none" | "marglik";
@@ -172,13 +186,13 @@ export interface KfacTuneResult {
   seconds: number;
 }
 
-/** Summary of the curvature pass (also in the saved state). */
+/** Summary of the curvature pass (saved with the state, except `seconds`). */
 export interface KfacCurvatureSummary {
   /** Examples averaged over. */
   n: number;
   /** Summed training NLL at the MAP. */
   trainNll: number;
-  /** Seconds of the pass. */
+  /** Seconds of the pass (0 after loading a state). */
   seconds: number;
   /** Gauss–Newton columns kept / total, and the dropped share of `tr Λ`. */
   rowsKept: number;
@@ -194,7 +208,7 @@ export interface KfacCurvatureSummary {
 export type KfacLaplaceMethod = Method & {
   /** The MAP network that is trained (its predictions are the MAP's). */
   readonly map: PointNet;
-  /** How many curvature passes this instance has run (for tests and logs). */
+  /** How many curvature passes this instance has run (for tests and logs; not saved). */
   readonly curvaturePasses: number;
   /** Whether the factors exist (else predictions are the MAP's). */
   hasCurvature(): boolean;
@@ -210,14 +224,16 @@ export type KfacLaplaceMethod = Method & {
   setPrior(p: Partial<PriorSettings>): void;
   /** Laplace log marginal likelihood at the current (or given) prior. */
   logEvidence(p?: Partial<PriorSettings>): number;
-  /** Chooses `τ` (and `N`) and sets them. */
-  tune(opts: KfacTuneOptions): KfacTuneResult;
-  /** Matrix-normal weight samples. */
-  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  /** Chooses `τ` (and `N`) and sets them (async: `val` reads its scores back). */
+  tune(opts: KfacTuneOptions): Promise<KfacTuneResult>;
+  /** Matrix-normal weight samples (drawn on the device, read asynchronously). */
+  sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** `|w_MAP| / σ` per weight. */
-  pruningScores(): Record<string, Float32Array>;
+  pruningScores(): Promise<Record<string, Float32Array>>;
   /** Zeroes weights (mean and samples). */
-  applyPruningMask(keep: Record<string, Uint8Array>): void;
+  applyPruningMask(keep: Record<string, Uint8Array>): Promise<void>;
+  /** Runs the automatic curvature pass (called by `fit` after the last epoch). */
+  finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
 };
 
 function checkSettings(s: Required<KfacLaplaceSettings>): void {
@@ -250,33 +266,69 @@ export const KFAC_TAU_GRID: readonly number[] = Array.from(
   (_, i) => 10 ** (i - 2),
 );
 
-/** Joins consecutive host batches into batches of about `size` examples. */
-function rebatch(list: HostBatch[], size: number): HostBatch[] {
-  const out: HostBatch[] = [];
-  let group: HostBatch[] = [];
+/**
+ * Joins consecutive minibatches (their data-set rows) into truncation groups
+ * of at least `size` rows (the last may be smaller).
+ *
+ * @example
+ * ```ts
+ * import { rebatchRows } from "@bayes/nn/methods/kfac_laplace";
+ * rebatchRows([Int32Array.of(3, 1), Int32Array.of(0, 2), Int32Array.of(4)], 3).length; // 2
+ * ```
+ */
+export function rebatchRows(list: readonly Int32Array[], size: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  let group: Int32Array[] = [];
   let count = 0;
   const flush = () => {
-    if (!group.length) return;
-    const d = group[0].x.length / group[0].n;
-    const x = new Float32Array(count * d);
-    const y = group[0].y instanceof Int32Array ? new Int32Array(count) : new Float32Array(count);
+    if (!count) return;
+    const g = new Int32Array(count);
     let o = 0;
     for (const b of group) {
-      x.set(b.x, o * d);
-      y.set(b.y as ArrayLike<number>, o);
-      o += b.n;
+      g.set(b, o);
+      o += b.length;
     }
-    out.push({ x, y, n: count });
+    out.push(g);
     group = [];
     count = 0;
   };
   for (const b of list) {
     group.push(b);
-    count += b.n;
+    count += b.length;
     if (count >= size) flush();
   }
   flush();
   return out;
+}
+
+/** Whether `list` holds every row `0 … n − 1` exactly once. */
+function coversOnce(list: readonly Int32Array[], n: number): boolean {
+  const seen = new Uint8Array(n);
+  let total = 0;
+  for (const b of list) {
+    for (const r of b) {
+      if (!(r >= 0 && r < n) || seen[r]) return false;
+      seen[r] = 1;
+      total++;
+    }
+  }
+  return total === n;
+}
+
+/** Noise stream purposes (weight draws: one stream per layer from `SAMPLE_NOISE`). */
+const SAMPLE_NOISE = 0x4b460000;
+const GLM_NOISE = 0x4b470000;
+
+/** Values of a tensor that fit one GLM chunk: `2^24` (64 MiB of floats). */
+const GLM_CHUNK_VALUES = 2 ** 24;
+/** Values per activation tensor of a sampled-prediction row chunk: `2^25`. */
+const SAMPLE_CHUNK_VALUES = 2 ** 25;
+
+/** The device posterior and the host square roots it came from, for one prior setting. */
+interface Sampling {
+  key: string;
+  host: (SamplingFactors | null)[];
+  dev: (DeviceLayerPosterior | null)[];
 }
 
 /**
@@ -292,7 +344,7 @@ function rebatch(list: HostBatch[], size: number): HostBatch[] {
  * );
  * m.init(0);
  * // await fit(m, train, { epochs: 10, batchSize: 128, seed: 0 });
- * // m.tune({ method: "marglik" });
+ * // await m.tune({ method: "marglik" });
  * ```
  */
 export function buildKfacLaplace(
@@ -315,85 +367,118 @@ export function buildKfacLaplace(
   const shapes = layerShapes(spec).filter((p) => p.name.endsWith(".w"));
   const nLayers = shapes.length;
   const k = shapes[nLayers - 1].shape[1];
+  const width = Math.max(...spec.hidden, 1);
 
   let factors: KronFactors | null = null;
-  let host: { layers: AugLayer[]; logNoise?: number } | null = null;
+  /** `‖θ_MAP‖²` over the Laplace layers (the evidence's prior term). */
+  let thetaSq = 0;
   let masks: Record<string, Uint8Array> | null = null;
   let priorPrecision = s.priorPrecision;
   let dataScale: number | null = s.dataScale;
-  let sampling: { key: string; f: (SamplingFactors | null)[] } | null = null;
-  let eigs: (LayerEigen | null)[] | null = null;
+  let sampling: Sampling | null = null;
+  let eigHost: (LayerEigen | null)[] | null = null;
+  let eigDev: (DeviceEigen | null)[] | null = null;
   let passes = 0;
-  let stash: HostBatch[] = [];
+  /** Rows of the last epoch's minibatches, in order (`complete`: every batch had its rows). */
+  let record: { rows: Int32Array[]; complete: boolean } | null = null;
 
   const currentPrior = (): PriorSettings => ({
     priorPrecision,
     dataScale: dataScale ?? factors?.n ?? 1,
   });
 
-  /** Host copy of the MAP weights (masked) and the global log σ. */
-  const readHost = async () => {
-    const st = await inner.getState();
-    const layers = shapes.map((p, l) => {
-      const [inDim, outDim] = p.shape;
-      const w = st.tensors[`l${l}.w`].data, b = st.tensors[`l${l}.b`].data;
-      return augment(w, b, inDim, outDim);
-    });
-    const ln = st.tensors.log_noise;
-    host = { layers, logNoise: ln ? ln.data[0] : undefined };
+  const dropSampling = () => {
+    if (sampling) { for (const p of sampling.dev) if (p) disposePosterior(p); }
+    sampling = null;
   };
 
   const dropCurvature = () => {
     factors = null;
-    sampling = null;
-    eigs = null;
-    host = null;
+    thetaSq = 0;
+    dropSampling();
+    if (eigDev) { for (const e of eigDev) if (e) disposeEigen(e); }
+    eigDev = null;
+    eigHost = null;
   };
 
-  const getSampling = (): (SamplingFactors | null)[] => {
+  const needFactors = (what: string): KronFactors => {
+    if (!factors) {
+      throw new Error(
+        `kfac_laplace: ${what} needs the curvature (train with fit or call fitCurvature)`,
+      );
+    }
+    return factors;
+  };
+
+  /** Host square roots and device posteriors at the current prior (cached per prior). */
+  const getSampling = (): Sampling => {
+    const f = needFactors("sampling");
     const p = currentPrior();
     const key = `${p.priorPrecision}|${p.dataScale}`;
-    if (sampling?.key === key) return sampling.f;
+    if (sampling?.key === key) return sampling;
+    dropSampling();
     const la = getLinalg();
-    const f: (SamplingFactors | null)[] = Array(nLayers).fill(null);
-    for (const lf of factors!.layers) f[lf.layer] = samplingFactors(lf, p, la);
-    sampling = { key, f };
-    return f;
+    const host: (SamplingFactors | null)[] = Array(nLayers).fill(null);
+    const dev: (DeviceLayerPosterior | null)[] = Array(nLayers).fill(null);
+    try {
+      for (const lf of f.layers) {
+        const sf = samplingFactors(lf, p, la);
+        host[lf.layer] = sf;
+        dev[lf.layer] = devicePosterior(lf.layer, sf, masks?.[`l${lf.layer}.w`]);
+      }
+    } catch (e) {
+      for (const d of dev) if (d) disposePosterior(d);
+      throw e;
+    }
+    return (sampling = { key, host, dev });
   };
 
-  const getEigs = (): (LayerEigen | null)[] => {
-    if (eigs) return eigs;
+  const getEigHost = (): (LayerEigen | null)[] => {
+    if (eigHost) return eigHost;
+    const f = needFactors("the eigendecomposition");
     const la = getLinalg();
     const e: (LayerEigen | null)[] = Array(nLayers).fill(null);
-    for (const lf of factors!.layers) e[lf.layer] = layerEigen(lf, la);
-    return (eigs = e);
+    for (const lf of f.layers) e[lf.layer] = layerEigen(lf, la);
+    return (eigHost = e);
   };
 
-  /** Augmented weight matrices of one posterior draw (MAP for fixed layers). */
-  const drawLayers = (rng: Rng): Float32Array[] => {
-    const f = getSampling();
-    return host!.layers.map((layer, l) => {
-      if (!f[l]) return layer.w;
-      const w = sampleMatrixNormal(layer.w, f[l]!, rng);
-      const m = masks?.[`l${l}.w`];
-      if (m) { for (let i = 0; i < m.length; i++) if (!m[i]) w[i] = 0; }
-      return w;
-    });
+  const getEigDev = (): (DeviceEigen | null)[] =>
+    eigDev ??= getEigHost().map((e) => (e ? deviceEigen(e) : null));
+
+  /** `‖θ‖²` of the Laplace layers' current (masked) weights and biases, read asynchronously. */
+  const readThetaSq = async (f: KronFactors): Promise<number> => {
+    const net = inner.layers();
+    const t = tf.tidy(() =>
+      tf.addN(
+        f.layers.flatMap((lf) => [
+          tf.sum(tf.square(net.w[lf.layer])),
+          tf.sum(tf.square(net.b[lf.layer])),
+        ]),
+      )
+    );
+    const [v] = await getEngine().read(t);
+    t.dispose();
+    return v;
   };
 
-  const runCurvature = (data: ArrayDataset | HostBatch[], progress?: boolean) => {
-    const opts: CurvatureOptions = {
+  const runCurvature = async (
+    data: ArrayDataset,
+    groups: Int32Array[] | undefined,
+    progress?: boolean,
+  ): Promise<KfacCurvatureSummary> => {
+    const f = await kronFactors(spec, inner.layers(), data, {
       batchSize: s.curvatureBatchSize,
       ggnTol: s.ggnTol,
       lastLayer: s.lastLayer,
       progress,
-      logNoise: host!.logNoise,
-    };
-    factors = kronFactors(spec, host!.layers, data, opts);
-    sampling = null;
-    eigs = null;
+      logNoise: inner.logNoise(),
+      groups,
+    });
+    dropCurvature();
+    factors = f;
+    thetaSq = await readThetaSq(f);
     passes++;
-    if (s.tune === "marglik") method.tune({ method: "marglik" });
+    if (s.tune === "marglik") await method.tune({ method: "marglik" });
     return summary()!;
   };
 
@@ -410,118 +495,177 @@ export function buildKfacLaplace(
       layers: factors.layers.map((f) => f.layer),
     };
 
-  const evidenceTerms = (): EvidenceTerms => {
-    let thetaSq = 0;
-    for (const lf of factors!.layers) {
-      for (const v of host!.layers[lf.layer].w) thetaSq += v * v;
-    }
-    return { trainNll: factors!.trainNll, thetaSq };
-  };
+  const evidenceTerms = (): EvidenceTerms => ({ trainNll: factors!.trainNll, thetaSq });
 
-  const logNoiseTensor = () => hasGlobalNoise(spec) ? tf.scalar(host!.logNoise ?? 0) : undefined;
+  /** Rows per chunk of the sampled predictive: large, since each chunk draws its weights anew. */
+  const sampleRows = (n: number, chunk?: number) =>
+    chunk ?? Math.min(
+      n,
+      Math.max(
+        getEngine().predictRows,
+        Math.floor(SAMPLE_CHUNK_VALUES / Math.max(width, spec.inputDim)),
+      ),
+    );
 
-  /** Raw outputs `[N, k]` of each of `samples` weight draws. */
-  const sampledOutputs = (x: tf.Tensor2D, samples: number, chunk: number, seed: number) => {
-    const base = new Rng(seed);
-    const n = x.shape[0];
-    const chunks: tf.Tensor2D[] = [];
-    for (let start = 0; start < n; start += chunk) {
-      const size = Math.min(chunk, n - start);
-      chunks.push(start === 0 && size === n ? x : tf.slice(x, [start, 0], [size, -1]));
-    }
-    // Last-layer mode: the MAP features once, then one matmul per draw.
-    let feats: tf.Tensor2D[] | null = null;
-    if (s.lastLayer && nLayers > 1) {
-      const ws = host!.layers.slice(0, -1).map((layer) =>
-        splitAugmented(layer.w, layer.inDim, layer.outDim)
-      );
-      feats = tf.tidy(() => {
-        const p = {
-          w: ws.map((w, l) => tf.tensor2d(w.w, shapes[l].shape as [number, number])),
-          b: ws.map((w) => tf.tensor1d(w.b)),
-        };
-        return chunks.map((c) => tf.relu(mlpForward(p, c)) as tf.Tensor2D);
-      });
-    }
-    const outs: tf.Tensor2D[] = [];
+  /** Predictions from matrix-normal weight samples (MAP weights for fixed layers). */
+  const predictSampled = (x: tf.Tensor2D, samples: number, opts: PredictOptions): Prediction => {
+    const post = getSampling().dev;
+    const engine = getEngine();
+    const net = inner.layers();
+    const ln = inner.logNoise();
+    const seed = opts.seed ?? 0;
+    const first = post.findIndex((p) => p !== null);
+    let streams: NoiseStream[] = [];
+    let feats: tf.Tensor | null = null;
     try {
-      for (let sIdx = 0; sIdx < samples; sIdx++) {
-        const drawn = drawLayers(base.fork(sIdx));
-        outs.push(tf.tidy(() => {
-          const parts = host!.layers.map((layer, l) => {
-            const { w, b } = splitAugmented(drawn[l], layer.inDim, layer.outDim);
-            return { w: tf.tensor2d(w, [layer.inDim, layer.outDim]), b: tf.tensor1d(b) };
-          });
-          if (feats) {
-            const last = parts[nLayers - 1];
-            return tf.concat(
-              feats.map((f) => tf.add(tf.matMul(f, last.w), last.b)),
-              0,
-            ) as tf.Tensor2D;
+      return predictBatched(
+        spec,
+        x,
+        samples,
+        { chunk: sampleRows(x.shape[0], opts.chunk), width },
+        (xc, start, count) => {
+          if (start === 0) {
+            // A new row chunk: the same weight draws as the first (fresh streams), and the
+            // fixed layers' features once.
+            streams = post.map((_, l) => engine.noise(seed, SAMPLE_NOISE + l));
+            if (first > 0) {
+              feats?.dispose();
+              feats = tf.keep(
+                tf.relu(mlpForward({ w: net.w.slice(0, first), b: net.b.slice(0, first) }, xc)),
+              );
+            }
           }
-          const p = { w: parts.map((q) => q.w), b: parts.map((q) => q.b) };
-          return tf.concat(chunks.map((c) => mlpForward(p, c)), 0) as tf.Tensor2D;
-        }));
-      }
-    } catch (e) {
-      tf.dispose(outs);
-      throw e;
+          const ws: tf.Tensor[] = [];
+          for (let l = first; l < nLayers; l++) {
+            const { w, b } = drawLayer(post[l]!, net.w[l], net.b[l], streams[l], count);
+            ws.push(w, b);
+          }
+          const out = forwardLayers(ws, feats ?? xc);
+          return ln ? appendLogNoise(out, ln) : out;
+        },
+      );
     } finally {
-      for (const c of chunks) if (c !== x) c.dispose();
-      if (feats) tf.dispose(feats);
+      (feats as tf.Tensor | null)?.dispose();
     }
-    return outs;
   };
 
-  /** Linearised predictive from host projections (one chunk at a time). */
-  const glmOutputs = (
-    xs: Float32Array,
-    n: number,
-    samples: number,
-    chunk: number,
-    seed: number,
-  ): { logProbs?: Float32Array[]; raw?: Float32Array[] } => {
-    const e = getEigs();
-    const d = spec.inputDim;
+  /** The linearised predictive (probit: one deterministic sample; else Monte Carlo). */
+  const predictGlm = (x: tf.Tensor2D, samples: number, opts: PredictOptions): Prediction => {
+    const eigs = getEigDev();
+    const prior = currentPrior();
+    const engine = getEngine();
+    const net = inner.layers();
+    const ln = inner.logNoise();
     const probit = spec.task === "classification" && s.link === "probit";
-    const S = probit ? 1 : samples;
-    const res = Array.from({ length: S }, () => new Float32Array(n * k));
-    const rng = new Rng(seed).fork(3);
-    for (let start = 0; start < n; start += chunk) {
-      const size = Math.min(chunk, n - start);
-      const proj = glmProject(host!.layers, e, xs.subarray(start * d, (start + size) * d), size);
-      const cov = glmCovariance(proj, e, currentPrior());
-      if (probit) res[0].set(probitLogProbs(proj.out, cov, size, k), start * k);
-      else {
-        const draws = gaussianOutputSamples(proj.out, cov, size, k, S, rng);
-        draws.forEach((o, i) => res[i].set(o, start * k));
-      }
+    const noise = engine.noise(opts.seed ?? 0, GLM_NOISE);
+    const rows = opts.chunk ??
+      Math.max(1, Math.min(x.shape[0], Math.floor(GLM_CHUNK_VALUES / (k * width))));
+    let cache: tf.Tensor[] = [];
+    try {
+      return predictBatched(
+        spec,
+        x,
+        probit ? 1 : samples,
+        { chunk: rows, width },
+        (xc, start, count) => {
+          if (start === 0) {
+            tf.dispose(cache);
+            const proj = glmProject(net, eigs, xc);
+            try {
+              cache = (probit
+                ? [probitLogits(proj.out, glmVariances(proj, eigs, prior))]
+                : [tf.clone(proj.out), choleskyBatched(glmCovariance(proj, eigs, prior))])
+                .map((t) =>
+                  tf.keep(t)
+                );
+            } finally {
+              disposeProjection(proj);
+            }
+          }
+          if (probit) return cache[0].expandDims(0);
+          const draws = gaussianOutputSamples(
+            cache[0] as tf.Tensor2D,
+            cache[1] as tf.Tensor3D,
+            noise,
+            count,
+          );
+          return ln ? appendLogNoise(draws, ln) : draws;
+        },
+      );
+    } finally {
+      tf.dispose(cache);
     }
-    return probit ? { logProbs: res } : { raw: res };
   };
 
   const predictWith = (x: tf.Tensor2D, opts: PredictOptions): Prediction => {
     const samples = opts.samples ?? method.defaultSamples;
-    checkPredictInput(spec, x, samples);
-    const seed = opts.seed ?? 0;
-    const chunk = opts.chunk ?? 2000;
-    const n = x.shape[0];
-    const ln = logNoiseTensor();
-    try {
-      if (s.predictive === "glm") {
-        const r = glmOutputs(x.dataSync() as Float32Array, n, samples, Math.min(chunk, 1000), seed);
-        if (r.logProbs) {
-          return {
-            task: "classification",
-            logProbs: tf.tensor3d(r.logProbs[0], [1, n, k]),
-          };
-        }
-        return stackPrediction(spec, r.raw!.map((o) => tf.tensor2d(o, [n, k])), ln);
-      }
-      return stackPrediction(spec, sampledOutputs(x, samples, chunk, seed), ln);
-    } finally {
-      ln?.dispose();
+    return s.predictive === "glm" ? predictGlm(x, samples, opts) : predictSampled(x, samples, opts);
+  };
+
+  /** Summed validation log-likelihood of each candidate under the GLM predictive (device scalars). */
+  const glmScores = (
+    valid: ArrayDataset,
+    cands: PriorSettings[],
+    samples: number,
+    seed: number,
+    onChunk: () => void,
+  ): tf.Tensor => {
+    const eigs = getEigDev();
+    const engine = getEngine();
+    const net = inner.layers();
+    const ln = inner.logNoise();
+    const d = spec.inputDim;
+    const chunk = 500;
+    const probit = spec.task === "classification" && s.link === "probit";
+    let totals = tf.zeros([cands.length]);
+    for (let start = 0, c = 0; start < valid.n; start += chunk, c++) {
+      const size = Math.min(chunk, valid.n - start);
+      const next = tf.tidy(() => {
+        const xc = tf.tensor2d(valid.x.subarray(start * d, (start + size) * d), [size, d]);
+        const yv = valid.y.subarray(start, start + size);
+        const yc = yv instanceof Int32Array ? tf.tensor1d(yv, "int32") : tf.tensor1d(yv);
+        const proj = glmProject(net, eigs, xc);
+        const scores = cands.map((prior) => {
+          let pred: Prediction;
+          if (probit) {
+            const z = probitLogits(proj.out, glmVariances(proj, eigs, prior));
+            pred = {
+              task: "classification",
+              logProbs: tf.logSoftmax(z).expandDims(0) as tf.Tensor3D,
+            };
+          } else {
+            // The same draws for every candidate: a fresh stream per chunk.
+            const chol = choleskyBatched(glmCovariance(proj, eigs, prior));
+            const raw = gaussianOutputSamples(
+              proj.out,
+              chol,
+              engine.noise(seed, GLM_NOISE + 1 + c),
+              samples,
+            );
+            pred = rawPrediction(ln ? appendLogNoise(raw, ln) : raw);
+          }
+          return logLikSum(pred, yc);
+        });
+        return tf.add(totals, tf.stack(scores));
+      });
+      totals.dispose();
+      totals = next;
+      onChunk();
     }
+    return totals;
+  };
+
+  /** Raw outputs `[S, n, out]` (log σ column appended) as a prediction. */
+  const rawPrediction = (raw: tf.Tensor): Prediction => {
+    if (spec.task === "classification") {
+      return { task: "classification", logProbs: tf.logSoftmax(raw) as tf.Tensor3D };
+    }
+    const [S, n] = raw.shape;
+    return {
+      task: "regression",
+      mean: tf.slice(raw, [0, 0, 0], [S, n, 1]) as tf.Tensor3D,
+      logSigma: tf.slice(raw, [0, 0, 1], [S, n, 1]) as tf.Tensor3D,
+    };
   };
 
   const method: KfacLaplaceMethod = {
@@ -543,30 +687,28 @@ export function buildKfacLaplace(
       inner.init(seed);
       dropCurvature();
       masks = null;
-      stash = [];
+      record = null;
       priorPrecision = s.priorPrecision;
       dataScale = s.dataScale;
     },
-    step(batch: TensorBatch, info: StepInfo): StepResult {
+    step(batch: TensorBatch, info: StepInfo): StepResult | Promise<StepResult> {
       if (factors) dropCurvature(); // the weights move: the factors no longer apply
-      if (s.autoCurvature) {
-        if (info.step === 0) stash = [];
-        if (info.epoch === info.epochs - 1) {
-          stash.push({
-            x: batch.x.dataSync() as Float32Array,
-            y: batch.y.dataSync() as Int32Array | Float32Array,
-            n: batch.n,
-          });
-        }
+      if (s.autoCurvature && info.epoch === info.epochs - 1) {
+        if (info.step === 0 || !record) record = { rows: [], complete: true };
+        if (batch.indices) record.rows.push(batch.indices.slice());
+        else record.complete = false;
       }
       return inner.step(batch, info);
     },
-    async endEpoch(epoch: number, info: StepInfo) {
-      if (!s.autoCurvature || epoch !== info.epochs - 1 || stash.length === 0) return;
-      const data = rebatch(stash, s.curvatureBatchSize);
-      stash = [];
-      await readHost();
-      runCurvature(data);
+    async finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }) {
+      if (!s.autoCurvature) return;
+      const rec = record;
+      record = null;
+      if (factors && !rec) return; // resumed after the last epoch: the factors were saved
+      const groups = rec?.complete && coversOnce(rec.rows, train.n)
+        ? rebatchRows(rec.rows, s.curvatureBatchSize)
+        : undefined;
+      await runCurvature(train, groups, opts.progress);
     },
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
       if (!factors) return inner.predict(x, { ...opts, samples: 1 });
@@ -593,12 +735,10 @@ export function buildKfacLaplace(
           map: st.extra,
           priorPrecision,
           dataScale,
-          curvaturePasses: passes,
           kfac: factors && {
             n: factors.n,
             trainNll: factors.trainNll,
             ggn: factors.ggn,
-            seconds: factors.seconds,
             layers: factors.layers.map((f) => f.layer),
           },
         },
@@ -612,16 +752,11 @@ export function buildKfacLaplace(
       });
       dropCurvature();
       masks = null;
+      record = null;
       if (typeof extra.priorPrecision === "number") priorPrecision = extra.priorPrecision;
       dataScale = typeof extra.dataScale === "number" ? extra.dataScale : s.dataScale;
       const saved = extra.kfac as
-        | {
-          n: number;
-          trainNll: number;
-          ggn: KronFactors["ggn"];
-          seconds: number;
-          layers: number[];
-        }
+        | { n: number; trainNll: number; ggn: KronFactors["ggn"]; layers: number[] }
         | null
         | undefined;
       const maskNames = Object.keys(state.tensors).filter((n) => n.startsWith("mask."));
@@ -644,21 +779,21 @@ export function buildKfacLaplace(
           }
           return { layer: l, inDim, outDim, q: q.data, h: h.data };
         });
-        factors = {
+        const f: KronFactors = {
           layers,
           n: saved.n,
           trainNll: saved.trainNll,
           ggn: saved.ggn,
-          seconds: saved.seconds,
+          seconds: 0,
         };
-        passes = typeof extra.curvaturePasses === "number" ? extra.curvaturePasses : 0;
-        await readHost();
+        factors = f;
+        thetaSq = await readThetaSq(f);
       }
     },
     dispose() {
       inner.dispose();
       dropCurvature();
-      stash = [];
+      record = null;
     },
     hasCurvature(): boolean {
       return factors !== null;
@@ -669,9 +804,8 @@ export function buildKfacLaplace(
     curvatureSummary(): KfacCurvatureSummary | null {
       return summary();
     },
-    async fitCurvature(data: ArrayDataset, opts: { progress?: boolean } = {}) {
-      await readHost();
-      return runCurvature(data, opts.progress);
+    fitCurvature(data: ArrayDataset, opts: { progress?: boolean } = {}) {
+      return runCurvature(data, undefined, opts.progress);
     },
     prior(): PriorSettings {
       return currentPrior();
@@ -683,22 +817,20 @@ export function buildKfacLaplace(
       if (p.dataScale !== undefined) dataScale = p.dataScale;
     },
     logEvidence(p: Partial<PriorSettings> = {}): number {
-      if (!factors) {
-        throw new Error("kfac_laplace: no curvature yet (train with fit or call fitCurvature)");
-      }
-      return laplaceEvidence(getEigs().filter((e) => e) as LayerEigen[], {
+      needFactors("logEvidence");
+      return laplaceEvidence(getEigHost().filter((e) => e) as LayerEigen[], {
         ...currentPrior(),
         ...stripUndefined(p),
       }, evidenceTerms());
     },
-    tune(opts: KfacTuneOptions): KfacTuneResult {
+    async tune(opts: KfacTuneOptions): Promise<KfacTuneResult> {
       if (!factors) {
         throw new Error("kfac_laplace: tune needs the curvature (run fitCurvature first)");
       }
       const t0 = performance.now();
       const N = currentPrior().dataScale;
       if (opts.method === "marglik") {
-        const e = getEigs().filter((v) => v) as LayerEigen[];
+        const e = getEigHost().filter((v) => v) as LayerEigen[];
         const r = maximiseEvidence(e, N, evidenceTerms());
         priorPrecision = r.priorPrecision;
         return {
@@ -721,54 +853,66 @@ export function buildKfacLaplace(
       const seed = opts.seed ?? 0;
       const table: KfacTuneRow[] = [];
       const saved = { priorPrecision, dataScale };
+      const chunks = Math.ceil(valid.n / 500);
+      const rounds = opts.priorPrecisions ? 1 : 2;
       const progress = new Progress({
         label: "tune",
-        total: taus.length * scales.length + (opts.priorPrecisions ? 0 : 2 * scales.length),
+        total: s.predictive === "glm"
+          ? rounds * chunks
+          : taus.length * scales.length + (rounds - 1) * 2,
         enabled: opts.progress,
       });
       let done = 0;
-      const scoreAll = (cands: PriorSettings[]) => {
+      const scoreAll = async (cands: PriorSettings[]) => {
         for (const c of cands) checkPrior(c);
-        let scores: number[];
-        if (s.predictive === "glm") scores = glmScores(valid, cands, samples, seed);
-        else {
+        let sums: tf.Tensor;
+        if (s.predictive === "glm") {
+          sums = glmScores(valid, cands, samples, seed, () => progress.update(++done));
+        } else {
           const x = tf.tensor2d(valid.x, [valid.n, spec.inputDim]);
+          const y = valid.y instanceof Int32Array
+            ? tf.tensor1d(valid.y, "int32")
+            : tf.tensor1d(valid.y);
+          const parts: tf.Tensor[] = [];
           try {
-            scores = cands.map((c) => {
+            for (const c of cands) {
               priorPrecision = c.priorPrecision;
               dataScale = c.dataScale;
               const pred = predictWith(x, { samples, seed });
-              try {
-                return meanLogLik(pred, valid.y);
-              } finally {
-                disposePred(pred);
-                progress.update(++done);
-              }
-            });
+              parts.push(logLikSum(pred, y));
+              disposePrediction(pred);
+              progress.update(++done);
+            }
+            sums = tf.stack(parts);
           } finally {
-            x.dispose();
+            tf.dispose([x, y, ...parts]);
           }
         }
-        cands.forEach((c, i) => table.push({ ...c, score: scores[i] }));
-        done = table.length;
-        progress.update(done);
+        const values = await getEngine().read(sums);
+        sums.dispose();
+        cands.forEach((c, i) => table.push({ ...c, score: values[i] / valid.n }));
       };
-      scoreAll(scales.flatMap((n) => taus.map((t) => ({ priorPrecision: t, dataScale: n }))));
-      if (!opts.priorPrecisions) {
-        const best = table.reduce((a, b) => (b.score > a.score ? b : a));
-        scoreAll(
-          [best.priorPrecision / Math.sqrt(10), best.priorPrecision * Math.sqrt(10)].map((t) => ({
-            priorPrecision: t,
-            dataScale: best.dataScale,
-          })),
+      try {
+        await scoreAll(
+          scales.flatMap((n) => taus.map((t) => ({ priorPrecision: t, dataScale: n }))),
         );
+        if (!opts.priorPrecisions) {
+          const best = table.reduce((a, b) => (b.score > a.score ? b : a));
+          await scoreAll(
+            [best.priorPrecision / Math.sqrt(10), best.priorPrecision * Math.sqrt(10)].map((t) => ({
+              priorPrecision: t,
+              dataScale: best.dataScale,
+            })),
+          );
+        }
+      } finally {
+        progress.done();
+        priorPrecision = saved.priorPrecision;
+        dataScale = saved.dataScale;
       }
-      progress.done();
-      priorPrecision = saved.priorPrecision;
-      dataScale = saved.dataScale;
-      const valid_ = table.filter((r) => Number.isFinite(r.score));
-      if (!valid_.length) throw new Error("tune val: every candidate gave a non-finite score");
-      const best = valid_.reduce((a, b) => (b.score > a.score ? b : a));
+      const finite = table.filter((r) => Number.isFinite(r.score));
+      if (!finite.length) throw new Error("tune val: every candidate gave a non-finite score");
+      const best = finite.reduce((a, b) => (b.score > a.score ? b : a));
       priorPrecision = best.priorPrecision;
       dataScale = best.dataScale;
       return {
@@ -780,43 +924,63 @@ export function buildKfacLaplace(
         seconds: (performance.now() - t0) / 1000,
       };
     },
-    sampleWeights(count: number, seed = 0): Record<string, Float32Array>[] {
+    async sampleWeights(count: number, seed = 0): Promise<Record<string, Float32Array>[]> {
       if (!factors) return inner.sampleWeights(count, seed);
-      const base = new Rng(seed).fork(11);
-      const out: Record<string, Float32Array>[] = [];
-      for (let i = 0; i < count; i++) {
-        const drawn = drawLayers(base.fork(i));
-        const set: Record<string, Float32Array> = {};
-        host!.layers.forEach((layer, l) => {
-          const { w, b } = splitAugmented(drawn[l], layer.inDim, layer.outDim);
-          set[`l${l}.w`] = w;
-          set[`l${l}.b`] = b;
-        });
-        out.push(set);
+      const post = getSampling().dev;
+      const engine = getEngine();
+      const net = inner.layers();
+      const out: Record<string, Float32Array>[] = Array.from({ length: count }, () => ({}));
+      // Fixed layers (last-layer mode): the MAP weights in every set.
+      for (let l = 0; l < nLayers; l++) {
+        if (post[l]) continue;
+        const [w, b] = await Promise.all([engine.read(net.w[l]), engine.read(net.b[l])]);
+        for (const set of out) {
+          set[`l${l}.w`] = w.slice();
+          set[`l${l}.b`] = b.slice();
+        }
+      }
+      const biggest = Math.max(...post.map((p) => (p ? (p.inDim + 1) * p.outDim : 0)));
+      const group = engine.samplesPerPass(count, biggest);
+      for (let l = 0; l < nLayers; l++) {
+        const p = post[l];
+        if (!p) continue;
+        const noise = engine.noise(seed, SAMPLE_NOISE + l);
+        const size = p.inDim * p.outDim;
+        for (let start = 0; start < count; start += group) {
+          const c = Math.min(group, count - start);
+          const draws = drawLayer(p, net.w[l], net.b[l], noise, c);
+          const [w, b] = await Promise.all([engine.read(draws.w), engine.read(draws.b)]);
+          tf.dispose([draws.w, draws.b]);
+          for (let i = 0; i < c; i++) {
+            out[start + i][`l${l}.w`] = w.slice(i * size, (i + 1) * size);
+            out[start + i][`l${l}.b`] = b.slice(i * p.outDim, (i + 1) * p.outDim);
+          }
+        }
       }
       return out;
     },
-    pruningScores(): Record<string, Float32Array> {
+    async pruningScores(): Promise<Record<string, Float32Array>> {
       if (!factors) return inner.pruningScores();
-      const f = getSampling();
+      const f = getSampling().host;
+      const net = inner.layers();
+      const engine = getEngine();
       const out: Record<string, Float32Array> = {};
-      host!.layers.forEach((layer, l) => {
-        const size = layer.inDim * layer.outDim;
-        const w = layer.w;
-        const score = new Float32Array(size);
+      for (let l = 0; l < nLayers; l++) {
+        const w = await engine.read(net.w[l]);
+        const score = new Float32Array(w.length);
         if (f[l]) {
           const v = marginalVariances(f[l]!);
-          for (let i = 0; i < size; i++) score[i] = Math.abs(w[i]) / Math.sqrt(v[i]);
+          for (let i = 0; i < w.length; i++) score[i] = Math.abs(w[i]) / Math.sqrt(v[i]);
         } else {
           // Fixed layer (last-layer mode): magnitude in prior standard deviations.
           const sc = Math.sqrt(priorPrecision);
-          for (let i = 0; i < size; i++) score[i] = Math.abs(w[i]) * sc;
+          for (let i = 0; i < w.length; i++) score[i] = Math.abs(w[i]) * sc;
         }
         out[`l${l}.w`] = score;
-      });
+      }
       return out;
     },
-    applyPruningMask(keep: Record<string, Uint8Array>): void {
+    async applyPruningMask(keep: Record<string, Uint8Array>): Promise<void> {
       for (const [name, m] of Object.entries(keep)) {
         const l = Number(name.match(/^l(\d+)\.w$/)?.[1] ?? NaN);
         if (!(l >= 0 && l < nLayers)) {
@@ -834,76 +998,13 @@ export function buildKfacLaplace(
       inner.applyPruningMask(keep);
       masks = { ...(masks ?? {}) };
       for (const [name, m] of Object.entries(keep)) {
-        const l = Number(name.slice(1, name.indexOf(".")));
         const prev = masks[name];
         masks[name] = prev ? m.map((v, i) => (v && prev[i] ? 1 : 0)) : Uint8Array.from(m);
-        if (host) {
-          const w = host.layers[l].w;
-          for (let i = 0; i < m.length; i++) if (!m[i]) w[i] = 0;
-        }
       }
+      dropSampling(); // the means and masks changed
+      if (factors) thetaSq = await readThetaSq(factors);
     },
   };
 
-  /** Validation log-likelihood of each candidate under the GLM predictive. */
-  const glmScores = (
-    valid: ArrayDataset,
-    cands: PriorSettings[],
-    samples: number,
-    seed: number,
-  ): number[] => {
-    const e = getEigs();
-    const d = spec.inputDim;
-    const totals = new Float64Array(cands.length);
-    const chunk = 500;
-    const probit = spec.task === "classification" && s.link === "probit";
-    const ln = logNoiseTensor();
-    try {
-      for (let start = 0; start < valid.n; start += chunk) {
-        const size = Math.min(chunk, valid.n - start);
-        const proj: GlmProjection = glmProject(
-          host!.layers,
-          e,
-          valid.x.subarray(start * d, (start + size) * d),
-          size,
-        );
-        const y = valid.y.subarray(start, start + size) as Int32Array | Float32Array;
-        cands.forEach((c, i) => {
-          const cov = glmCovariance(proj, e, c);
-          let pred: Prediction;
-          if (probit) {
-            pred = {
-              task: "classification",
-              logProbs: tf.tensor3d(probitLogProbs(proj.out, cov, size, k), [1, size, k]),
-            };
-          } else {
-            const draws = gaussianOutputSamples(
-              proj.out,
-              cov,
-              size,
-              k,
-              samples,
-              new Rng(seed).fork(start),
-            );
-            pred = stackPrediction(spec, draws.map((o) => tf.tensor2d(o, [size, k])), ln);
-          }
-          totals[i] += meanLogLik(pred, y) * size;
-          disposePred(pred);
-        });
-      }
-    } finally {
-      ln?.dispose();
-    }
-    return Array.from(totals, (t) => t / valid.n);
-  };
-
   return method;
-}
-
-function disposePred(p: Prediction): void {
-  if (p.task === "classification") p.logProbs.dispose();
-  else {
-    p.mean.dispose();
-    p.logSigma.dispose();
-  }
 }

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
+import { getEngine } from "../core/engine/current.ts";
 import type { NetSpec, Prediction } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
 import { fit } from "../core/train.ts";
@@ -33,9 +34,9 @@ async function trained(settings: KfacLaplaceSettings = {}) {
   return m;
 }
 
-function logProbs(p: Prediction): Float32Array {
+async function logProbs(p: Prediction): Promise<Float32Array> {
   assert.equal(p.task, "classification");
-  const v = p.logProbs.dataSync() as Float32Array;
+  const v = await getEngine().read(p.logProbs);
   p.logProbs.dispose();
   return v;
 }
@@ -56,12 +57,12 @@ Deno.test("fit ends with one curvature pass; a new τ or N reuses the stored fac
   const before = m.factors()!.layers.map((l) => [l.q.slice(), l.h.slice()]);
   const p1 = m.predict(xt, { samples: 20, seed: 3 });
   assert.deepEqual(p1.task === "classification" && p1.logProbs.shape, [20, 40, 3]);
-  const a = logProbs(p1);
+  const a = await logProbs(p1);
   const n0 = tf.memory().numTensors;
   m.setPrior({ priorPrecision: 1e3 });
-  const b = logProbs(m.predict(xt, { samples: 20, seed: 3 }));
+  const b = await logProbs(m.predict(xt, { samples: 20, seed: 3 }));
   m.setPrior({ dataScale: 10 });
-  const c = logProbs(m.predict(xt, { samples: 20, seed: 3 }));
+  const c = await logProbs(m.predict(xt, { samples: 20, seed: 3 }));
   assert.equal(tf.memory().numTensors, n0, "predict leaks no tensors");
   assert.ok(maxDiff(a, b) > 1e-3 && maxDiff(b, c) > 1e-3, "the prior changes the predictions");
   assert.equal(m.curvaturePasses, 1, "no new curvature pass");
@@ -72,11 +73,11 @@ Deno.test("fit ends with one curvature pass; a new τ or N reuses the stored fac
   assert.deepEqual(m.prior(), { priorPrecision: 1e3, dataScale: 10 });
   assert.equal(m.settings.priorPrecision, 1e3);
   // Same seed, same prior: the same draws.
-  assert.equal(maxDiff(c, logProbs(m.predict(xt, { samples: 20, seed: 3 }))), 0);
+  assert.equal(maxDiff(c, await logProbs(m.predict(xt, { samples: 20, seed: 3 }))), 0);
   // A huge τ collapses the posterior onto the MAP.
   m.setPrior({ priorPrecision: 1e14, dataScale: 300 });
-  const map = logProbs(m.map.predict(xt, { samples: 1 }));
-  const tight = logProbs(m.predict(xt, { samples: 2, seed: 1 }));
+  const map = await logProbs(m.map.predict(xt, { samples: 1 }));
+  const tight = await logProbs(m.predict(xt, { samples: 2, seed: 1 }));
   assert.ok(maxDiff(tight.subarray(0, map.length), map) < 1e-3);
   m.dispose();
 });
@@ -93,19 +94,19 @@ Deno.test("state round trip keeps factors, prior and predictions; training again
   await copy.setState({ tensors: st.tensors, extra: JSON.parse(JSON.stringify(st.extra)) });
   assert.ok(copy.hasCurvature());
   assert.equal(copy.prior().priorPrecision, 77);
-  const a = logProbs(m.predict(xt, { samples: 5, seed: 2 }));
-  const b = logProbs(copy.predict(xt, { samples: 5, seed: 2 }));
+  const a = await logProbs(m.predict(xt, { samples: 5, seed: 2 }));
+  const b = await logProbs(copy.predict(xt, { samples: 5, seed: 2 }));
   assert.ok(maxDiff(a, b) < 1e-6);
   // Before any curvature the method is its MAP network (one sample).
   const fresh = buildKfacLaplace(spec);
   fresh.init(0);
   const p = fresh.predict(xt, { samples: 7 });
   assert.equal(p.task === "classification" && p.logProbs.shape[0], 1);
-  logProbs(p);
+  await logProbs(p);
   // A step moves the weights: the factors no longer apply.
   const x = tf.tensor2d(data.x.subarray(0, 32 * 4), [32, 4]);
   const y = tf.tensor1d(data.y.subarray(0, 32), "int32");
-  copy.step({ x, y, n: 32 }, {
+  const r = await copy.step({ x, y, n: 32 }, {
     datasetSize: 300,
     epoch: 0,
     step: 0,
@@ -113,7 +114,7 @@ Deno.test("state round trip keeps factors, prior and predictions; training again
     epochs: 5,
   });
   assert.ok(!copy.hasCurvature());
-  tf.dispose([x, y]);
+  tf.dispose([x, y, ...Object.values(r).filter((v) => typeof v !== "number") as tf.Tensor[]]);
   for (const k of [m, copy, fresh]) k.dispose();
 });
 
@@ -131,27 +132,27 @@ Deno.test("explicit fitCurvature equals the automatic pass (exact Gauss–Newton
 
 Deno.test("tuning: marglik maximises the evidence, val picks the best candidate", async () => {
   const m = await trained();
-  const r = m.tune({ method: "marglik" });
+  const r = await m.tune({ method: "marglik" });
   assert.equal(m.prior().priorPrecision, r.priorPrecision);
   assert.ok(Math.abs(m.logEvidence() - r.score) < 1e-6 * Math.abs(r.score));
   for (const f of [0.5, 2]) {
     assert.ok(m.logEvidence({ priorPrecision: r.priorPrecision * f }) < r.score);
   }
   const valid = blobs(60, 2);
-  const v = m.tune({ method: "val", valid, priorPrecisions: [0.1, 10, 1e4], samples: 4 });
+  const v = await m.tune({ method: "val", valid, priorPrecisions: [0.1, 10, 1e4], samples: 4 });
   assert.equal(v.table.length, 3);
   const best = v.table.reduce((a, b) => (b.score > a.score ? b : a));
   assert.equal(v.priorPrecision, best.priorPrecision);
   assert.equal(m.prior().priorPrecision, best.priorPrecision);
   assert.equal(m.curvaturePasses, 1);
-  assert.throws(() => m.tune({ method: "val" }), /valid data/);
+  await assert.rejects(() => m.tune({ method: "val" }), /valid data/);
   m.dispose();
 });
 
 Deno.test("last-layer Laplace and the GLM predictive", async () => {
   const last = await trained({ lastLayer: true, ggnTol: 0 });
   assert.deepEqual(last.factors()!.layers.map((l) => l.layer), [1]);
-  const w = last.sampleWeights(3, 1);
+  const w = await last.sampleWeights(3, 1);
   assert.deepEqual(w[0]["l0.w"], w[1]["l0.w"], "first layer fixed at the MAP");
   assert.ok(maxDiff(w[0]["l1.w"], w[1]["l1.w"]) > 0);
   last.dispose();
@@ -159,20 +160,20 @@ Deno.test("last-layer Laplace and the GLM predictive", async () => {
   const glm = await trained({ predictive: "glm" });
   const p = glm.predict(xt);
   assert.equal(glm.defaultSamples, 1);
-  const lp = logProbs(p);
+  const lp = await logProbs(p);
   assert.equal(lp.length, 40 * 3);
   for (let i = 0; i < 40; i++) {
     const s = Math.exp(lp[i * 3]) + Math.exp(lp[i * 3 + 1]) + Math.exp(lp[i * 3 + 2]);
     assert.ok(Math.abs(s - 1) < 1e-5);
   }
   glm.setPrior({ priorPrecision: 1e14 });
-  const map = logProbs(glm.map.predict(xt, { samples: 1 }));
-  assert.ok(maxDiff(logProbs(glm.predict(xt)), map) < 1e-3, "GLM → MAP as τ → ∞");
+  const map = await logProbs(glm.map.predict(xt, { samples: 1 }));
+  assert.ok(maxDiff(await logProbs(glm.predict(xt)), map) < 1e-3, "GLM → MAP as τ → ∞");
   glm.dispose();
   const mc = await trained({ predictive: "glm", link: "mc" });
   const q = mc.predict(xt, { samples: 6 });
   assert.deepEqual(q.task === "classification" && q.logProbs.shape, [6, 40, 3]);
-  logProbs(q);
+  await logProbs(q);
   mc.dispose();
 });
 
@@ -198,11 +199,11 @@ Deno.test("regression heads (homo- and heteroscedastic), sampling and GLM", asyn
       assert.equal(p.task, "regression");
       if (p.task !== "regression") continue;
       assert.deepEqual(p.mean.shape, [8, 10, 1]);
-      const mu = p.mean.dataSync(), ls = p.logSigma.dataSync();
+      const mu = await getEngine().read(p.mean), ls = await getEngine().read(p.logSigma);
       assert.ok(mu.every(Number.isFinite) && ls.every(Number.isFinite));
       assert.ok(maxDiff(mu.subarray(0, 10), mu.subarray(10, 20)) > 0, "samples differ");
       tf.dispose([p.mean, p.logSigma]);
-      assert.ok(Number.isFinite(m.tune({ method: "marglik" }).priorPrecision));
+      assert.ok(Number.isFinite((await m.tune({ method: "marglik" })).priorPrecision));
       m.dispose();
     }
   }
@@ -211,18 +212,21 @@ Deno.test("regression heads (homo- and heteroscedastic), sampling and GLM", asyn
 
 Deno.test("study hooks: weight samples, |w|/σ scores, pruning masks", async () => {
   const m = await trained();
-  const scores = m.pruningScores();
+  const scores = await m.pruningScores();
   assert.equal(scores["l0.w"].length, 4 * 16);
   assert.ok(scores["l1.w"].every((v) => Number.isFinite(v) && v >= 0));
   const keep = { "l0.w": Uint8Array.from({ length: 64 }, (_, i) => (i % 2 ? 1 : 0)) };
-  m.applyPruningMask(keep);
-  for (const set of m.sampleWeights(3, 5)) {
+  await m.applyPruningMask(keep);
+  for (const set of await m.sampleWeights(3, 5)) {
     for (let i = 0; i < 64; i += 2) assert.equal(set["l0.w"][i], 0);
     assert.ok(set["l0.w"][1] !== 0);
   }
   const st = await m.getState();
   assert.ok(st.tensors["mask.l0.w"]);
-  assert.throws(() => m.applyPruningMask({ "l7.w": new Uint8Array(1) }), /unknown weight/);
+  await assert.rejects(
+    async () => await m.applyPruningMask({ "l7.w": new Uint8Array(1) }),
+    /unknown weight/,
+  );
   m.dispose();
 });
 

@@ -1,7 +1,10 @@
-// Matrix-normal sampling of the KFAC Laplace posterior: the samples have the
+// Matrix-normal sampling of the KFAC Laplace posterior (on the device): the samples have the
 // intended row and column covariances; evidence and eigen helpers.
+import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { inverse, Matrix } from "ml-matrix";
+import { initBackend } from "../core/backend.ts";
+import { getEngine } from "../core/engine/current.ts";
 import { getLinalg } from "../core/linalg.ts";
 import { Rng } from "../core/rng.ts";
 import type { KronLayerFactors } from "../methods/kfac/curvature.ts";
@@ -12,9 +15,11 @@ import {
   layerEigen,
   marginalVariances,
   maximiseEvidence,
-  sampleMatrixNormal,
   samplingFactors,
 } from "../methods/kfac/posterior.ts";
+import { devicePosterior, disposePosterior, drawLayer } from "../methods/kfac/sampler.ts";
+
+await initBackend({ backend: "wasm", quiet: true });
 
 function spd(n: number, rng: Rng): Float32Array {
   const x = Matrix.from1DArray(n, n, Array.from(rng.normalArray(n * n)));
@@ -41,15 +46,26 @@ for (const impl of ["lapack", "ml-matrix"] as const) {
   Deno.test({
     name: `matrix-normal samples have row covariance U and column covariance V (${impl})`,
     ignore: impl === "lapack" && noLapack !== null,
-    fn: () => {
+    fn: async () => {
       const la = getLinalg(impl);
       const f = samplingFactors(layer, prior, la);
       const mean = Float32Array.from({ length: rows * cols }, (_, i) => i - 4);
       const S = 40000, P = rows * cols;
-      const r = new Rng(5);
+      const post = devicePosterior(0, f);
+      const noise = getEngine().noise(5, 0);
       const sum = new Float64Array(P), cross = new Float64Array(P * P);
+      const [mw, mb] = [
+        tf.tensor2d(mean.slice(0, P - cols), [rows - 1, cols]),
+        tf.tensor1d(mean.slice(P - cols)),
+      ];
+      const drawn = drawLayer(post, mw, mb, noise, S);
+      const ws = await getEngine().read(drawn.w), bs = await getEngine().read(drawn.b);
+      tf.dispose([drawn.w, drawn.b, mw, mb]);
+      disposePosterior(post);
+      const w = new Float32Array(P);
       for (let s = 0; s < S; s++) {
-        const w = sampleMatrixNormal(mean, f, r);
+        w.set(ws.subarray(s * (P - cols), (s + 1) * (P - cols)));
+        w.set(bs.subarray(s * cols, (s + 1) * cols), P - cols);
         for (let a = 0; a < P; a++) {
           const da = w[a] - mean[a];
           sum[a] += da;

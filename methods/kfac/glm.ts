@@ -1,31 +1,71 @@
 /**
  * The linearised (GLM) predictive of the Kronecker-factored Laplace
- * posterior (Immer et al. 2021; laplace-torch's recommended predictive): the
- * network outputs are linearised in the weights around the MAP,
- * `f(x, θ) ≈ f(x, θ*) + J(x)(θ − θ*)`, so under the posterior they are
- * Gaussian with mean `f(x, θ*)` and covariance `Σ_f = Σ_l (ãᵀ U_l ã)·(G_l V_l G_lᵀ)`
- * — exact for the matrix-normal layers, with `ã` the layer's augmented input
- * and `G_l = ∂f/∂s_l` the Jacobian of the outputs w.r.t. its pre-activations.
+ * posterior (Immer et al. 2021; laplace-torch's recommended predictive), on
+ * the device: the network outputs are linearised in the weights around the
+ * MAP, `f(x, θ) ≈ f(x, θ*) + J(x)(θ − θ*)`, so under the posterior they are
+ * Gaussian with mean `f(x, θ*)` and covariance
+ * `Σ_f = Σ_l (ãᵀ U_l ã)·(G_l V_l G_lᵀ)` — exact for the matrix-normal
+ * layers, with `ã` the layer's augmented input and `G_l = ∂f/∂s_l` the
+ * Jacobian of the outputs w.r.t. its pre-activations.
  *
  * The `τ`, `N`-free part is computed once per input chunk in the factors'
- * eigenbases (`(ã E_Q)²` and `G E_H`), so `Σ_f` for any number of prior
- * settings costs only weighted sums (used by the tuner).
+ * eigenbases (`(ã E_Q)²` and `G E_H`, tfjs `matMul`s), so `Σ_f` for any
+ * number of prior settings costs only weighted sums (used by the tuner). The
+ * probit link needs only the diagonal of `Σ_f`; Monte Carlo draws use a
+ * batched `k×k` Cholesky factor computed with tensor ops.
  *
  * @module
  */
-import { getLinalg, type Linalg, sgemm } from "../../core/linalg.ts";
-import type { Rng } from "../../core/rng.ts";
-import { type AugLayer, hostForward } from "./host_net.ts";
+import * as tf from "@tensorflow/tfjs";
+import type { NoiseStream } from "../../core/engine/engine.ts";
+import type { LayerTensors } from "../../core/mlp.ts";
+import { tidyObject } from "./host_net.ts";
 import { eigenVariances, type LayerEigen, type PriorSettings } from "./posterior.ts";
+
+/** A layer's eigendecomposition, its eigenvectors also on the device. */
+export interface DeviceEigen {
+  /** Eigenvalues and host eigenvectors. */
+  host: LayerEigen;
+  /** The rows of `E_Q` (one eigenvector per column) for the inputs, `[inDim, inDim + 1]`. */
+  qTop: tf.Tensor2D;
+  /** The row of `E_Q` for the constant 1 (bias), `[inDim + 1]`. */
+  qBias: tf.Tensor1D;
+  /** `E_H` `[outDim, outDim]`. */
+  hVectors: tf.Tensor2D;
+}
+
+/**
+ * Uploads the eigenvectors of a layer's factors.
+ *
+ * @example
+ * ```ts
+ * import { deviceEigen } from "./glm.ts";
+ * // const e = deviceEigen(layerEigen(factors.layers[0]));
+ * ```
+ */
+export function deviceEigen(e: LayerEigen): DeviceEigen {
+  const r = e.qValues.length, c = e.hValues.length;
+  return {
+    host: e,
+    qTop: tf.tensor2d(e.qVectors.subarray(0, (r - 1) * r), [r - 1, r]),
+    qBias: tf.tensor1d(e.qVectors.slice((r - 1) * r)),
+    hVectors: tf.tensor2d(e.hVectors, [c, c]),
+  };
+}
+
+/** Frees the device eigenvectors. */
+export function disposeEigen(e: DeviceEigen): void {
+  tf.dispose([e.qTop, e.qBias, e.hVectors]);
+}
 
 /** One Laplace layer's share of a projection. */
 export interface GlmLayerPart {
   /** Layer index. */
   layer: number;
   /** `(ã E_Q)²`, `[n, inDim + 1]`. */
-  p: Float32Array;
+  p: tf.Tensor2D;
   /** `G E_H`, `[n, k, outDim]`; `null` for the output layer (`G = I`). */
-  g: Float32Array | null;
+  g: tf.Tensor3D | null;
 }
 
 /** The prior-independent part of the linearised predictive for `n` inputs. */
@@ -35,7 +75,7 @@ export interface GlmProjection {
   /** Outputs per input. */
   k: number;
   /** MAP outputs `[n, k]`. */
-  out: Float32Array;
+  out: tf.Tensor2D;
   /** One entry per Laplace layer. */
   parts: GlmLayerPart[];
 }
@@ -43,98 +83,89 @@ export interface GlmProjection {
 /**
  * Projects inputs `x` (`[n, inputDim]`) for the linearised predictive.
  * `eigs[l]` is the eigendecomposition of layer `l`, or `null` when the layer
- * is fixed at its MAP value.
+ * is fixed at its MAP value. Free with {@linkcode disposeProjection}.
  *
  * @example
  * ```ts
  * import { glmProject } from "./glm.ts";
- * // const proj = glmProject(mapLayers, eigs, x, n);
+ * // const proj = glmProject(map.layers(), eigs, x);
  * ```
  */
 export function glmProject(
-  layers: AugLayer[],
-  eigs: (LayerEigen | null)[],
-  x: Float32Array,
-  n: number,
+  net: LayerTensors,
+  eigs: readonly (DeviceEigen | null)[],
+  x: tf.Tensor2D,
 ): GlmProjection {
-  const act = hostForward(layers, x, n);
-  const L = layers.length;
-  const k = layers[L - 1].outDim;
-  const parts: GlmLayerPart[] = [];
-  // gamma: [n·k, outDim of layer l] = ∂f/∂s_l, per example and output.
-  let gamma: Float32Array | null = null;
-  for (let l = L - 1; l >= 0; l--) {
-    const { inDim, outDim } = layers[l];
-    const e = eigs[l];
-    if (e) {
-      const rows = inDim + 1;
-      const p = new Float32Array(n * rows);
-      sgemm(false, false, n, rows, rows, 1, act.inputs[l], rows, e.qVectors, rows, 0, p, rows);
-      for (let i = 0; i < p.length; i++) p[i] *= p[i];
-      let g: Float32Array | null = null;
-      if (gamma) {
-        g = new Float32Array(n * k * outDim);
-        sgemm(
-          false,
-          false,
-          n * k,
-          outDim,
-          outDim,
-          1,
-          gamma,
-          outDim,
-          e.hVectors,
-          outDim,
-          0,
-          g,
-          outDim,
-        );
-      }
-      parts.unshift({ layer: l, p, g });
+  return tidyObject((): GlmProjection => {
+    const L = net.w.length;
+    const n = x.shape[0];
+    const k = net.w[L - 1].shape[1];
+    const inputs: tf.Tensor2D[] = [];
+    let a: tf.Tensor2D = x;
+    for (let l = 0; l < L; l++) {
+      inputs.push(a);
+      a = tf.fused.matMul({
+        a,
+        b: net.w[l],
+        bias: net.b[l],
+        activation: l === L - 1 ? "linear" : "relu",
+      }) as tf.Tensor2D;
     }
-    if (l === 0 || !eigs.slice(0, l).some((v) => v)) break;
-    // Back through W_l and the ReLU of layer l − 1: ∂f/∂s_{l−1}.
-    const next = new Float32Array(n * k * inDim);
-    if (gamma) {
-      sgemm(
-        false,
-        true,
-        n * k,
-        inDim,
-        outDim,
-        1,
-        gamma,
-        outDim,
-        layers[l].w,
-        outDim,
-        0,
-        next,
-        inDim,
-      );
-    } else {
-      // Output layer: row (i, c) is column c of W.
-      const w = layers[l].w;
-      for (let c = 0; c < k; c++) {
-        for (let j = 0; j < inDim; j++) next[c * inDim + j] = w[j * outDim + c];
+    const parts: GlmLayerPart[] = [];
+    // gamma: [n, k, outDim of layer l] = ∂f/∂s_l per example and output; null = identity.
+    let gamma: tf.Tensor3D | null = null;
+    for (let l = L - 1; l >= 0; l--) {
+      const [inDim, outDim] = net.w[l].shape;
+      const e = eigs[l];
+      if (e) {
+        // ã·E_Q without materialising ã: the bias row of E_Q enters as a bias.
+        const p = tf.square(
+          tf.fused.matMul({ a: inputs[l], b: e.qTop, bias: e.qBias }),
+        ) as tf.Tensor2D;
+        const g = gamma
+          ? tf.matMul(gamma.reshape([n * k, outDim]), e.hVectors).reshape([n, k, outDim])
+          : null;
+        parts.unshift({ layer: l, p, g: g as tf.Tensor3D | null });
       }
-      for (let i = 1; i < n; i++) next.copyWithin(i * k * inDim, 0, k * inDim);
+      if (l === 0 || !eigs.slice(0, l).some((v) => v)) break;
+      // Back through W_l and the ReLU of layer l − 1: ∂f/∂s_{l−1}.
+      const live = tf.cast(tf.greater(inputs[l], 0), "float32").reshape([n, 1, inDim]);
+      const back = gamma
+        ? tf.matMul(gamma.reshape([n * k, outDim]), net.w[l], false, true).reshape([n, k, inDim])
+        : tf.transpose(net.w[l]).reshape([1, k, inDim]);
+      gamma = tf.mul(back, live) as tf.Tensor3D;
     }
-    const aIn = act.inputs[l];
-    for (let i = 0; i < n; i++) {
-      const o = i * (inDim + 1);
-      for (let c = 0; c < k; c++) {
-        const ro = (i * k + c) * inDim;
-        for (let j = 0; j < inDim; j++) if (!(aIn[o + j] > 0)) next[ro + j] = 0;
-      }
+    return { n, k, out: a, parts };
+  });
+}
+
+/** Frees a projection's tensors. */
+export function disposeProjection(p: GlmProjection): void {
+  tf.dispose([p.out, ...p.parts.flatMap((q) => (q.g ? [q.p, q.g] : [q.p]))]);
+}
+
+/** Eigen-direction variances of one layer under a prior, as device columns. */
+function variances(e: LayerEigen, prior: PriorSettings) {
+  const u = eigenVariances(e.qValues, prior), v = eigenVariances(e.hValues, prior);
+  return { u, v, uT: tf.tensor2d(Float32Array.from(u), [u.length, 1]) };
+}
+
+/** `E_H diag(v) E_Hᵀ` on the host, uploaded (`[k, k]`). */
+function outputCovariance(e: LayerEigen, v: Float64Array): tf.Tensor2D {
+  const k = v.length, ev = e.hVectors;
+  const vm = new Float32Array(k * k);
+  for (let c = 0; c < k; c++) {
+    for (let d = 0; d < k; d++) {
+      let s = 0;
+      for (let j = 0; j < k; j++) s += ev[c * k + j] * ev[d * k + j] * v[j];
+      vm[c * k + d] = s;
     }
-    gamma = next;
   }
-  return { n, k, out: act.out, parts };
+  return tf.tensor2d(vm, [k, k]);
 }
 
 /**
- * Output covariances `Σ_f` (`[n, k, k]`, double precision) of a projection
- * under the prior settings.
+ * Output covariances `Σ_f` (`[n, k, k]`) of a projection under a prior.
  *
  * @example
  * ```ts
@@ -144,137 +175,153 @@ export function glmProject(
  */
 export function glmCovariance(
   proj: GlmProjection,
-  eigs: (LayerEigen | null)[],
+  eigs: readonly (DeviceEigen | null)[],
   prior: PriorSettings,
-): Float64Array {
+): tf.Tensor3D {
   const { n, k } = proj;
-  const cov = new Float64Array(n * k * k);
-  for (const part of proj.parts) {
-    const e = eigs[part.layer]!;
-    const u = eigenVariances(e.qValues, prior), v = eigenVariances(e.hValues, prior);
-    const rows = u.length, cols = v.length;
-    const q = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      const o = i * rows;
-      for (let r = 0; r < rows; r++) s += part.p[o + r] * u[r];
-      q[i] = s;
-    }
-    if (!part.g) {
-      // G = I: Σ += q·V, V = E_H diag(v) E_Hᵀ.
-      const vm = new Float64Array(k * k);
-      const ev = e.hVectors;
-      for (let c = 0; c < k; c++) {
-        for (let d = 0; d < k; d++) {
-          let s = 0;
-          for (let j = 0; j < k; j++) s += ev[c * k + j] * ev[d * k + j] * v[j];
-          vm[c * k + d] = s;
-        }
+  return tf.tidy(() => {
+    let cov = tf.zeros([n, k, k]);
+    for (const part of proj.parts) {
+      const e = eigs[part.layer]!.host;
+      const { v, uT } = variances(e, prior);
+      const q = tf.matMul(part.p, uT).reshape([n, 1, 1]);
+      let term: tf.Tensor;
+      if (!part.g) term = tf.mul(q, outputCovariance(e, v).reshape([1, k, k]));
+      else {
+        const cols = v.length;
+        const gs = tf.mul(
+          part.g,
+          tf.tensor1d(Float32Array.from(v, Math.sqrt)).reshape([1, 1, cols]),
+        );
+        term = tf.mul(q, tf.matMul(gs, gs, false, true));
       }
-      for (let i = 0; i < n; i++) {
-        for (let t = 0; t < k * k; t++) cov[i * k * k + t] += q[i] * vm[t];
-      }
-      continue;
+      cov = tf.add(cov, term);
     }
-    const g = part.g;
-    const vf = Float32Array.from(v);
-    for (let i = 0; i < n; i++) {
-      const base = i * k * cols;
-      for (let c = 0; c < k; c++) {
-        const oc = base + c * cols;
-        for (let d = c; d < k; d++) {
-          const od = base + d * cols;
-          let s = 0;
-          for (let j = 0; j < cols; j++) s += g[oc + j] * g[od + j] * vf[j];
-          const val = q[i] * s;
-          cov[(i * k + c) * k + d] += val;
-          if (d !== c) cov[(i * k + d) * k + c] += val;
-        }
-      }
-    }
-  }
-  return cov;
+    return cov as tf.Tensor3D;
+  });
 }
 
 /**
- * Probit approximation of the softmax of a Gaussian:
- * `log softmax(f / √(1 + π/8·diag Σ_f))`, `[n, k]`.
+ * The diagonal of `Σ_f` (`[n, k]`) under a prior: what the probit link
+ * needs, without the `k×k` blocks.
  *
  * @example
  * ```ts
- * import { probitLogProbs } from "./glm.ts";
- * probitLogProbs(new Float32Array([0, 0]), new Float64Array([1, 0, 0, 1]), 1, 2); // [log ½, log ½]
+ * import { glmVariances } from "./glm.ts";
+ * // const v = glmVariances(proj, eigs, prior);
  * ```
  */
-export function probitLogProbs(
-  out: Float32Array,
-  cov: Float64Array,
-  n: number,
-  k: number,
-): Float32Array {
-  const res = new Float32Array(n * k);
-  const z = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) {
-      z[c] = out[i * k + c] / Math.sqrt(1 + (Math.PI / 8) * cov[(i * k + c) * k + c]);
-      max = Math.max(max, z[c]);
+export function glmVariances(
+  proj: GlmProjection,
+  eigs: readonly (DeviceEigen | null)[],
+  prior: PriorSettings,
+): tf.Tensor2D {
+  const { n, k } = proj;
+  return tf.tidy(() => {
+    let out = tf.zeros([n, k]);
+    for (const part of proj.parts) {
+      const e = eigs[part.layer]!.host;
+      const { v, uT } = variances(e, prior);
+      const q = tf.matMul(part.p, uT); // [n, 1]
+      let diag: tf.Tensor;
+      if (!part.g) {
+        const ev = e.hVectors, vd = new Float32Array(k);
+        for (let c = 0; c < k; c++) for (let j = 0; j < k; j++) vd[c] += ev[c * k + j] ** 2 * v[j];
+        diag = tf.mul(q, tf.tensor2d(vd, [1, k]));
+      } else {
+        const cols = v.length;
+        const vT = tf.tensor2d(Float32Array.from(v), [cols, 1]);
+        const s = tf.matMul(tf.square(part.g).reshape([n * k, cols]), vT).reshape([n, k]);
+        diag = tf.mul(q, s);
+      }
+      out = tf.add(out, diag);
     }
-    let s = 0;
-    for (let c = 0; c < k; c++) s += Math.exp(z[c] - max);
-    const lse = max + Math.log(s);
-    for (let c = 0; c < k; c++) res[i * k + c] = z[c] - lse;
-  }
-  return res;
+    return out as tf.Tensor2D;
+  });
 }
 
 /**
- * `samples` draws of the outputs from `N(f*, Σ_f)` (one Cholesky factor per
- * input), each `[n, k]`.
+ * Probit approximation of the softmax of a Gaussian, as logits:
+ * `f / √(1 + π/8·diag Σ_f)` (their log-softmax is the predictive).
  *
  * @example
  * ```ts
- * import { Rng } from "../../core/rng.ts";
- * import { gaussianOutputSamples } from "./glm.ts";
- * gaussianOutputSamples(new Float32Array([0]), new Float64Array([4]), 1, 1, 3, new Rng(0));
+ * import * as tf from "@tensorflow/tfjs";
+ * import { probitLogits } from "./glm.ts";
+ * probitLogits(tf.tensor2d([[0, 2]]), tf.tensor2d([[0, 8 / Math.PI * 3]])); // [[0, 1]]
+ * ```
+ */
+export function probitLogits(out: tf.Tensor2D, variance: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.div(out, tf.sqrt(tf.add(1, tf.mul(Math.PI / 8, variance)))));
+}
+
+/**
+ * Probit log-probabilities `log softmax(f / √(1 + π/8·diag Σ_f))`, `[n, k]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { probitLogProbs } from "./glm.ts";
+ * probitLogProbs(tf.tensor2d([[0, 0]]), tf.tensor2d([[1, 1]])); // [[log ½, log ½]]
+ * ```
+ */
+export function probitLogProbs(out: tf.Tensor2D, variance: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.logSoftmax(probitLogits(out, variance)));
+}
+
+/**
+ * Lower Cholesky factors of a batch of symmetric positive (semi-)definite
+ * `k×k` matrices (`[n, k, k]`), column by column with tensor ops. Pivots are
+ * floored at `1e-10` of the matrix's mean diagonal (a jitter for matrices
+ * that are only numerically semi-definite).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { choleskyBatched } from "./glm.ts";
+ * choleskyBatched(tf.tensor3d([[[4, 2], [2, 3]]])); // [[[2, 0], [1, √2]]]
+ * ```
+ */
+export function choleskyBatched(cov: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, k] = cov.shape;
+    const diag = tf.sum(tf.mul(cov, tf.eye(k).reshape([1, k, k])), 2); // [n, k]
+    const floor = tf.add(tf.mul(tf.mean(diag, 1, true), 1e-10), 1e-30); // [n, 1]
+    const cols: tf.Tensor2D[] = [];
+    for (let j = 0; j < k; j++) {
+      let c: tf.Tensor2D = tf.slice(cov, [0, 0, j], [n, k, 1]).reshape([n, k]);
+      if (j > 0) {
+        const prev = tf.stack(cols, 2) as tf.Tensor3D; // [n, k, j]: L[:, i, m], m < j
+        const rowJ = tf.slice(prev, [0, j, 0], [n, 1, j]).reshape([n, j, 1]);
+        c = tf.sub(c, tf.matMul(prev, rowJ).reshape([n, k]));
+      }
+      const pivot = tf.maximum(tf.slice(c, [0, j], [n, 1]), floor);
+      const below = tf.tensor1d(Float32Array.from({ length: k }, (_, i) => (i >= j ? 1 : 0)));
+      cols.push(tf.mul(tf.div(c, tf.sqrt(pivot)), below));
+    }
+    return tf.stack(cols, 2) as tf.Tensor3D;
+  });
+}
+
+/**
+ * `count` draws of the outputs from `N(f*, L Lᵀ)` (`L` from
+ * {@linkcode choleskyBatched}), `[count, n, k]`, the noise taken from `noise`.
+ *
+ * @example
+ * ```ts
+ * // const draws = gaussianOutputSamples(proj.out, choleskyBatched(cov), noise, 10);
  * ```
  */
 export function gaussianOutputSamples(
-  out: Float32Array,
-  cov: Float64Array,
-  n: number,
-  k: number,
-  samples: number,
-  rng: Rng,
-  la: Linalg = getLinalg(),
-): Float32Array[] {
-  const res = Array.from({ length: samples }, () => out.slice());
-  const eps = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const c = cov.slice(i * k * k, (i + 1) * k * k);
-    let l: Float64Array | undefined;
-    let jitter = 0;
-    for (let attempt = 0; !l; attempt++) {
-      try {
-        l = la.cholesky(c, k);
-      } catch (e) {
-        if (attempt >= 6) throw e;
-        let tr = 0;
-        for (let d = 0; d < k; d++) tr += c[d * k + d];
-        const add = Math.max((tr / k) * 1e-8, 1e-12) * 10 ** attempt - jitter;
-        for (let d = 0; d < k; d++) c[d * k + d] += add;
-        jitter += add;
-      }
-    }
-    for (let s = 0; s < samples; s++) {
-      for (let d = 0; d < k; d++) eps[d] = rng.normal();
-      const o = res[s];
-      for (let r = 0; r < k; r++) {
-        let v = 0;
-        for (let d = 0; d <= r; d++) v += l[r * k + d] * eps[d];
-        o[i * k + r] += v;
-      }
-    }
-  }
-  return res;
+  out: tf.Tensor2D,
+  chol: tf.Tensor3D,
+  noise: NoiseStream,
+  count: number,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, k] = out.shape;
+    const eps = tf.transpose(noise.normalTensor([count, n, k]), [1, 2, 0]); // [n, k, count]
+    const d = tf.transpose(tf.matMul(chol, eps), [2, 0, 1]); // [count, n, k]
+    return tf.add(d, out.reshape([1, n, k])) as tf.Tensor3D;
+  });
 }

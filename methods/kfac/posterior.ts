@@ -10,17 +10,21 @@
  * `N·Q⊗H + τ·I` plus the cross terms `√(Nτ)(Q⊗I + I⊗H)`, i.e. a damped
  * Kronecker approximation of `N·Q⊗H + τ·I`.
  *
- * Sampling uses Cholesky factors (LAPACK `dpotrf` + `dtrtri` in double
- * precision): with `U⁻¹ = L_Q L_Qᵀ` and `V⁻¹ = L_H L_Hᵀ`, `A = L_Q⁻ᵀ` and
- * `B = L_H⁻ᵀ` satisfy `A Aᵀ = U`, `B Bᵀ = V`, and
- * `W̃ = W̃_MAP + A·E·Bᵀ` with `E` standard normal. Eigendecompositions of `Q`
- * and `H` give every `τ`, `N` at once (marginal likelihood, linearised
- * predictive).
+ * Sampling uses triangular square roots (LAPACK `dpotrf` + `dtrtri` in
+ * double precision): with `V⁻¹ = L_H L_Hᵀ`, `B = L_H⁻ᵀ` satisfies
+ * `B Bᵀ = V`; for the rows, the Cholesky factor of the reversed matrix,
+ * `P U⁻¹ P = L' L'ᵀ` (`P` the reversal permutation), gives the *lower*
+ * triangular `A = P L'⁻ᵀ P` with `A Aᵀ = U` — lower, so that the weight rows
+ * of `W̃ = W̃_MAP + A·E·Bᵀ` (`E` standard normal, drawn on the device:
+ * `sampler.ts`) use only the weight rows of `E`, and the bias row is one
+ * more small product. Eigendecompositions of `Q` and `H` give every `τ`, `N` at
+ * once (marginal likelihood, linearised predictive). Everything here runs
+ * once per factor set or prior, on the host (the factors are at most
+ * `1201²`).
  *
  * @module
  */
-import { getLinalg, type Linalg, strmm } from "../../core/linalg.ts";
-import type { Rng } from "../../core/rng.ts";
+import { getLinalg, type Linalg } from "../../core/linalg.ts";
 import type { KronLayerFactors } from "./curvature.ts";
 
 /** The two hyper-parameters of the posterior. */
@@ -65,7 +69,7 @@ export interface SamplingFactors {
   rows: number;
   /** Columns `outDim` of `W̃`. */
   cols: number;
-  /** `A = L_Q⁻ᵀ` (upper triangular, `rows×rows`): `A Aᵀ = U`. */
+  /** `A` (lower triangular, `rows×rows`): `A Aᵀ = U`. */
   a: Float32Array;
   /** `Bᵀ = L_H⁻¹` (lower triangular, `cols×cols`): `B Bᵀ = V`. */
   bt: Float32Array;
@@ -87,44 +91,21 @@ export function samplingFactors(
   la: Linalg = getLinalg(),
 ): SamplingFactors {
   const rows = layer.inDim + 1, cols = layer.outDim;
-  const lq = la.invertLower(la.cholesky(dampedFactor(layer.q, rows, prior), rows), rows);
-  const a = new Float32Array(rows * rows);
-  for (let i = 0; i < rows; i++) for (let j = 0; j <= i; j++) a[j * rows + i] = lq[i * rows + j];
+  const d = dampedFactor(layer.q, rows, prior);
+  const last = rows - 1;
+  const rev = new Float64Array(rows * rows);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < rows; j++) rev[i * rows + j] = d[(last - i) * rows + (last - j)];
+  }
+  const inv = la.invertLower(la.cholesky(rev, rows), rows); // L'⁻¹
+  const a = new Float32Array(rows * rows); // A = P L'⁻ᵀ P: A[i][j] = L'⁻¹[last − j][last − i]
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j <= i; j++) a[i * rows + j] = inv[(last - j) * rows + (last - i)];
+  }
   const bt = Float32Array.from(
     la.invertLower(la.cholesky(dampedFactor(layer.h, cols, prior), cols), cols),
   );
   return { rows, cols, a, bt };
-}
-
-/**
- * One draw `M + A·E·Bᵀ` of a matrix normal with mean `mean` (`rows×cols`).
- * `noise` (optional) receives the standard normal `E` used.
- *
- * @example
- * ```ts
- * import { Rng } from "../../core/rng.ts";
- * import { sampleMatrixNormal } from "./posterior.ts";
- * const f = { rows: 1, cols: 2, a: new Float32Array([1]), bt: new Float32Array([1, 0, 0, 1]) };
- * sampleMatrixNormal(new Float32Array(2), f, new Rng(0)); // two N(0, 1) values
- * ```
- */
-export function sampleMatrixNormal(
-  mean: Float32Array,
-  f: SamplingFactors,
-  rng: Rng,
-  noise?: Float32Array,
-): Float32Array {
-  const { rows, cols, a, bt } = f;
-  if (mean.length !== rows * cols) {
-    throw new RangeError(`matrix normal: mean has ${mean.length} values, expected ${rows}×${cols}`);
-  }
-  const out = new Float32Array(rows * cols);
-  rng.fillNormal(out);
-  noise?.set(out);
-  strmm("left", true, rows, cols, a, out); // A·E (A upper triangular)
-  strmm("right", false, rows, cols, bt, out); // ·Bᵀ (lower triangular)
-  for (let i = 0; i < out.length; i++) out[i] += mean[i];
-  return out;
 }
 
 /**
