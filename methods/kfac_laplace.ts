@@ -124,7 +124,15 @@ export interface KfacLaplaceSettings {
   tune?: "none" | "marglik";
 }
 
-/** Default settings. */
+/**
+ * Default settings.
+ *
+ * @example
+ * ```ts
+ * import { KFAC_LAPLACE_DEFAULTS } from "@bayes/nn/methods/kfac_laplace";
+ * KFAC_LAPLACE_DEFAULTS.ggnTol; // 1e-3
+ * ```
+ */
 export const KFAC_LAPLACE_DEFAULTS: Required<KfacLaplaceSettings> = {
   lr: 1e-3,
   weightDecay: 0.01,
@@ -260,7 +268,15 @@ function checkSettings(s: Required<KfacLaplaceSettings>): void {
   }
 }
 
-/** Default `τ` grid of the validation tuner: decades 1e-2 … 1e6. */
+/**
+ * Default `τ` grid of the validation tuner: decades 1e-2 … 1e6.
+ *
+ * @example
+ * ```ts
+ * import { KFAC_TAU_GRID } from "@bayes/nn/methods/kfac_laplace";
+ * KFAC_TAU_GRID.length; // 9
+ * ```
+ */
 export const KFAC_TAU_GRID: readonly number[] = Array.from(
   { length: 9 },
   (_, i) => 10 ** (i - 2),

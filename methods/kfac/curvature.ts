@@ -371,10 +371,11 @@ function forwardPass(
   const sums: tf.Tensor[] = [];
   const acts: tf.Tensor[] = [];
   let a: tf.Tensor2D = x;
+  const ones = tf.ones([1, B]);
   for (let l = 0; l < L; l++) {
     if (l >= first) {
       grams.push(tf.matMul(a, a, true, false));
-      sums.push(tf.sum(a, 0));
+      sums.push(tf.matMul(ones, a).reshape([-1])); // column sums as a product (no transpose)
       if (l > first) acts.push(tf.sign(a)); // a ≥ 0 after the ReLU: 1 where live
     }
     a = tf.fused.matMul({

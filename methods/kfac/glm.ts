@@ -53,7 +53,15 @@ export function deviceEigen(e: LayerEigen): DeviceEigen {
   };
 }
 
-/** Frees the device eigenvectors. */
+/**
+ * Frees the device eigenvectors.
+ *
+ * @example
+ * ```ts
+ * import { deviceEigen, disposeEigen } from "./glm.ts";
+ * // const e = deviceEigen(layerEigen(factors.layers[0])); … disposeEigen(e);
+ * ```
+ */
 export function disposeEigen(e: DeviceEigen): void {
   tf.dispose([e.qTop, e.qBias, e.hVectors]);
 }
@@ -139,7 +147,15 @@ export function glmProject(
   });
 }
 
-/** Frees a projection's tensors. */
+/**
+ * Frees a projection's tensors.
+ *
+ * @example
+ * ```ts
+ * import { disposeProjection, glmProject } from "./glm.ts";
+ * // const proj = glmProject(net, eigs, x); … disposeProjection(proj);
+ * ```
+ */
 export function disposeProjection(p: GlmProjection): void {
   tf.dispose([p.out, ...p.parts.flatMap((q) => (q.g ? [q.p, q.g] : [q.p]))]);
 }

@@ -85,7 +85,16 @@ export function devicePosterior(
   return p;
 }
 
-/** Frees a posterior's tensors. */
+/**
+ * Frees a posterior's tensors.
+ *
+ * @example
+ * ```ts
+ * import { devicePosterior, disposePosterior } from "./sampler.ts";
+ * const f = { rows: 2, cols: 1, a: new Float32Array([1, 0, 0, 1]), bt: new Float32Array([1]) };
+ * disposePosterior(devicePosterior(0, f));
+ * ```
+ */
 export function disposePosterior(p: DeviceLayerPosterior): void {
   tf.dispose([p.aw, p.ab, p.bt, ...(p.keep ? [p.keep] : [])]);
 }
