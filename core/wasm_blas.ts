@@ -198,6 +198,21 @@ const CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112;
 const CBLAS_UPPER = 121, CBLAS_LOWER = 122, CBLAS_LEFT = 141, CBLAS_RIGHT = 142;
 const CBLAS_NON_UNIT = 131;
 
+/** Copies the upper triangle of a row-major `m×m` matrix onto the lower, in cache-sized tiles. */
+function mirrorUpper(c: Float32Array, m: number): void {
+  const T = 64;
+  for (let bi = 0; bi < m; bi += T) {
+    const iEnd = Math.min(m, bi + T);
+    for (let bj = bi; bj < m; bj += T) {
+      const jEnd = Math.min(m, bj + T);
+      for (let j = bj; j < jEnd; j++) {
+        const row = j * m;
+        for (let i = bi; i < Math.min(iEnd, j); i++) c[row + i] = c[i * m + j];
+      }
+    }
+  }
+}
+
 /**
  * Products with structure BLAS can exploit, written into `cOff`; returns
  * false when there is none: the Gram matrix `AᵀA` / `A·Aᵀ` of one tensor
@@ -239,7 +254,7 @@ function structuredProduct(
       c,
       m,
     );
-    for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) c[j * m + i] = c[i * m + j];
+    mirrorUpper(c, m);
     return true;
   }
   const trmm = sym.cblas_strmm;
@@ -515,21 +530,21 @@ export function registerWasmGather(): void {
       if (outer * count * inner === 0) return out;
       const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
       const map = backend.dataIdMap;
-      const Ctor = x.dtype === "int32" ? Int32Array : Float32Array;
-      const src = new Ctor(heap, map.get(x.dataId).memoryOffset, outer * dim * inner);
       const idx = new Int32Array(heap, map.get(indices.dataId).memoryOffset, count);
-      const dst = new Ctor(heap, map.get(out.dataId).memoryOffset, outer * count * inner);
       for (let i = 0; i < count; i++) {
         if (!(idx[i] >= 0 && idx[i] < dim)) {
           backend.disposeData(out.dataId);
           throw new Error(`GatherV2: the index value ${idx[i]} is not in [0, ${dim - 1}]`);
         }
       }
+      // 4-byte values: copies within one view of the whole heap (no view per row).
+      const all = new Int32Array(heap);
+      const src = map.get(x.dataId).memoryOffset / 4, dst = map.get(out.dataId).memoryOffset / 4;
       for (let a = 0; a < outer; a++) {
         for (let i = 0; i < count; i++) {
-          const from = (a * dim + idx[i]) * inner, to = (a * count + i) * inner;
-          if (inner < 16) { for (let j = 0; j < inner; j++) dst[to + j] = src[from + j]; }
-          else dst.set(src.subarray(from, from + inner), to);
+          const from = src + (a * dim + idx[i]) * inner, to = dst + (a * count + i) * inner;
+          if (inner < 16) { for (let j = 0; j < inner; j++) all[to + j] = all[from + j]; }
+          else all.copyWithin(to, from, from + inner);
         }
       }
       return out;

@@ -461,20 +461,25 @@ export function buildKfacLaplace(
   const getEigDev = (): (DeviceEigen | null)[] =>
     eigDev ??= getEigHost().map((e) => (e ? deviceEigen(e) : null));
 
-  /** `‖θ‖²` of the Laplace layers' current (masked) weights and biases, read asynchronously. */
+  /**
+   * `‖θ‖²` of the Laplace layers' current (masked) weights and biases: per-row sums of squares
+   * on the device, read asynchronously and added in double precision.
+   */
   const readThetaSq = async (f: KronFactors): Promise<number> => {
     const net = inner.layers();
     const t = tf.tidy(() =>
-      tf.addN(
+      tf.concat(
         f.layers.flatMap((lf) => [
-          tf.sum(tf.square(net.w[lf.layer])),
-          tf.sum(tf.square(net.b[lf.layer])),
+          tf.sum(tf.square(net.w[lf.layer]), 1),
+          tf.square(net.b[lf.layer]),
         ]),
       )
     );
-    const [v] = await getEngine().read(t);
+    const rows = await getEngine().read(t);
     t.dispose();
-    return v;
+    let sum = 0;
+    for (const v of rows) sum += v;
+    return sum;
   };
 
   const runCurvature = async (
@@ -720,8 +725,10 @@ export function buildKfacLaplace(
       if (!s.autoCurvature) return;
       const rec = record;
       record = null;
-      if (factors && !rec) return; // resumed after the last epoch: the factors were saved
-      const groups = rec?.complete && coversOnce(rec.rows, train.n)
+      // As the base method: a pass only when this run trained the last epoch (a run resumed
+      // after it has its factors from the checkpoint).
+      if (!rec) return;
+      const groups = rec.complete && coversOnce(rec.rows, train.n)
         ? rebatchRows(rec.rows, s.curvatureBatchSize)
         : undefined;
       await runCurvature(train, groups, opts.progress);

@@ -83,14 +83,16 @@ Deno.test("wasm: marked triangular products are the triangle's (strmm), Gram mat
     }
   }
   assert.throws(() => markTriangular(tf.zeros([2, 3]), true), /square matrix/);
-  const a = tf.tensor2d(rng.normalArray(9 * 4), [9, 4]);
+  // Gram matrices, wider than one 64-column tile of the mirrored triangle.
+  const [r, w] = [9, 150];
+  const a = tf.tensor2d(rng.normalArray(r * w), [r, w]);
   const gram = await read(tf.matMul(a, a, true, false));
   const outer = await read(tf.matMul(a, a, false, true));
   const ah = await read(a);
-  assert.ok(maxDiff(gram, hostMatMul(ah, [9, 4], ah, [9, 4], true, false)) < 1e-4);
-  assert.ok(maxDiff(outer, hostMatMul(ah, [9, 4], ah, [9, 4], false, true)) < 1e-4);
-  for (let i = 0; i < 9; i++) {
-    for (let j = 0; j < 9; j++) assert.equal(outer[i * 9 + j], outer[j * 9 + i]);
+  assert.ok(maxDiff(gram, hostMatMul(ah, [r, w], ah, [r, w], true, false)) < 1e-4);
+  assert.ok(maxDiff(outer, hostMatMul(ah, [r, w], ah, [r, w], false, true)) < 1e-4);
+  for (let i = 0; i < w; i++) {
+    for (let j = 0; j < w; j++) assert.equal(gram[i * w + j], gram[j * w + i]);
   }
   a.dispose();
 });

@@ -182,7 +182,7 @@ interface PassState {
   grams: tf.Tensor[];
   /** Input column sums per Laplace layer. */
   sums: tf.Tensor[];
-  /** ReLU patterns (1 where live) of the inputs of the Laplace layers after the first, `[B, in]`. */
+  /** ReLU patterns (1 where live, else 0) of the inputs of the Laplace layers after the first, `[B, in]`. */
   acts: tf.Tensor[];
   /** Square-root columns as rows, `[B·k, k]`. */
   roots: tf.Tensor;
@@ -275,7 +275,7 @@ export async function kronFactors(
         stats.rowsKept += positions.length;
         stats.rowsTotal += B * k;
         if (positions.length) {
-          const grams = tf.tidy(() => backPass(net, st, Int32Array.from(positions), first, k));
+          const grams = backPass(net, st, Int32Array.from(positions), first, k);
           grams.forEach((g, i) => accumulate(accs[i], "h", g));
         }
       } finally {
@@ -376,7 +376,7 @@ function forwardPass(
     if (l >= first) {
       grams.push(tf.matMul(a, a, true, false));
       sums.push(tf.matMul(ones, a).reshape([-1])); // column sums as a product (no transpose)
-      if (l > first) acts.push(tf.sign(a)); // a ≥ 0 after the ReLU: 1 where live
+      if (l > first) acts.push(tf.step(a)); // a ≥ 0 after the ReLU: 1 where live
     }
     a = tf.fused.matMul({
       a,
@@ -415,9 +415,15 @@ function forwardPass(
   return { grams, sums, acts, roots: roots.reshape([B * k, k]), order, summary };
 }
 
+/** Values of one back-propagated block of columns (`[rows, width]`): `2^22` (16 MiB). */
+const BACK_VALUES = 2 ** 22;
+
 /**
  * Back-propagates the kept square-root columns (`positions` into the
- * pass's order) and returns `ΔᵀΔ` per Laplace layer.
+ * pass's order) and returns `ΔᵀΔ` per Laplace layer. The columns go in
+ * blocks of at most {@linkcode BACK_VALUES} values per `Δ`, each step
+ * freeing the previous `Δ` at once: the pass's largest tensors stay small
+ * whatever the truncation keeps.
  */
 function backPass(
   net: LayerTensors,
@@ -427,18 +433,46 @@ function backPass(
   k: number,
 ): tf.Tensor[] {
   const L = net.w.length;
-  const sel = tf.gather(st.order, tf.tensor1d(positions, "int32"));
-  const example = tf.floorDiv(sel, tf.scalar(k, "int32"));
-  let delta = tf.gather(st.roots, sel);
-  const grams: tf.Tensor[] = new Array(L - first);
-  for (let l = L - 1; l >= first; l--) {
-    grams[l - first] = tf.matMul(delta, delta, true, false);
-    if (l === first) break;
-    // Back through W_l (without the bias row) and the ReLU of layer l − 1.
-    delta = tf.mul(
-      tf.matMul(delta, net.w[l], false, true),
-      tf.gather(st.acts[l - first - 1], example),
-    );
+  const width = Math.max(k, ...net.w.slice(first + 1).map((w) => w.shape[0]));
+  const block = Math.max(1, Math.floor(BACK_VALUES / width));
+  const grams: (tf.Tensor | null)[] = new Array(L - first).fill(null);
+  const add = (i: number, g: tf.Tensor) => {
+    const prev = grams[i];
+    grams[i] = prev ? tf.add(prev, g) : g;
+    if (prev) tf.dispose([prev, g]);
+  };
+  try {
+    for (let start = 0; start < positions.length; start += block) {
+      const part = positions.subarray(start, Math.min(positions.length, start + block));
+      const { example, roots } = tidyObject(() => {
+        const sel = tf.gather(st.order, tf.tensor1d(part, "int32"));
+        return {
+          example: tf.floorDiv(sel, tf.scalar(k, "int32")),
+          roots: tf.gather(st.roots, sel),
+        };
+      });
+      let delta = roots;
+      try {
+        for (let l = L - 1; l >= first; l--) {
+          add(l - first, tf.matMul(delta, delta, true, false));
+          if (l === first) break;
+          // Back through W_l (without the bias row) and the ReLU of layer l − 1.
+          const prev = delta;
+          delta = tf.tidy(() =>
+            tf.mul(
+              tf.matMul(prev, net.w[l], false, true),
+              tf.gather(st.acts[l - first - 1], example),
+            )
+          );
+          prev.dispose();
+        }
+      } finally {
+        tf.dispose([delta, example]);
+      }
+    }
+  } catch (e) {
+    tf.dispose(grams.filter((g): g is tf.Tensor => g !== null));
+    throw e;
   }
-  return grams;
+  return grams as tf.Tensor[];
 }
