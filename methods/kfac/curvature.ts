@@ -101,6 +101,8 @@ export interface CurvatureOptions {
   groups?: readonly Int32Array[];
   /** Examples per device pass (whole groups; default the engine's `predictRows`). */
   rowsPerPass?: number;
+  /** Kept columns back-propagated together (default: `2^22` values of the widest layer). */
+  backRows?: number;
 }
 
 /** A minibatch of host data. */
@@ -275,7 +277,7 @@ export async function kronFactors(
         stats.rowsKept += positions.length;
         stats.rowsTotal += B * k;
         if (positions.length) {
-          const grams = backPass(net, st, Int32Array.from(positions), first, k);
+          const grams = backPass(net, st, Int32Array.from(positions), first, k, opts.backRows);
           grams.forEach((g, i) => accumulate(accs[i], "h", g));
         }
       } finally {
@@ -431,10 +433,11 @@ function backPass(
   positions: Int32Array,
   first: number,
   k: number,
+  rows?: number,
 ): tf.Tensor[] {
   const L = net.w.length;
   const width = Math.max(k, ...net.w.slice(first + 1).map((w) => w.shape[0]));
-  const block = Math.max(1, Math.floor(BACK_VALUES / width));
+  const block = Math.max(1, rows ?? Math.floor(BACK_VALUES / width));
   const grams: (tf.Tensor | null)[] = new Array(L - first).fill(null);
   const add = (i: number, g: tf.Tensor) => {
     const prev = grams[i];
