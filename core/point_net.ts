@@ -209,13 +209,15 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       const width = Math.max(...spec.hidden, 1);
       if (!mc) {
         // One weight set: compute once, repeat for the samples asked for.
-        return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, (xc) => {
-          const out = forwardLayers(layers, xc).expandDims(0);
-          const raw = ln ? appendLogNoise(out, ln) : out;
-          return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
-        });
+        return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, () => ({
+          forward: (xc) => {
+            const out = forwardLayers(layers, xc).expandDims(0);
+            const raw = ln ? appendLogNoise(out, ln) : out;
+            return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
+          },
+        }));
       }
-      return predictBatched(spec, x, samples, { chunk: opts.chunk, width }, (xc, _first, count) => {
+      const forward = (xc: tf.Tensor2D, count: number) => {
         // The first layer does not depend on the masks: computed once for all samples, whose
         // copies then travel as extra rows through the rest of the network.
         const rows = xc.shape[0];
@@ -234,7 +236,14 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
         }
         const out = h.reshape([count, rows, -1]);
         return ln ? appendLogNoise(out, ln) : out;
-      });
+      };
+      return predictBatched(
+        spec,
+        x,
+        samples,
+        { chunk: opts.chunk, width },
+        (_first, count) => ({ forward: (xc) => forward(xc, count) }),
+      );
     },
     async getState(): Promise<MethodState> {
       const s = need();
