@@ -249,6 +249,21 @@ export function predictBatched(
   x: tf.Tensor2D,
   samples: number,
   opts: { chunk?: number; width: number; weightsPerSample?: number },
+  chunkOf: (first: number, count: number) => SampleChunk,
+): Prediction;
+/** The earlier form: `forward(x, first, count)` is called per row chunk. */
+export function predictBatched(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  opts: { chunk?: number; width: number; weightsPerSample?: number },
+  forward: (x: tf.Tensor2D, first: number, count: number) => tf.Tensor,
+): Prediction;
+export function predictBatched(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  opts: { chunk?: number; width: number; weightsPerSample?: number },
   chunkOf:
     | ((first: number, count: number) => SampleChunk)
     | ((x: tf.Tensor2D, first: number, count: number) => tf.Tensor),

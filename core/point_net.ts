@@ -210,7 +210,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       if (!mc) {
         // One weight set: compute once, repeat for the samples asked for.
         return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, () => ({
-          forward: (xc: tf.Tensor2D) => {
+          forward: (xc) => {
             const out = forwardLayers(layers, xc).expandDims(0);
             const raw = ln ? appendLogNoise(out, ln) : out;
             return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
@@ -242,7 +242,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
         x,
         samples,
         { chunk: opts.chunk, width },
-        (_first, count) => ({ forward: (xc: tf.Tensor2D) => forward(xc, count) }),
+        (_first, count) => ({ forward: (xc) => forward(xc, count) }),
       );
     },
     async getState(): Promise<MethodState> {
