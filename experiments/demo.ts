@@ -17,7 +17,7 @@ import { ensureWritableDir, parseFlags, runMain } from "../core/cli.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { NetSpec } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
-import { evaluate } from "../core/evaluate.ts";
+import { evaluate, readPrediction } from "../core/evaluate.ts";
 import { fit } from "../core/train.ts";
 import { gpToyData } from "../datasets/gp_toy.ts";
 import { subset } from "../datasets/subset.ts";
@@ -87,9 +87,10 @@ if (import.meta.main) {
     const xg = tf.tensor2d(grid, [gridN, 1]);
     const pred = method.predict(xg, { samples: Number(f.samples), seed: 2 });
     xg.dispose();
-    if (pred.task !== "regression") throw new Error("expected a regression prediction");
-    const u = regressionUncertainty(pred.mean, pred.logSigma);
+    const host = await readPrediction(pred); // asynchronous: no synchronous GPU read
     disposePrediction(pred);
+    if (host.task !== "regression") throw new Error("expected a regression prediction");
+    const u = regressionUncertainty(host.mean, host.logSigma);
     const svg = regressionBands({
       x: grid,
       mean: u.mean,

@@ -177,7 +177,12 @@ if (import.meta.main) {
     for await (const { entry, method } of studyModels(ctx, train)) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
-      const { metrics: m, uncertainty: u } = evaluateClassifier(method, test, S, ctx.seed + 1);
+      const { metrics: m, uncertainty: u } = await evaluateClassifier(
+        method,
+        test,
+        S,
+        ctx.seed + 1,
+      );
       const ref = REFERENCE_MNIST[entry.key];
       rows.push({
         method: entry.label,

@@ -52,7 +52,7 @@ import {
   testExamples,
 } from "./lib/classification_study_eval.ts";
 import { inOutHistogramPanels } from "./lib/classification_study_plots.ts";
-import { startStudy } from "./lib/study.ts";
+import { logStage, startStudy } from "./lib/study.ts";
 
 /**
  * One row of `ood.csv` / `ood.json`.
@@ -208,9 +208,12 @@ if (import.meta.main) {
     for await (const { entry, method } of studyModels(ctx, train)) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
-      const inside = evaluateClassifier(method, test, S, ctx.seed + 1).uncertainty;
+      const inside = (await evaluateClassifier(method, test, S, ctx.seed + 1)).uncertainty;
+      logStage(entry.label, "MNIST test (in)", tm);
       for (const { name, ds } of oodSets) {
-        const outside = evaluateClassifier(method, ds, S, ctx.seed + 1).uncertainty;
+        const ts = performance.now();
+        const outside = (await evaluateClassifier(method, ds, S, ctx.seed + 1)).uncertainty;
+        logStage(entry.label, `${name} (out)`, ts);
         const scores: Record<string, Scores> = {
           total: { in: inside.total, out: outside.total },
           epistemic: { in: inside.epistemic, out: outside.epistemic },

@@ -36,7 +36,7 @@ import { multiPanelLines } from "../plots/multi_panel_lines.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
-import { mnistModel, startStudy, studyMnist } from "./lib/study.ts";
+import { logStage, mnistModel, startStudy, studyMnist } from "./lib/study.ts";
 import { pruningSweep } from "./lib/weight_study_pruning.ts";
 
 /**
@@ -141,10 +141,15 @@ async function main(): Promise<void> {
     try {
       const s = method.defaultSamples > 1 ? samples : 1;
       const t0 = performance.now();
+      let ts = performance.now();
       const results = await pruningSweep(
         method,
         fractions,
         (m) => evaluate(m, test, { samples: s, seed: ctx.seed }),
+        (r) => {
+          logStage(entry.label, `pruned ${(100 * r.removed / r.total).toFixed(1)}%`, ts);
+          ts = performance.now();
+        },
       );
       if (!results) {
         console.error(`${entry.label}: no pruningScores/applyPruningMask hooks; skipped`);

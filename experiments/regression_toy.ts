@@ -199,8 +199,8 @@ async function main(): Promise<void> {
       if (!method) continue;
       try {
         const secs = await trainRegression(method, st.train, budget, ctx.seed, scale);
-        const m = evalRegression(method, st.test!, samples, ctx.seed, scale);
-        const u = predictUncertainty(method, gridStd, nGrid, samples, ctx.seed, scale);
+        const m = await evalRegression(method, st.test!, samples, ctx.seed, scale);
+        const u = await predictUncertainty(method, gridStd, nGrid, samples, ctx.seed, scale);
         panels.push({
           method: entry.label,
           x: grid,

@@ -45,7 +45,7 @@ import {
   unnormalize,
 } from "./lib/classification_study_eval.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
-import { startStudy } from "./lib/study.ts";
+import { logStage, startStudy } from "./lib/study.ts";
 
 /**
  * One row of `rotations.csv` / `rotations.json`.
@@ -166,8 +166,15 @@ if (import.meta.main) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
       for (const angle of angles) {
+        const ts = performance.now();
         const ds = await rotateImageSet(test, angle);
-        const { metrics: m, uncertainty: u } = evaluateClassifier(method, ds, S, ctx.seed + 1);
+        const { metrics: m, uncertainty: u } = await evaluateClassifier(
+          method,
+          ds,
+          S,
+          ctx.seed + 1,
+        );
+        logStage(entry.label, `angle ${angle}°`, ts);
         rows.push({
           method: entry.label,
           angle,
@@ -180,7 +187,13 @@ if (import.meta.main) {
           n: m.n,
         });
       }
-      const stats = classProbabilityStats(method, rotatedDigits, angles.length, S, ctx.seed + 2);
+      const stats = await classProbabilityStats(
+        method,
+        rotatedDigits,
+        angles.length,
+        S,
+        ctx.seed + 2,
+      );
       digitPanels.push({ method: entry.label, probs: stats.mean, std: stats.std });
       console.error(
         `${entry.label}: ${angles.length} angles × ${test.n} digits, S=${S}, ` +

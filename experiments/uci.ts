@@ -337,8 +337,8 @@ async function main(): Promise<void> {
       try {
         const seed = ctx.seed * 1000 + fold;
         const secs = await trainRegression(method, split.train, budget, seed, scale);
-        const tr = evalRegression(method, split.train, samples, seed, scale);
-        const te = evalRegression(method, split.test, samples, seed, scale);
+        const tr = await evalRegression(method, split.train, samples, seed, scale);
+        const te = await evalRegression(method, split.test, samples, seed, scale);
         rows.push({
           protocol,
           dataset: split.name,

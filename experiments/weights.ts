@@ -42,7 +42,7 @@ import { saveSvg } from "../plots/svg.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { join } from "node:path";
-import { mnistModel, startStudy, studyMnist } from "./lib/study.ts";
+import { logStage, mnistModel, startStudy, studyMnist } from "./lib/study.ts";
 import { histogramRange, poolWeights, splitZeros, weightStats } from "./lib/weight_study_stats.ts";
 import { methodColor } from "../plots/colors.ts";
 import type { FlagSpecs } from "../core/cli.ts";
@@ -123,7 +123,9 @@ async function main(): Promise<void> {
         console.error(`${entry.label}: no sampleWeights hook; skipped`);
         continue;
       }
-      const sets = method.sampleWeights(samples, ctx.seed);
+      const ts = performance.now();
+      const sets = await method.sampleWeights(samples, ctx.seed);
+      logStage(entry.label, `sampled ${samples} weight set(s)`, ts);
       const groups = poolWeights(sets, { biases: Boolean(f.biases) });
       if (perLayer) {
         for (const [k, v] of poolWeights(sets, { perLayer: true, biases: Boolean(f.biases) })) {

@@ -16,7 +16,7 @@ import {
   type FlagValues,
   parseFlags,
 } from "../../core/cli.ts";
-import { predictDataset } from "../../core/evaluate.ts";
+import { predictDataset, readPrediction } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
 import { saveMethod } from "../../core/persist.ts";
@@ -201,9 +201,10 @@ export async function runTrainScript(
   await saveMethod(modelsDir, method, { ...info, history, flags: f });
   const samples = Math.min(Number(f.test_samples), method.defaultSamples);
   const pred = predictDataset(method, test, samples, Number(f.seed));
-  if (pred.task !== "classification") throw new Error("expected a classification prediction");
-  const metrics = classificationMetrics(pred.logProbs, test.y);
+  const host = await readPrediction(pred); // asynchronous: no synchronous GPU read
   disposePrediction(pred);
+  if (host.task !== "classification") throw new Error("expected a classification prediction");
+  const metrics = classificationMetrics(host.logProbs, test.y);
   await writeJson(join(resultsDir, "test_metrics.json"), {
     method: method.name,
     settings: method.settings,
