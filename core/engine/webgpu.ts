@@ -465,7 +465,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 
   samplesPerPass(samples: number, valuesPerSample: number): number {
-    return Math.max(1, Math.min(samples, Math.floor(PASS_BUDGET / Math.max(1, valuesPerSample))));
+    // Each tensor of a pass (e.g. the [k, rows, width] activations) is bound whole by tfjs's
+    // kernels: beyond the device's binding limit a dispatch fails validation and leaves stale
+    // or zero values (llvmpipe: 128 MiB, 32 Mi floats), so the budget never exceeds it.
+    const binding = Math.floor(Number(this.#device.limits.maxStorageBufferBindingSize) / 4);
+    const budget = Math.min(PASS_BUDGET, binding);
+    return Math.max(1, Math.min(samples, Math.floor(budget / Math.max(1, valuesPerSample))));
   }
 }
 
