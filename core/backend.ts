@@ -116,6 +116,13 @@ async function startWebgpu(): Promise<BackendInfo> {
   if (!gpu) {
     throw new BackendError("backend webgpu needs navigator.gpu, which this Deno does not offer");
   }
+  // Mesa's Vulkan drivers complain on stderr when XDG_RUNTIME_DIR is unset (as under CI or
+  // nohup); compute needs no display, so point it at the temp folder.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    try {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
+    } catch { /* no --allow-env: the warning stays */ }
+  }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new BackendError(

@@ -86,7 +86,10 @@ export function flipoutForward(
     let out: tf.Tensor;
     if (!batched) {
       const base = tf.fused.matMul({ a: h as tf.Tensor2D, b: muW[l], bias: b[l] });
-      const pert = tf.mul(tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D), signOut[l]);
+      const pert = tf.mul(
+        tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D),
+        signOut[l],
+      );
       out = tf.add(base, pert);
     } else {
       const k = deltaW[l].shape[0];
