@@ -114,6 +114,28 @@ Deno.test("fgsmDirection falls back to sampleWeights when predict is not differe
   map.dispose();
 });
 
+Deno.test("fgsmDirection falls back to sampleWeights when tfjs gets the predict gradient wrong", async () => {
+  const map = buildMap(spec);
+  map.init(3);
+  const { x, y } = data(30, 4);
+  const viaPredict = await fgsmDirection(map, x, y, { samples: 1, seed: 0 });
+  // A batch-broadcast matmul ([1, n, d] × [2, d, 1]) on x, as a forward over stacked weight
+  // samples does: tfjs's BatchMatMul gradient comes back unreduced and throws.
+  const broadcasting: Method = {
+    ...map,
+    predict(xx, opts) {
+      const p = map.predict(xx, opts) as Extract<Prediction, { task: "classification" }>;
+      const zero = tf.mul(tf.sum(tf.matMul(xx.expandDims(0), tf.ones([2, spec.inputDim, 1]))), 0);
+      return { task: "classification", logProbs: tf.add(p.logProbs, zero) as tf.Tensor3D };
+    },
+    sampleWeights: map.sampleWeights.bind(map),
+  };
+  const d = await fgsmDirection(broadcasting, x, y, { samples: 1, seed: 0 });
+  assert.equal(d.source, "sampleWeights");
+  assert.deepEqual(Array.from(d.sign), Array.from(viaPredict.sign));
+  map.dispose();
+});
+
 Deno.test("fgsmDirection sampleWeights route for MC dropout caps S and raises the NLL", async () => {
   const m = buildMcDropout(spec, { dropout: 0.2 });
   m.init(6);

@@ -199,8 +199,12 @@ export async function fgsmDirection(
             g = r.grad;
             samples = r.samples;
           } catch (e) {
-            // tfjs: "Cannot compute gradient of y=f(x) with respect to x…"
-            const notDifferentiable = /cannot compute gradient/i.test((e as Error).message);
+            // tfjs: "Cannot compute gradient of y=f(x) with respect to x…", or a gradient tfjs
+            // gets wrong ("Error in gradient for op BatchMatMul…": a batch-broadcast matmul,
+            // as in a forward over stacked weight samples, returns an unreduced gradient).
+            const notDifferentiable = /cannot compute gradient|error in gradient for op/i.test(
+              (e as Error).message,
+            );
             if (start > 0 || !notDifferentiable) throw e;
             // Not differentiable through predict: switch to sampled weights.
             source = "sampleWeights";
