@@ -155,9 +155,6 @@ async function startWebgpu(): Promise<BackendInfo> {
       maxStorageBuffersPerShaderStage: WEBGPU_STORAGE_BUFFERS,
     },
   });
-  device.addEventListener("uncapturederror", (e) => {
-    webgpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
-  });
   const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
   tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => new WebGPUBackend(device, adapter.info), 3);
@@ -181,9 +178,6 @@ async function startWebgpu(): Promise<BackendInfo> {
     line: `backend: webgpu (${desc}${fallback})`,
   };
 }
-
-/** Errors the WebGPU device reported (out of memory, validation), oldest first. */
-export const webgpuErrors: string[] = [];
 
 async function startWasm(): Promise<BackendInfo> {
   if (!(await tf.setBackend("wasm"))) {

@@ -15,8 +15,6 @@ import {
   rotateWithBackground,
 } from "../experiments/lib/classification_study_eval.ts";
 import { fgsmDirection, fgsmPerturb } from "../experiments/lib/classification_study_fgsm.ts";
-import { assertNoDeviceErrors } from "../experiments/lib/device_errors.ts";
-import { webgpuErrors } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
@@ -214,15 +212,4 @@ Deno.test("formatTable aligns text and number columns", () => {
     "| method | set | AUROC |\n| --- | --- | ---: |\n| MAP | Fashion | 0.9 |\n",
   );
   assert.equal(t.text.split("\n")[2], "MAP     Fashion    0.9");
-});
-
-Deno.test("assertNoDeviceErrors throws once on reported device errors, then clears them", () => {
-  assertNoDeviceErrors("nothing reported"); // no-op
-  webgpuErrors.push("Buffer binding 0 range 192000000 exceeds limit 134217728");
-  assert.throws(
-    () => assertNoDeviceErrors("MAP: prediction"),
-    /MAP: prediction: the WebGPU device reported 1 error\(s\).*Buffer binding 0 range/,
-  );
-  assert.equal(webgpuErrors.length, 0);
-  assertNoDeviceErrors("after the throw");
 });

@@ -18,7 +18,6 @@ import * as tf from "@tensorflow/tfjs";
 import { getEngine } from "../../core/engine/current.ts";
 import type { Method } from "../../core/method.ts";
 import { layerShapes, type LayerTensors, mlpForward } from "../../core/mlp.ts";
-import { assertNoDeviceErrors } from "./device_errors.ts";
 
 /**
  * How the input gradient was obtained.
@@ -223,7 +222,6 @@ export async function fgsmDirection(
         } finally {
           g.dispose();
         }
-        assertNoDeviceErrors(`${method.name}: FGSM gradient`);
         for (let i = 0; i < gd.length; i++) sign[start * d + i] = Math.sign(gd[i]);
       } finally {
         xt.dispose();
