@@ -91,7 +91,7 @@ if (import.meta.main) {
           indices: Int32Array.from({ length: b }, (_, i) => start + i),
         };
         const t0 = performance.now();
-        m.step(batch, {
+        const r = await m.step(batch, {
           datasetSize: 60000,
           epoch: 1, // mid-training: not BBB's heavier first epoch, past SG-MCMC checks
           step: s,
@@ -99,6 +99,7 @@ if (import.meta.main) {
           epochs: 1000,
         });
         const dt = performance.now() - t0;
+        tf.dispose(Object.values(r).filter((v) => typeof v !== "number") as tf.Tensor[]);
         batch.x.dispose();
         batch.y.dispose();
         if (s >= Number(f.warmup)) times.push(dt);

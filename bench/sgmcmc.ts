@@ -101,14 +101,26 @@ async function batchesFor(n: number, count: number): Promise<TensorBatch[]> {
   return out;
 }
 
-function stepMs(m: Method, batches: TensorBatch[], steps: number, warmup: number): number {
+async function stepMs(
+  m: Method,
+  batches: TensorBatch[],
+  steps: number,
+  warmup: number,
+): Promise<number> {
   m.init(0);
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const b = batches[i % batches.length];
     const t0 = performance.now();
-    m.step(b, { datasetSize: 60000, epoch: 1, step: i, batchesPerEpoch: 600, epochs: 30 });
+    const r = await m.step(b, {
+      datasetSize: 60000,
+      epoch: 1,
+      step: i,
+      batchesPerEpoch: 600,
+      epochs: 30,
+    });
     if (i >= warmup) times.push(performance.now() - t0);
+    tf.dispose(Object.values(r).filter((v) => typeof v !== "number") as tf.Tensor[]);
   }
   m.dispose();
   return median(times);
@@ -176,19 +188,13 @@ if (import.meta.main) {
     const builders: [string, () => Method][] = [
       ["map (momentum SGD, baseline)", () => buildMap(SPEC)],
       ["sgld", () => buildSgld(SPEC, { lr: 1e-5 })],
-      ["sgld (noise on a worker thread)", () => buildSgld(SPEC, { lr: 1e-5, noiseWorker: true })],
-      ["psgld (noise worker)", () => buildPsgld(SPEC, { noiseWorker: true })],
-      [
-        "sghmc (burn-in: adapting; noise worker)",
-        () => buildSghmc(SPEC, { burnIn: 5, lr: 1e-3, noiseWorker: true }),
-      ],
-      [
-        "sghmc (sampling; noise worker)",
-        () => buildSghmc(SPEC, { burnIn: 1, lr: 1e-3, noiseWorker: true }),
-      ],
+      ["sgld (no noise)", () => buildSgld(SPEC, { lr: 1e-5, noise: false })],
+      ["psgld", () => buildPsgld(SPEC)],
+      ["sghmc (burn-in: adapting)", () => buildSghmc(SPEC, { burnIn: 5, lr: 1e-3 })],
+      ["sghmc (sampling)", () => buildSghmc(SPEC, { burnIn: 1, lr: 1e-3 })],
     ];
     for (const [name, build] of builders) {
-      speed[name] = stepMs(build(), batches, Number(f.steps), Number(f.warmup));
+      speed[name] = await stepMs(build(), batches, Number(f.steps), Number(f.warmup));
     }
     tf.dispose(batches.flatMap((b) => [b.x, b.y]));
     console.log(`\n${info.line}\n\n| method | ms / step (batch 100) |\n| --- | --- |`);

@@ -37,13 +37,7 @@ import { type ClipState, ClipWindow } from "./sgmcmc/clip.ts";
 import { sghmcKernel, SUM_SQUARES } from "./sgmcmc/kernels.ts";
 
 export { sghmcKernel, type SghmcVariant, SUM_SQUARES } from "./sgmcmc/kernels.ts";
-export {
-  CLIP_BLOCK,
-  CLIP_WINDOW,
-  type ClipState,
-  ClipWindow,
-  NO_CLIP,
-} from "./sgmcmc/clip.ts";
+export { CLIP_BLOCK, CLIP_WINDOW, type ClipState, ClipWindow, NO_CLIP } from "./sgmcmc/clip.ts";
 
 /**
  * Settings of {@linkcode buildSghmc} (all optional; defaults in

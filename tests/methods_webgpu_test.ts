@@ -38,7 +38,8 @@ function quick(key: string): Record<string, unknown> {
 }
 
 const ported = (Deno.env.get("BNN_TEST_METHODS") ??
-  "map,mc_dropout,bbb_gaussian,bbb_laplace,bbb_gmm,bbb_local,bbb_flipout").split(",");
+  "map,mc_dropout,bbb_gaussian,bbb_laplace,bbb_gmm,bbb_local,bbb_flipout,sgld,psgld,sghmc")
+  .split(",");
 const BACKEND = Deno.env.get("BNN_TEST_BACKEND") ?? "webgpu";
 
 for (const key of ported) {

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
 import { getEngine, Layout } from "../core/engine/mod.ts";
 import { nllSum } from "../core/likelihood.ts";
-import type { NetSpec, StepInfo, StepResult, TensorBatch } from "../core/method.ts";
+import type { NetSpec, StepInfo, TensorBatch } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
 import {
   buildPsgld,
@@ -54,9 +54,13 @@ const info = (epoch = 0, step = 0, n = 4): StepInfo => ({
 });
 
 /** Runs a step and frees the tensors it reports. */
-async function step(m: SgmcmcMethod, batch: TensorBatch, i: StepInfo): Promise<StepResult> {
+async function step(
+  m: SgmcmcMethod,
+  batch: TensorBatch,
+  i: StepInfo,
+): Promise<Record<string, number>> {
   const r = await m.step(batch, i);
-  const out: StepResult = { loss: 0 };
+  const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(r)) {
     if (typeof v === "number") out[k] = v;
     else {
@@ -214,13 +218,20 @@ Deno.test("every SG-MCMC kernel variant on the engine is its reference formula",
             vHat: seg(init.vHat, i).slice(),
             momentum: seg(init.momentum, i).slice(),
           };
-          const want = sghmcRef(seg(theta0, i), seg(grad, i), st, {
-            lr: 1e-2,
-            gradScale: scale * clip,
-            lam: lam[i],
-            friction: 0.05,
-            adapt,
-          }, zs && seg(zs, i), xs && seg(xs, i));
+          const want = sghmcRef(
+            seg(theta0, i),
+            seg(grad, i),
+            st,
+            {
+              lr: 1e-2,
+              gradScale: scale * clip,
+              lam: lam[i],
+              friction: 0.05,
+              adapt,
+            },
+            zs && seg(zs, i),
+            xs && seg(xs, i),
+          );
           const what = `sghmc adapt=${adapt} resample=${resample} noise=${noise} seg ${i}`;
           // V̂ is used in double precision inside the kernel, rounded to float32 in the
           // reference: ~1e-7 relative differences.
@@ -329,8 +340,22 @@ Deno.test("pSGLD and SGHMC method steps are their kernels on the N/n-scaled tfjs
         scale *= maxGrad / (norm + 1e-6);
       }
       const s = { lr: 1e-2, gradScale: scale, friction: 0.05, adapt: true };
-      expW = sghmcRef(before["l0.w"], g.w, sghmcRefInit(2), { ...s, lam: lamW }, zm.subarray(0, 2), xi.subarray(0, 2));
-      expB = sghmcRef(before["l0.b"], g.b, sghmcRefInit(1), { ...s, lam: lamB }, zm.subarray(2), xi.subarray(2));
+      expW = sghmcRef(
+        before["l0.w"],
+        g.w,
+        sghmcRefInit(2),
+        { ...s, lam: lamW },
+        zm.subarray(0, 2),
+        xi.subarray(0, 2),
+      );
+      expB = sghmcRef(
+        before["l0.b"],
+        g.b,
+        sghmcRefInit(1),
+        { ...s, lam: lamB },
+        zm.subarray(2),
+        xi.subarray(2),
+      );
     }
     for (let j = 0; j < 2; j++) {
       assert.ok(Math.abs(after["l0.w"][j] - expW[j]) < 1e-6, `${kind} w[${j}]`);
@@ -357,20 +382,25 @@ Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstra
     const resample = t % 50 === 0;
     if (resample) rng.fillNormal(zm);
     rng.fillNormal(xi);
-    hostRun(sghmcKernel({ adapt: false, resample, noise: true }), {
-      p: theta,
-      g: zero,
-      vhat,
-      mom,
-    }, { zm, xi }, {
-      scale: 1,
-      clip: 1,
-      lam,
-      mmax: 1 / (lr2 * lam),
-      lr2,
-      lr4: lr2 * lr2,
-      fric: 0.05,
-    });
+    hostRun(
+      sghmcKernel({ adapt: false, resample, noise: true }),
+      {
+        p: theta,
+        g: zero,
+        vhat,
+        mom,
+      },
+      { zm, xi },
+      {
+        scale: 1,
+        clip: 1,
+        lam,
+        mmax: 1 / (lr2 * lam),
+        lr2,
+        lr4: lr2 * lr2,
+        fric: 0.05,
+      },
+    );
     for (const v of theta) maxAbs = Math.max(maxAbs, Math.abs(v));
   }
   assert.ok(theta.every(Number.isFinite));

@@ -157,13 +157,18 @@ function normals(rng: Rng): Float32Array {
 Deno.test("SGLD kernel samples the exact linear-regression posterior", () => {
   const rng = new Rng(1);
   const lr = 1e-4;
-  const samples = chain(300_000, 2_000, 10, (theta, grad) =>
-    void hostRun(sgldKernel(true), { p: theta, g: grad }, { xi: normals(rng) }, {
-      h: lr / 2,
-      scale: 1,
-      prec: 1 / PRIOR ** 2,
-      sd: Math.sqrt(lr),
-    }));
+  const samples = chain(
+    300_000,
+    2_000,
+    10,
+    (theta, grad) =>
+      void hostRun(sgldKernel(true), { p: theta, g: grad }, { xi: normals(rng) }, {
+        h: lr / 2,
+        scale: 1,
+        prec: 1 / PRIOR ** 2,
+        sd: Math.sqrt(lr),
+      }),
+  );
   checkPosterior(moments(samples), "SGLD");
 });
 
@@ -174,16 +179,22 @@ Deno.test("pSGLD kernel (minibatches of 10) samples the exact linear-regression 
   const rng = new Rng(2);
   const sq = new Float32Array(P);
   const lr = 5e-3;
-  const samples = chain(600_000, 2_000, 10, (theta, grad) =>
-    void hostRun(psgldKernel(true), { p: theta, g: grad, sq }, { xi: normals(rng) }, {
-      h: lr / 2,
-      scale: N / 10,
-      prec: 1 / PRIOR ** 2,
-      alpha: 0.99,
-      beta: 1 - 0.99,
-      eps: 1e-8,
-      sdl: Math.sqrt(lr),
-    }), 10);
+  const samples = chain(
+    600_000,
+    2_000,
+    10,
+    (theta, grad) =>
+      void hostRun(psgldKernel(true), { p: theta, g: grad, sq }, { xi: normals(rng) }, {
+        h: lr / 2,
+        scale: N / 10,
+        prec: 1 / PRIOR ** 2,
+        alpha: 0.99,
+        beta: 1 - 0.99,
+        eps: 1e-8,
+        sdl: Math.sqrt(lr),
+      }),
+    10,
+  );
   checkPosterior(moments(samples), "pSGLD");
 });
 

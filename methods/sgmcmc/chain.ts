@@ -37,7 +37,13 @@ import type {
   StepResult,
   TensorBatch,
 } from "../../core/method.ts";
-import { forwardLayers, hasGlobalNoise, initFlat, netLayout, validateSpec } from "../../core/mlp.ts";
+import {
+  forwardLayers,
+  hasGlobalNoise,
+  initFlat,
+  netLayout,
+  validateSpec,
+} from "../../core/mlp.ts";
 import { Rng } from "../../core/rng.ts";
 import type { HostTensor } from "../../core/safetensors.ts";
 import { hostToFlat, vecToHost } from "../../core/vectors.ts";
@@ -494,8 +500,10 @@ export function buildChain(
       }
       if (!store.count) {
         const cur = await current();
-        return Array.from({ length: k }, () =>
-          Object.fromEntries(Object.entries(cur).map(([n, v]) => [n, v.slice()])));
+        return Array.from(
+          { length: k },
+          () => Object.fromEntries(Object.entries(cur).map(([n, v]) => [n, v.slice()])),
+        );
       }
       return pickSamples(store.count, k).map((i) => {
         const smp = masked(store.get(i));

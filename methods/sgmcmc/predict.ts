@@ -108,7 +108,9 @@ export function predictSamples(a: SamplePredictArgs): Prediction {
         sets.forEach((smp, j) => data.set(smp[g.name], j * g.size));
         return tf.tensor(data, [count, ...g.shape], "float32");
       });
-      const ln = !homo ? undefined : a.fixedLogNoise !== undefined
+      const ln = !homo
+        ? undefined
+        : a.fixedLogNoise !== undefined
         ? tf.scalar(a.fixedLogNoise)
         : tf.tensor1d(sets.map((smp) => smp.log_noise[0]));
       return {
