@@ -169,10 +169,11 @@ export class ClipWindow {
     this.dispose();
     this.gradBuf = (s.gradBuf ?? []).map(Number);
     this.maxGrad = Number(s.maxGrad ?? NO_CLIP);
+    // JSON writes a non-finite norm as null: it stays non-finite (never accepted).
     this.#pending = (s.pending ?? []).map(([t, max, value]) => ({
       t: Number(t),
       max: Number(max),
-      value: Number(value),
+      value: value === null ? NaN : Number(value),
     }));
   }
 
