@@ -34,9 +34,9 @@ import {
   type StepContext,
 } from "./sgmcmc/chain.ts";
 import { type ClipState, ClipWindow } from "./sgmcmc/clip.ts";
-import { sghmcKernel, SUM_SQUARES } from "./sgmcmc/kernels.ts";
+import { SGHMC_MASS, sghmcKernel, SUM_SQUARES } from "./sgmcmc/kernels.ts";
 
-export { sghmcKernel, type SghmcVariant, SUM_SQUARES } from "./sgmcmc/kernels.ts";
+export { SGHMC_MASS, sghmcKernel, type SghmcVariant, SUM_SQUARES } from "./sgmcmc/kernels.ts";
 export { CLIP_BLOCK, CLIP_WINDOW, type ClipState, ClipWindow, NO_CLIP } from "./sgmcmc/clip.ts";
 
 /**
@@ -123,6 +123,8 @@ const SLOTS = [
   { name: "gm", key: "g", init: 1 },
   { name: "vhat", key: "vHat", init: 1 },
   { name: "mom", key: "momentum", init: 0 },
+  // 1/(√V̂ + 1e-6) while the mass is frozen (SGHMC_MASS): derived, recomputed, not saved.
+  { name: "minv", key: "minv", init: 0, transient: true },
 ] as const;
 
 /** The SGHMC core plus its prior precisions (for reports and inspection). */
@@ -135,11 +137,14 @@ function sghmcCore(s: Full): SghmcCore {
   const prec0 = 1 / (s.priorSig * s.priorSig);
   let layout: Layout | undefined;
   let clip: ClipWindow | undefined;
+  /** Whether `minv` holds 1/(√V̂ + 1e-6) of the current V̂. */
+  let massFresh = false;
   const core: SghmcCore = {
     slots: SLOTS,
     lam: [],
     reset(l: Layout, engine: Engine) {
       layout = l;
+      massFresh = false;
       core.lam = l.segments.map((g) => (g.name === "log_noise" ? 0 : prec0));
       clip?.dispose();
       clip = s.clipStdMul > 0 ? new ClipWindow(engine, s.clipStdMul) : undefined;
@@ -181,6 +186,11 @@ function sghmcCore(s: Full): SghmcCore {
         resample: every > 0 && ctx.t % every === 0,
         noise: Boolean(ctx.xi),
       };
+      if (variant.adapt) massFresh = false;
+      else if (!massFresh) {
+        engine.run(SGHMC_MASS, layout, { arrays: { vhat: ctx.slots.vhat, minv: ctx.slots.minv } });
+        massFresh = true;
+      }
       const zm = variant.resample ? ctx.stream.take(layout) : undefined;
       const lr2 = ctx.lr * ctx.lr;
       try {
@@ -222,6 +232,7 @@ function sghmcCore(s: Full): SghmcCore {
       return { priorPrecision: [...core.lam], ...c };
     },
     setState(extra) {
+      massFresh = false;
       const lams = (extra.priorPrecision ?? []) as number[];
       lams.forEach((l, i) => {
         if (i < core.lam.length) core.lam[i] = Number(l);
@@ -260,7 +271,7 @@ export function buildSghmc(spec: NetSpec, settings: SghmcSettings = {}): SghmcMe
   const m = buildChain("sghmc", spec, s, core) as SghmcMethod;
   m.samplerState = async () => {
     const [tau, g, vHat, momentum] = await Promise.all(
-      SLOTS.map((sl) => m.slot(sl.name).toSegments()),
+      ["tau", "gm", "vhat", "mom"].map((name) => m.slot(name).toSegments()),
     );
     return m.layout.segments.map((seg, i) => ({
       tau: tau[seg.name],

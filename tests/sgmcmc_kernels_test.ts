@@ -32,6 +32,7 @@ import {
   CLIP_WINDOW,
   ClipWindow,
   NO_CLIP,
+  SGHMC_MASS,
   sghmcKernel,
 } from "../methods/sghmc.ts";
 import { hostRun, psgldRef, sghmcRef, sghmcRefInit, sgldRef } from "./sgmcmc_reference.ts";
@@ -181,7 +182,10 @@ Deno.test("every SG-MCMC kernel variant on the engine is its reference formula",
           gm: e.vector(layout, init.g),
           vhat: e.vector(layout, init.vHat),
           mom: e.vector(layout, init.momentum),
+          minv: e.vector(layout, 0),
         };
+        // The frozen-mass kernel reads 1/(√V̂ + 1e-6) from minv.
+        if (!adapt) e.run(SGHMC_MASS, layout, { arrays: slots });
         const stream = e.noise(5, 2);
         const a = draws(stream.getState(), P);
         const zm = resample ? stream.take(layout) : undefined;
@@ -374,7 +378,8 @@ Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstra
   const lr = 1e-2, lam = 60, lr2 = lr * lr;
   const theta = new Float32Array([1e-6, -3e-7, 0.05]);
   const vhat = new Float32Array([(lam * 1e-6) ** 2, (lam * 3e-7) ** 2, (lam * 0.05) ** 2]);
-  const mom = new Float32Array(3), zero = new Float32Array(3);
+  const mom = new Float32Array(3), zero = new Float32Array(3), minv = new Float32Array(3);
+  hostRun(SGHMC_MASS, { vhat, minv }, {}, {});
   const rng = new Rng(3);
   const zm = new Float32Array(3), xi = new Float32Array(3);
   let maxAbs = 0;
@@ -387,7 +392,7 @@ Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstra
       {
         p: theta,
         g: zero,
-        vhat,
+        minv,
         mom,
       },
       { zm, xi },

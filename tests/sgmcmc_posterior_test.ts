@@ -13,7 +13,7 @@ import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { fit } from "../core/train.ts";
 import { buildSgld, psgldKernel, sgldKernel } from "../methods/sgld.ts";
-import { sghmcKernel } from "../methods/sghmc.ts";
+import { SGHMC_MASS, sghmcKernel } from "../methods/sghmc.ts";
 import { hostRun } from "./sgmcmc_reference.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
@@ -205,11 +205,13 @@ Deno.test("SGHMC (scale-adapted) kernel samples the exact linear-regression post
     gm: new Float32Array(P).fill(1),
     vhat: new Float32Array(P).fill(1),
     mom: new Float32Array(P),
+    minv: new Float32Array(P),
   };
   const burn = 5_000, lr2 = 1e-4, lam = 1 / PRIOR ** 2;
   const samples = chain(300_000, burn, 10, (theta, grad, t) => {
     const resample = t % 50 === 0;
     const zm = resample ? normals(rng) : undefined;
+    if (t === burn) hostRun(SGHMC_MASS, slots, {}, {}); // the mass freezes
     hostRun(
       sghmcKernel({ adapt: t < burn, resample, noise: true }),
       { p: theta, g: grad, ...slots },

@@ -83,6 +83,8 @@ export interface SlotSpec {
   key: string;
   /** Initial value of every entry. */
   init: number;
+  /** Derived from the other slots and recomputed by the sampler: not saved. */
+  transient?: boolean;
 }
 
 /** What the sampler-specific part receives for each step. */
@@ -418,6 +420,7 @@ export function buildChain(
       const c = need();
       const tensors: Record<string, HostTensor> = { ...(await vecToHost(c.theta)) };
       for (const sl of core.slots) {
+        if (sl.transient) continue;
         const parts = await c.slots[sl.name].toSegments();
         for (const g of layout.segments) {
           tensors[`opt/${g.name}/${sl.key}`] = { data: parts[g.name], shape: [...g.shape] };
@@ -446,6 +449,7 @@ export function buildChain(
       const c = fresh(0, theta);
       try {
         for (const sl of core.slots) {
+          if (sl.transient) continue;
           const flat = new Float32Array(layout.total);
           for (const g of layout.segments) {
             const key = `opt/${g.name}/${sl.key}`;

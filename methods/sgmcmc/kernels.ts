@@ -60,6 +60,9 @@ const PSGLD_BODY = (noise: boolean) =>
  *
  * `clip` is the gradient-clipping coefficient (1, or a one-element device
  * tensor; see `clip.ts`); `fric` the friction C; `lr2`, `lr4` are ε², ε⁴.
+ * With the mass frozen, 1/(√V̂ + 1e-6) is read from `minv` (computed once
+ * by {@linkcode SGHMC_MASS} when the adaptation stops: a square root and a
+ * division per weight and step fewer — the old implementation's cache).
  */
 const SGHMC_BODY = (f: SghmcVariant) =>
   `let th = p;
@@ -73,10 +76,10 @@ const SGHMC_BODY = (f: SghmcVariant) =>
    tau = t1;
    let inv = 1 / (t1 + 1e-6);
    gm = g0 - inv * g0 + inv * d;
-   vhat = v0 - inv * v0 + inv * d * d;`
-      : ""
+   vhat = v0 - inv * v0 + inv * d * d;
+   let m = min(1 / (sqrt(vhat) + 1e-6), mmax);`
+      : `let m = min(minv, mmax);`
   }
-   let m = min(1 / (sqrt(vhat) + 1e-6), mmax);
    var v = ${f.resample ? "sqrt(lr2 * m) * zm" : "mom"};
    v += -lr2 * m * d - fric * v;
    ${f.noise ? "v += sqrt(max(2 * lr2 * m * fric - lr4, 1e-16)) * xi;" : ""}
@@ -160,7 +163,8 @@ export interface SghmcVariant {
  * The SGHMC kernel of one variant. Arrays: `p`, `g`, `keep?`, in place
  * `tau`, `gm` (ĝ), `vhat` (V̂), `mom` (v); normals `zm` (resample) and `xi`
  * (noise); scalars `scale`, `clip`, `lam` and `mmax` (per segment), `lr2`,
- * `lr4`, `fric`. The frozen-mass variant (`adapt: false`) reads V̂ only.
+ * `lr4`, `fric`. The frozen-mass variant (`adapt: false`) leaves τ, ĝ, V̂
+ * alone and reads `minv` = 1/(√V̂ + 1e-6) ({@linkcode SGHMC_MASS}) instead.
  *
  * @example
  * ```ts
@@ -176,14 +180,30 @@ export function sghmcKernel(f: SghmcVariant): Kernel {
       name: `sghmc_${f.adapt ? "adapt" : "frozen"}${f.resample ? "_resample" : ""}${
         f.noise ? "" : "_nonoise"
       }`,
-      // The frozen-mass variant only reads V̂ (τ and ĝ are untouched).
-      inputs: f.adapt ? ["g", "keep?"] : ["g", "keep?", "vhat"],
+      inputs: f.adapt ? ["g", "keep?"] : ["g", "keep?", "minv"],
       inouts: f.adapt ? ["p", "tau", "gm", "vhat", "mom"] : ["p", "mom"],
       normals: [...(f.resample ? ["zm"] : []), ...(f.noise ? ["xi"] : [])],
       scalars: ["scale", "clip", "lam", "mmax", "lr2", "lr4", "fric"],
       body: SGHMC_BODY(f),
     }));
 }
+
+/**
+ * The inverse mass of SGHMC before its cap, `minv` = 1/(√V̂ + 1e-6), for the
+ * frozen-mass kernel (V̂ does not change while the mass is frozen).
+ *
+ * @example
+ * ```ts
+ * import { SGHMC_MASS } from "@bayes/nn/methods/sghmc";
+ * SGHMC_MASS.spec.body; // "minv = 1 / (sqrt(vhat) + 1e-6);"
+ * ```
+ */
+export const SGHMC_MASS: Kernel = defineKernel({
+  name: "sghmc_mass",
+  inputs: ["vhat"],
+  inouts: ["minv"],
+  body: "minv = 1 / (sqrt(vhat) + 1e-6);",
+});
 
 /**
  * Σx² per segment (`sums: ss`): the Gibbs update of the prior precision
