@@ -56,7 +56,9 @@ async function child(
   const lastLine = (b: Uint8Array) =>
     dec.decode(b).trim().split("\n").filter((l) => l.trim() && !/XDG_RUNTIME_DIR/.test(l))
       .at(-1) ?? "";
-  if (out.code !== 0) return { error: lastLine(out.stderr) || `exit code ${out.code}` };
+  if (out.code !== 0) {
+    return { error: lastLine(out.stderr).replace(/^error: /, "") || `exit code ${out.code}` };
+  }
   try {
     return JSON.parse(lastLine(out.stdout));
   } catch {
