@@ -39,7 +39,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 /** What a child run printed: its JSON line, or `{ error }` with a one-line reason. */
 // deno-lint-ignore no-explicit-any
-type ChildResult = Record<string, any> & { error?: string };
+export type ChildResult = Record<string, any> & { error?: string };
 
 async function child(
   script: string,
@@ -74,8 +74,8 @@ interface Column {
   cell(r: Row): string;
 }
 
-/** One measured method. */
-interface Row {
+/** One measured method: the main run and (wasm) the stock-kernel run. */
+export interface Row {
   key: string;
   label: string;
   fast: ChildResult;
@@ -152,8 +152,19 @@ function columns(webgpu: boolean): Column[] {
   return cols;
 }
 
-/** The markdown table; failed methods get a row with their one-line reason. */
-function table(rows: Row[], webgpu: boolean): string {
+/**
+ * The markdown table; a method whose run failed gets a row with its
+ * one-line reason. WebGPU tables show dispatches instead of the stock
+ * wasm comparison.
+ *
+ * @example
+ * ```ts
+ * import { table } from "./methods.ts";
+ * table([{ key: "sgld", label: "SGLD", fast: { error: "not ported" } }], true);
+ * // header, separator, "| SGLD | skipped: not ported |"
+ * ```
+ */
+export function table(rows: Row[], webgpu: boolean): string {
   const cols = columns(webgpu);
   const lines = [
     `| ${cols.map((c) => c.header).join(" | ")} |`,
