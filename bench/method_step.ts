@@ -127,6 +127,7 @@ if (import.meta.main) {
     const stepMs: Record<string, number> = {};
     const hostMs: Record<string, number> = {};
     const dispatches: Record<string, number> = {};
+    const engineDispatches: Record<string, number> = {};
     try {
       for (const b of String(f.batches).split(",").map(Number)) {
         let s = 0;
@@ -162,6 +163,7 @@ if (import.meta.main) {
         hostMs[b] = median(host);
         if (counter) {
           dispatches[b] = counter.total() / Number(f.steps);
+          engineDispatches[b] = counter.engine() / Number(f.steps);
           counter.stop();
         }
       }
@@ -172,7 +174,9 @@ if (import.meta.main) {
     // Host time to issue one step (median): on a GPU, the part the device cannot hide.
     out.hostMs = hostMs;
     if (engine.kind === "webgpu") {
+      // All dispatches, and those of them that are the engine's kernels (the rest are tfjs's).
       out.dispatchesPerStep = Object.keys(dispatches).length ? dispatches : null;
+      out.engineDispatchesPerStep = Object.keys(dispatches).length ? engineDispatches : null;
       if (why.why) out.dispatchesNote = why.why;
     }
     const pn = Math.min(Number(f.predict_examples), n);
