@@ -62,6 +62,11 @@ export interface PointNetSettings {
 export type PointNet = Method & {
   /** Current weights as tensors (views: do not keep or dispose). */
   layers(): LayerTensors;
+  /**
+   * Every parameter tensor in layout order (`l0.w, l0.b, …`, then `log_noise`
+   * for homoscedastic regression): views, do not keep or dispose.
+   */
+  parameters(): readonly tf.Tensor[];
   /** Weight sets (dropout-masked for MC dropout). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */
@@ -271,6 +276,9 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
     },
     dispose() {
       release();
+    },
+    parameters(): readonly tf.Tensor[] {
+      return need().theta.tensors;
     },
     layers(): LayerTensors {
       const ws = need().theta.tensors;
