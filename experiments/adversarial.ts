@@ -50,6 +50,7 @@ import {
 import { fgsmDirection, fgsmPerturb } from "./lib/classification_study_fgsm.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { logStage, startStudy } from "./lib/study.ts";
+import { wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `adversarial.csv` / `adversarial.json`.
@@ -243,6 +244,12 @@ if (import.meta.main) {
       }),
       { title: "FGSM", digits: 3 },
     );
-    console.log(`wrote ${ctx.resultsDir}/adversarial.{csv,json,svg} in ${secondsSince(t0)} s`);
+    console.log(
+      wroteLine(
+        ctx.resultsDir,
+        ["adversarial.csv", "adversarial.json", "adversarial.svg"],
+        (performance.now() - t0) / 1000,
+      ),
+    );
   });
 }

@@ -104,7 +104,7 @@ if (import.meta.main) {
     const here = dirname(fileURLToPath(import.meta.url));
     const f = parseFlags(Deno.args, {
       full: { type: "boolean", default: false, help: "the reference's budgets (hours)" },
-      quick: { type: "boolean", default: false, help: "small budgets (the default mode)" },
+      quick: { type: "boolean", default: false, help: "small budgets (used unless --full)" },
       methods: { type: "string", help: "comma list of method keys forwarded to every study" },
       results_dir: {
         type: "string",

@@ -45,6 +45,7 @@ import {
   studyModels,
 } from "./lib/classification_study_eval.ts";
 import { startStudy } from "./lib/study.ts";
+import { wroteLine } from "./lib/report.ts";
 
 /**
  * The reference's MNIST test results (log-likelihood summed over the 10 000
@@ -223,6 +224,12 @@ if (import.meta.main) {
       `## MNIST test results\n\n${table.markdown}\n${notes.map((n) => `- ${n}`).join("\n")}\n`,
     );
     console.log(table.text.trimEnd());
-    console.log(`wrote ${ctx.resultsDir}/mnist_table.{md,csv,json} in ${secondsSince(t0)} s`);
+    console.log(
+      wroteLine(
+        ctx.resultsDir,
+        ["mnist_table.md", "mnist_table.csv", "mnist_table.json"],
+        (performance.now() - t0) / 1000,
+      ),
+    );
   });
 }

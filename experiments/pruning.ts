@@ -10,7 +10,7 @@
  *     deno run -A experiments/pruning.ts --methods map,mc_dropout
  *     deno run -A experiments/pruning.ts --full --fractions 0,0.5,0.9,0.95,0.99
  *
- * Models come from `<models_dir>/<quick|full>/<method>` (trained and saved
+ * Models come from `<models_dir>/<quick|full>/seed<seed>/<method>` (trained and saved
  * there first when missing, shared with the other studies). Methods without
  * the pruning hooks are skipped with a note.
  *
@@ -31,13 +31,13 @@
 import { join } from "node:path";
 import { CliError, type FlagSpecs, runMain } from "../core/cli.ts";
 import { evaluate } from "../core/evaluate.ts";
-import { take } from "../datasets/subset.ts";
 import { multiPanelLines } from "../plots/multi_panel_lines.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
-import { logStage, mnistModel, startStudy, studyMnist } from "./lib/study.ts";
+import { logStage, mnistModel, startStudy, studyTest, studyTrain } from "./lib/study.ts";
 import { pruningSweep } from "./lib/weight_study_pruning.ts";
+import { wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `pruning.csv` (and of each row in `pruning.json`).
@@ -119,6 +119,7 @@ export function parseFractions(text: string): number[] {
 }
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "pruning.ts",
     "Test error of MNIST models after removing the weights with the lowest " +
@@ -131,9 +132,8 @@ async function main(): Promise<void> {
   const fractions = parseFractions(String(f.fractions));
   const samples = Number(f.test_samples ?? (ctx.full ? 100 : 10));
   const testLimit = Number(f.test_limit ?? (ctx.full ? 0 : 2000));
-  const data = await studyMnist(ctx, testLimit > 0 ? testLimit : undefined);
-  const train = Number(f.train_limit) > 0 ? take(data.train, Number(f.train_limit)) : data.train;
-  const test = data.test;
+  const test = await studyTest(ctx, testLimit > 0 ? testLimit : undefined);
+  const train = studyTrain(ctx, Number(f.train_limit)); // read only if a model is trained
 
   const rows: Record<string, string | number>[] = [];
   for (const entry of ctx.methods) {
@@ -219,7 +219,13 @@ async function main(): Promise<void> {
     }),
     { digits: 3, title: "Pruning" },
   );
-  console.log(`wrote pruning.svg, pruning.csv, pruning.json to ${ctx.resultsDir}`);
+  console.log(
+    wroteLine(
+      ctx.resultsDir,
+      ["pruning.svg", "pruning.csv", "pruning.json"],
+      (performance.now() - t0) / 1000,
+    ),
+  );
 }
 
 if (import.meta.main) await runMain(main);

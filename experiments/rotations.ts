@@ -46,6 +46,7 @@ import {
 } from "./lib/classification_study_eval.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { logStage, startStudy } from "./lib/study.ts";
+import { wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `rotations.csv` / `rotations.json`.
@@ -238,8 +239,11 @@ if (import.meta.main) {
       { title: "Rotated MNIST (every 45°)", digits: 3 },
     );
     console.log(
-      `wrote ${ctx.resultsDir}/rotations.{csv,json,svg}, rotated_digit.svg ` +
-        `in ${secondsSince(t0)} s`,
+      wroteLine(
+        ctx.resultsDir,
+        ["rotations.csv", "rotations.json", "rotations.svg", "rotated_digit.svg"],
+        (performance.now() - t0) / 1000,
+      ),
     );
   });
 }

@@ -75,6 +75,7 @@ import {
   trainRegression,
   withEpochs,
 } from "./lib/regression_study_train.ts";
+import { wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `uci.csv` (and of each row in `uci.json`).
@@ -263,6 +264,7 @@ function errorBarRows(rows: Row[], metric: "log_lik" | "rmse"): ErrorBarRow[] {
 }
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "uci.ts",
     "Heteroscedastic regression on the UCI benchmarks (k-fold CV on the reference's six " +
@@ -451,7 +453,11 @@ async function main(): Promise<void> {
     { digits: 3, title: "UCI regression (test, mean ± std over folds)" },
   );
   console.log(
-    `wrote uci.csv, uci.json, uci_summary.csv, uci.md, ${figures.join(", ")} to ${ctx.resultsDir}`,
+    wroteLine(
+      ctx.resultsDir,
+      ["uci.csv", "uci.json", "uci_summary.csv", "uci.md", ...figures],
+      (performance.now() - t0) / 1000,
+    ),
   );
 }
 
