@@ -53,7 +53,7 @@ import {
 } from "./lib/classification_study_eval.ts";
 import { inOutHistogramPanels } from "./lib/classification_study_plots.ts";
 import { logStage, startStudy } from "./lib/study.ts";
-import { wroteLine } from "./lib/report.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `ood.csv` / `ood.json`.
@@ -255,7 +255,9 @@ if (import.meta.main) {
       await saveSvg(
         join(ctx.resultsDir, `ood_${name}.svg`),
         inOutHistogramPanels({
-          title: `${title} (out) vs MNIST (in): entropies of MNIST-trained models`,
+          title: `${title} (out) vs MNIST (in): entropies of MNIST-trained models${
+            budgetMark(ctx.full)
+          }`,
           inLabel: `MNIST test (in, ${test.n})`,
           outLabel: `${title} test (out, ${ds.n})`,
           rows: [
@@ -293,7 +295,9 @@ if (import.meta.main) {
     ];
     await writeTextAtomic(
       join(ctx.resultsDir, "ood.md"),
-      `## Out-of-distribution detection (MNIST-trained models)\n\n${table.markdown}\n` +
+      `## Out-of-distribution detection (MNIST-trained models)${
+        budgetMark(ctx.full)
+      }\n\n${table.markdown}\n` +
         notes.map((n) => `- ${n}`).join("\n") + "\n",
     );
     console.log(table.text.trimEnd());

@@ -24,7 +24,8 @@
  *   `fraction_removed` (the fraction actually removed), `weights_removed`,
  *   `weights_total`, `error_pct` (test error in %), `log_lik_mean` (test
  *   log-likelihood per example, nats), `samples` (posterior samples used),
- *   `n_test`.
+ *   `n_test`, `ranking` (the score the method ranks weights by: `|w|`,
+ *   `|μ|/σ`, …; also in the figure's legend).
  *
  * @module
  */
@@ -36,8 +37,9 @@ import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
 import { logStage, mnistModel, startStudy, studyTest, studyTrain } from "./lib/study.ts";
-import { pruningSweep } from "./lib/weight_study_pruning.ts";
-import { wroteLine } from "./lib/report.ts";
+import { pruningRanking, pruningSweep } from "./lib/weight_study_pruning.ts";
+import { methodColor } from "../plots/colors.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `pruning.csv` (and of each row in `pruning.json`).
@@ -58,6 +60,7 @@ export const PRUNING_COLUMNS = [
   "log_lik_mean",
   "samples",
   "n_test",
+  "ranking",
 ] as const;
 
 /**
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
           log_lik_mean: r.metrics.logLikMean,
           samples: s,
           n_test: test.n,
+          ranking: pruningRanking(entry.key) ?? "method's own score",
         });
       }
       console.error(
@@ -180,11 +184,13 @@ async function main(): Promise<void> {
   if (rows.length === 0) throw new Error("no selected method has the pruning hooks");
 
   const labels = [...new Set(rows.map((r) => String(r.method)))];
+  // The legend says which score each method was pruned by (|w|, |μ|/σ, …).
   const series = (metric: string) =>
     labels.map((name) => {
       const rs = rows.filter((r) => r.method === name);
       return {
-        name,
+        name: `${name} (ranked by ${rs[0].ranking})`,
+        color: methodColor(name),
         x: rs.map((r) => 100 * (1 - Number(r.fraction_removed))),
         y: rs.map((r) => Number(r[metric])),
       };
@@ -192,7 +198,9 @@ async function main(): Promise<void> {
   await saveSvg(
     join(ctx.resultsDir, "pruning.svg"),
     multiPanelLines({
-      title: `Pruning MNIST weights by |μ|/σ or |w| (${test.n} test images)`,
+      title: `Pruning MNIST weights, lowest score first (${test.n} test images)${
+        budgetMark(ctx.full)
+      }`,
       xLabel: "weights kept (%, log scale; 1% kept = 99% removed)",
       logX: true,
       panels: [
@@ -217,7 +225,7 @@ async function main(): Promise<void> {
       by: ["method", "fraction_removed"],
       metrics: ["error_pct", "log_lik_mean"],
     }),
-    { digits: 3, title: "Pruning" },
+    { digits: 3, title: `Pruning${budgetMark(ctx.full)}` },
   );
   console.log(
     wroteLine(

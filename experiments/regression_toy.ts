@@ -53,7 +53,7 @@ import {
   samplesFor,
   trainRegression,
 } from "./lib/regression_study_train.ts";
-import { wroteLine } from "./lib/report.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `regression_toy.csv` (and of each row in `regression_toy.json`).
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
       join(ctx.resultsDir, file),
       regressionPanels({
         title: `${kindName[0].toUpperCase()}${kindName.slice(1)} toy regression ` +
-          `(GP data, ℓ = 1, ${noiseText}; ${nTrain} points)`,
+          `(GP data, ℓ = 1, ${noiseText}; ${nTrain} points)${budgetMark(ctx.full)}`,
         xLabel: "x",
         yLabel: "y",
         groundTruth: {
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   });
   summarize(
     aggregate(rows, { by: ["kind", "method"], metrics: ["test_log_lik", "rmse"] }),
-    { digits: 3, title: "Toy regression (held-out points)" },
+    { digits: 3, title: `Toy regression (held-out points)${budgetMark(ctx.full)}` },
   );
   console.log(
     wroteLine(

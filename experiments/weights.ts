@@ -45,7 +45,7 @@ import { logStage, mnistModel, startStudy, studyTrain } from "./lib/study.ts";
 import { histogramRange, poolWeights, splitZeros, weightStats } from "./lib/weight_study_stats.ts";
 import { methodColor } from "../plots/colors.ts";
 import type { FlagSpecs } from "../core/cli.ts";
-import { wroteLine } from "./lib/report.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `weights.csv` (and of each row in `weights.json`).
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
         density: true,
         xLabel: "weight value",
         yLabel: "density",
-        title: `MNIST weights, ${what} (${samples} samples per method)`,
+        title: `MNIST weights, ${what} (${samples} samples per method)${budgetMark(ctx.full)}`,
         width: 640,
         height: 320,
       }),
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       by: ["method", "layer"],
       metrics: ["mean", "std", "q01", "q99", "fraction_abs_lt_1e-3"],
     }),
-    { digits: 4, title: "Sampled weights" },
+    { digits: 4, title: `Sampled weights${budgetMark(ctx.full)}` },
   );
   console.log(
     wroteLine(

@@ -23,15 +23,15 @@ export function wroteLine(dir: string, files: readonly string[], seconds?: numbe
 }
 
 /**
- * Marks quick-budget outputs: `" (quick budget: not the reference's)"`
+ * Marks quick-budget outputs: `" (quick budget)"`
  * appended to figure and table titles in quick mode, `""` with `--full`.
  *
  * @example
  * ```ts
  * import { budgetMark } from "./report.ts";
- * `Rotated MNIST${budgetMark(false)}`; // "Rotated MNIST (quick budget: not the reference's)"
+ * `Rotated MNIST${budgetMark(false)}`; // "Rotated MNIST (quick budget)"
  * ```
  */
 export function budgetMark(full: boolean): string {
-  return full ? "" : " (quick budget: not the reference's)";
+  return full ? "" : " (quick budget)";
 }
