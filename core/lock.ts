@@ -10,10 +10,26 @@
  */
 import { join } from "node:path";
 
-/** Name of the lock file inside a locked folder. */
-export const LOCK_FILE = ".bayes-nn.lock";
+/**
+ * Name of the lock file inside a locked folder.
+ *
+ * @example
+ * ```ts
+ * import { LOCK_FILE } from "./lock.ts";
+ * console.log(`models/map/${LOCK_FILE}`); // "models/map/.bayes-nn.lock"
+ * ```
+ */
+export const LOCK_FILE: string = ".bayes-nn.lock";
 
-/** What a lock file records about its owner. */
+/**
+ * What a lock file records about its owner.
+ *
+ * @example
+ * ```ts
+ * import type { LockOwner } from "./lock.ts";
+ * const describe = (o: LockOwner) => `process ${o.pid} on ${o.host} since ${o.started}`;
+ * ```
+ */
 export interface LockOwner {
   /** Process id. */
   pid: number;
@@ -27,7 +43,19 @@ export interface LockOwner {
   command: string;
 }
 
-/** Raised when a folder is locked by a running process (or cannot be locked). */
+/**
+ * Raised when a folder is locked by a running process (or cannot be locked).
+ *
+ * @example
+ * ```ts
+ * import { acquireDirLock, LockError } from "./lock.ts";
+ * try {
+ *   (await acquireDirLock(await Deno.makeTempDir())).release();
+ * } catch (e) {
+ *   if (e instanceof LockError) console.error(e.message);
+ * }
+ * ```
+ */
 export class LockError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -143,6 +171,14 @@ async function removeIfUnchanged(path: string, text: string): Promise<void> {
 /**
  * A held lock. `release()` removes the lock file (only while it is still
  * ours); it runs by itself on `Deno.exit`, SIGINT, SIGTERM and SIGHUP.
+ *
+ * @example
+ * ```ts
+ * import { acquireDirLock } from "./lock.ts";
+ * const lock = await acquireDirLock(await Deno.makeTempDir());
+ * console.log(lock.owner.pid === Deno.pid); // true
+ * lock.release();
+ * ```
  */
 export class DirLock {
   /** The lock file. */

@@ -253,8 +253,17 @@ export async function ensureFiles(
 
 const warned = new Set<string>();
 
-/** Environment variable that accepts every local file whose checksum differs (structure still checked). */
-export const ACCEPT_CHECKSUM_ENV = "BNN_ACCEPT_CHECKSUM";
+/**
+ * Environment variable that accepts every local file whose checksum differs
+ * (structure still checked): `BNN_ACCEPT_CHECKSUM=1`.
+ *
+ * @example
+ * ```ts
+ * import { ACCEPT_CHECKSUM_ENV } from "./files.ts";
+ * console.log(`${ACCEPT_CHECKSUM_ENV}=1 deno task study:weights`);
+ * ```
+ */
+export const ACCEPT_CHECKSUM_ENV: string = "BNN_ACCEPT_CHECKSUM";
 
 /**
  * Whether the user accepted `path` with MD5 `md5`: `BNN_ACCEPT_CHECKSUM=1`,

@@ -96,7 +96,8 @@ const FLAGS: FlagSpecs = {
     type: "int",
     default: 0,
     min: 0,
-    help: "(tests) train missing models on the first N examples only; 0 = the mode's default",
+    help:
+      "(tests) train missing models on only the first N examples; 0: no limit beyond the mode's",
   },
 };
 
