@@ -97,6 +97,12 @@ Deno.test({
         /MAP: the model saved in .*seed0\/map was trained differently \(data \{"dataset":"mnist","limit":300\} → \{"dataset":"mnist","limit":200\}\); training one/,
       );
       assert.match(other.stderr, /MAP: training 3 epoch\(s\) on 200 examples/);
+      // The first run's checkpoint (300 examples) is not resumed: it is discarded, all 3 epochs run.
+      assert.match(
+        other.stderr,
+        /MAP: discarded the checkpoint in .*seed0\/map \(it was for other settings: data /,
+      );
+      assert.match(other.stderr, /epoch 3\/3/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

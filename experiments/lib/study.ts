@@ -385,16 +385,18 @@ export async function mnistModel(
   const dir = studyModelDir(ctx, entry);
   const record = studyModelRecord(ctx, entry, train);
   if (await exists(join(dir, WEIGHTS_FILE))) {
-    const { manifest } = await readSaved(dir);
-    const diff = recordDifference(manifest.info?.study, record);
     if (ctx.flags.retrain) {
       log(`${entry.label}: --retrain: training again (replaces the model saved in ${dir})`);
-    } else if (diff === null) {
+    }
+    // With --retrain the saved file is not even read (it may be damaged).
+    const manifest = ctx.flags.retrain ? undefined : (await readSaved(dir)).manifest;
+    const diff = manifest ? recordDifference(manifest.info?.study, record) : "";
+    if (manifest && diff === null) {
       const m = buildFromManifest(manifest);
       await loadMethod(dir, m);
       log(`${entry.label}: loaded ${dir}`);
       return m;
-    } else {
+    } else if (manifest) {
       log(
         `${entry.label}: the model saved in ${dir} was trained differently (${diff}); ` +
           "training one for these settings (it replaces the saved one)",
@@ -411,7 +413,8 @@ export async function mnistModel(
     if (!resume) {
       await Deno.remove(ckpt);
       if (!ctx.flags.retrain) {
-        log(`${entry.label}: discarded the checkpoint in ${dir} (other settings: ${diff})`);
+        const why = saved ? `it was for other settings: ${diff}` : "it is unreadable";
+        log(`${entry.label}: discarded the checkpoint in ${dir} (${why})`);
       }
     }
   }
