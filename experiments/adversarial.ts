@@ -50,6 +50,7 @@ import {
 import { fgsmDirection, fgsmPerturb } from "./lib/classification_study_fgsm.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { logStage, startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `adversarial.csv` / `adversarial.json`.
@@ -230,7 +231,7 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "adversarial.svg"),
       uncertaintyCurves(rows, {
-        title: `FGSM adversarial examples (${test.n} MNIST test digits)`,
+        title: `FGSM adversarial examples (${test.n} MNIST test digits)${budgetMark(ctx.full)}`,
         x: "epsilon",
         xLabel: "FGSM ε (pixel units)",
         metric: { key: "accuracy_pct", title: "Test accuracy", yLabel: "accuracy (%)" },
@@ -241,8 +242,14 @@ if (import.meta.main) {
         by: ["method", "epsilon"],
         metrics: ["accuracy_pct", "total_entropy", "aleatoric_entropy", "epistemic_entropy"],
       }),
-      { title: "FGSM", digits: 3 },
+      { title: `FGSM${budgetMark(ctx.full)}`, digits: 3 },
     );
-    console.log(`wrote ${ctx.resultsDir}/adversarial.{csv,json,svg} in ${secondsSince(t0)} s`);
+    console.log(
+      wroteLine(
+        ctx.resultsDir,
+        ["adversarial.csv", "adversarial.json", "adversarial.svg"],
+        (performance.now() - t0) / 1000,
+      ),
+    );
   });
 }

@@ -26,6 +26,7 @@ import { regressionBands } from "../plots/regression.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeJson } from "../uncertainty/io.ts";
 import { regressionUncertainty } from "../uncertainty/regression.ts";
+import { wroteLine } from "./lib/report.ts";
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -127,6 +128,8 @@ if (import.meta.main) {
       } per point, ` +
         `RMSE ${m.rmse!.toFixed(3)} (${test.n} held-out points), ${seconds.toFixed(1)} s`,
     );
-    console.log(`wrote ${join(resultsDir, "demo.svg")} and ${join(resultsDir, "metrics.json")}`);
+    console.log(
+      wroteLine(resultsDir, ["demo.svg", "metrics.json"], (performance.now() - t0) / 1000),
+    );
   });
 }

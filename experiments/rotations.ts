@@ -46,6 +46,7 @@ import {
 } from "./lib/classification_study_eval.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
 import { logStage, startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `rotations.csv` / `rotations.json`.
@@ -114,6 +115,21 @@ export function angleGrid(max: number, step: number): number[] {
   const out: number[] = [];
   for (let k = 0; k * step <= max + 1e-9; k++) out.push(Math.round(k * step * 1e6) / 1e6);
   return out;
+}
+
+/**
+ * Axis ticks for angles up to `max`: multiples of 45° (of 15° below 90°, of
+ * 5° below 30°), so a rotation axis reads 0, 45, 90, … rather than 50, 100.
+ *
+ * @example
+ * ```ts
+ * import { angleTicks } from "./rotations.ts";
+ * angleTicks(180); // [0, 45, 90, 135, 180]
+ * ```
+ */
+export function angleTicks(max: number): number[] {
+  const step = max >= 90 ? 45 : max >= 30 ? 15 : 5;
+  return angleGrid(max, step);
 }
 
 if (import.meta.main) {
@@ -208,9 +224,10 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "rotations.svg"),
       uncertaintyCurves(rows, {
-        title: `Rotated MNIST (${test.n} test digits)`,
+        title: `Rotated MNIST (${test.n} test digits)${budgetMark(ctx.full)}`,
         x: "angle",
         xLabel: "rotation angle (°)",
+        xTicks: angleTicks(angles[angles.length - 1]),
         metric: { key: "error_pct", title: "Test error", yLabel: "error (%)" },
       }),
     );
@@ -221,8 +238,11 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "rotated_digit.svg"),
       classProbabilitiesPanels({
-        title: `Test digit #${digitIndex} (a ${digitLabel}) rotated: predicted class probabilities`,
+        title: `Test digit #${digitIndex} (a ${digitLabel}) rotated: predicted class probabilities${
+          budgetMark(ctx.full)
+        }`,
         angles,
+        xTicks: angleTicks(angles[angles.length - 1]),
         panels: digitPanels,
         minProb: 0.1,
         // At most 13 images in the strip, so they stay legible.
@@ -235,11 +255,14 @@ if (import.meta.main) {
         by: ["method", "angle"],
         metrics: ["error_pct", "total_entropy", "aleatoric_entropy", "epistemic_entropy"],
       }),
-      { title: "Rotated MNIST (every 45°)", digits: 3 },
+      { title: `Rotated MNIST (every 45°)${budgetMark(ctx.full)}`, digits: 3 },
     );
     console.log(
-      `wrote ${ctx.resultsDir}/rotations.{csv,json,svg}, rotated_digit.svg ` +
-        `in ${secondsSince(t0)} s`,
+      wroteLine(
+        ctx.resultsDir,
+        ["rotations.csv", "rotations.json", "rotations.svg", "rotated_digit.svg"],
+        (performance.now() - t0) / 1000,
+      ),
     );
   });
 }

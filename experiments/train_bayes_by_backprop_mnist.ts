@@ -136,6 +136,8 @@ export const script: TrainScript = {
   validate: (f) => {
     settingsFromFlags(f);
   },
+  // μ and ρ with their gradients and optimizer state, and a weight sample.
+  memoryCopies: () => 9,
   build: (spec: NetSpec, f: FlagValues): BbbMethod => buildBbb(spec, settingsFromFlags(f)),
 };
 

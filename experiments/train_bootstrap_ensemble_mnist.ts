@@ -66,6 +66,7 @@ export const script: TrainScript = {
     const s = f.subsample as number;
     if (!(s > 0 && s <= 1)) throw new CliError(`--subsample must be in (0, 1], found ${s}`);
   },
+  memoryCopies: (f) => 4 * Number(f.n_nets), // every member's weights, gradient, optimizer
   build: (spec, f) =>
     buildEnsemble(spec, {
       nNets: f.n_nets as number,

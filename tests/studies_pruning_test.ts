@@ -117,6 +117,11 @@ Deno.test({
     for (const t of ["MAP", "MC Dropout", "test error (%)", "weights kept"]) {
       assert.ok(text.includes(t), t);
     }
+    // Which ranking each method was pruned by: in the legend and in the rows.
+    for (const t of ["MAP (ranked by |w|)", "MC Dropout (ranked by |w|)", "(quick budget)"]) {
+      assert.ok(text.includes(t), t);
+    }
+    assert.ok(csv.every((row) => row.ranking === "|w|"), "ranking column");
     await Deno.remove(dir, { recursive: true });
   },
 });

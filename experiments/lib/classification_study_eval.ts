@@ -23,7 +23,7 @@ import {
   classificationUncertainty,
 } from "../../uncertainty/classification.ts";
 import { type ClassificationMetrics, classificationMetrics } from "../../uncertainty/metrics.ts";
-import { mnistModel, type StudyContext, studyMnist } from "./study.ts";
+import { mnistModel, type StudyContext, studyTest, type StudyTrain, studyTrain } from "./study.ts";
 
 /**
  * Posterior samples per prediction in `--full` mode (the reference's 100).
@@ -72,8 +72,7 @@ export const EVAL_FLAGS: FlagSpecs = {
   train_limit: {
     type: "int",
     min: 1,
-    help: "train missing models on only the first N training examples (tests; " +
-      "use a separate --models_dir)",
+    help: "train missing models on only the first N training examples (tests)",
   },
 };
 
@@ -113,7 +112,8 @@ export function testExamples(
 
 /**
  * MNIST train and test sets of a study, with `--train_limit` and the
- * study's test size applied (`fullTest`: the whole test set).
+ * study's test size applied (`fullTest`: the whole test set). The training
+ * set is lazy: it is read only if a model has to be trained.
  *
  * @example
  * ```ts
@@ -124,14 +124,13 @@ export function testExamples(
 export async function studyData(
   ctx: StudyContext,
   sizes: { quick?: number; full?: number },
-): Promise<{ train: ImageDataset; test: ImageDataset; fullTest: ImageDataset }> {
-  const { train, test } = await studyMnist(ctx);
-  const trainLimit = ctx.flags.train_limit as number | undefined;
+): Promise<{ train: StudyTrain; test: ImageDataset; fullTest: ImageDataset }> {
+  const fullTest = await studyTest(ctx);
   const testLimit = testExamples(ctx, sizes);
   return {
-    train: trainLimit ? take(train, trainLimit) : train,
-    test: testLimit ? take(test, testLimit) : test,
-    fullTest: test,
+    train: studyTrain(ctx, ctx.flags.train_limit as number | undefined),
+    test: testLimit ? take(fullTest, testLimit) : fullTest,
+    fullTest,
   };
 }
 
@@ -165,7 +164,7 @@ export interface StudyModel {
  */
 export async function* studyModels(
   ctx: StudyContext,
-  train: ImageDataset,
+  train: StudyTrain,
   log: (line: string) => void = (l) => console.error(l),
 ): AsyncGenerator<StudyModel> {
   for (const entry of ctx.methods) {

@@ -161,3 +161,23 @@ export async function pruningSweep(
   }
   return out;
 }
+
+/**
+ * The score each registered method ranks its weights by in `pruningScores`
+ * (lowest removed first), for figure legends and tables; `undefined` for a
+ * method not listed.
+ *
+ * @example
+ * ```ts
+ * import { pruningRanking } from "./weight_study_pruning.ts";
+ * pruningRanking("bbb_gaussian"); // "|μ|/σ"
+ * pruningRanking("map"); // "|w|"
+ * ```
+ */
+export function pruningRanking(key: string): string | undefined {
+  if (key === "map" || key === "mc_dropout" || key === "ensemble") return "|w|";
+  if (key.startsWith("bbb")) return "|μ|/σ";
+  if (key === "kfac_laplace") return "|w_MAP|/σ";
+  if (key === "sgld" || key === "psgld" || key === "sghmc") return "|sample mean|";
+  return undefined;
+}
