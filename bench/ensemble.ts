@@ -2,9 +2,10 @@
  * Bootstrap ensemble training: seconds per epoch in this thread through
  * `fit` (OpenBLAS with every core) against `trainEnsembleParallel` with
  * several workers (cores/workers BLAS threads each), on MNIST rows with the
- * reference 784-1200-1200-10 network.
+ * reference 784-1200-1200-10 network. With `--backend webgpu` only the
+ * in-thread path runs (workers are CPU only).
  *
- *     deno run -A bench/ensemble.ts [--limit 6000] [--n_nets 2] [--epochs 2]
+ *     deno run -A bench/ensemble.ts [--limit 6000] [--n_nets 2] [--epochs 2] [--backend wasm]
  *
  * Needs MNIST (`BNN_DATA_DIR` or the user cache). Prints a markdown table
  * and writes `bench/results/ensemble-<date>.json`.
@@ -13,6 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { initBackend } from "../core/backend.ts";
+import { getEngine } from "../core/engine/current.ts";
 import { fit } from "../core/train.ts";
 import { loadMnist } from "../datasets/mnist.ts";
 import { buildEnsemble } from "../methods/ensemble.ts";
@@ -26,11 +28,13 @@ const args = parseArgs({
     n_nets: { type: "string", default: "2" },
     epochs: { type: "string", default: "2" },
     workers: { type: "string", default: "2" },
+    backend: { type: "string", default: "wasm" },
   },
 });
 const limit = Number(args.values.limit), nNets = Number(args.values.n_nets);
 const epochs = Number(args.values.epochs), workers = Number(args.values.workers);
-const info = await initBackend({ backend: "wasm", quiet: true });
+const info = await initBackend({ backend: args.values.backend, quiet: true });
+const cpu = getEngine().kind === "cpu";
 const train = await loadMnist("mnist", "train", { limit });
 const spec = {
   inputDim: 784,
@@ -67,7 +71,7 @@ const cores = navigator.hardwareConcurrency || 1;
     medianEpochSeconds: median(secs),
   });
 }
-for (const threads of [Math.max(1, Math.floor(cores / workers)), cores]) {
+for (const threads of cpu ? [Math.max(1, Math.floor(cores / workers)), cores] : []) {
   const m = buildEnsemble(spec, { nNets });
   const t0 = performance.now();
   const { history } = await trainEnsembleParallel(m, train, {
@@ -102,6 +106,7 @@ for (const r of rows) {
     } |`,
   );
 }
+if (!cpu) console.log("\n(workers: not measured, they run on the CPU engine only)");
 const path = await writeResult("ensemble", {
   machine: await machineInfo(info.line),
   setup: { limit: train.n, nNets, epochs, batchSize: 128, hidden: spec.hidden },

@@ -1,7 +1,7 @@
 /**
  * Trains one registered method on full MNIST with its registry budget
  * (`entry.full`) and prints its test metrics (100 posterior samples) as one
- * JSON line. Used by `deno task bench --accuracy`.
+ * JSON line. Used by `deno task bench --accuracy [--backend webgpu]`.
  *
  * @module
  */
@@ -19,9 +19,10 @@ if (import.meta.main) {
       method: { type: "string", default: "map", help: "registry key" },
       epochs: { type: "int", min: 1, help: "override the registry's epochs" },
       seed: { type: "int", default: 0, help: "seed" },
+      backend: { type: "string", help: "backend (default BNN_BACKEND or auto)" },
     }, { name: "method_accuracy.ts", description: "Full-MNIST accuracy of one method." });
     if (!f) return;
-    await initBackend({ quiet: true });
+    await initBackend({ backend: f.backend as string | undefined, quiet: true });
     const e = METHODS[String(f.method)];
     if (!e) throw new RangeError(`unknown method ${f.method}`);
     const train = await loadMnist("mnist", "train");
@@ -40,7 +41,7 @@ if (import.meta.main) {
       batchSize: e.full.batchSize,
       seed: Number(f.seed),
     });
-    const r = evaluate(m, test, { samples: Math.min(100, m.defaultSamples) });
+    const r = await evaluate(m, test, { samples: Math.min(100, m.defaultSamples) });
     console.log(JSON.stringify({
       epochs,
       seconds: (performance.now() - t0) / 1000,

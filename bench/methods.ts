@@ -1,17 +1,22 @@
 /**
  * `deno task bench`: speed and memory of every registered method on the
  * reference MNIST network (784-1200-1200-10), each measured in its own
- * process — ms per training step at batch 100 and 128 (median after
- * warm-up), the implied epoch time, prediction throughput with 100 posterior
- * samples, peak resident memory — next to the same step on the stock tfjs
- * wasm kernels (`BNN_BLAS=off`) and the BLAS matmul ceiling, all in the same
- * run. `--accuracy` also trains each method on full MNIST with its registry
+ * process — ms per training step at batch 100 and 128 (a timed block of
+ * steps after warm-up, ended by an awaited read, so asynchronous GPU work is
+ * counted), the implied epoch time, prediction throughput with 100 posterior
+ * samples, peak resident memory — and, on wasm, the same step on the stock
+ * tfjs wasm kernels (`BNN_BLAS=off`) and the BLAS matmul ceiling, all in the
+ * same run. `--backend webgpu` times the WebGPU engine and adds the
+ * dispatches per step (what predicts speed on a real GPU). A method that
+ * fails is reported with a one-line reason and the run goes on.
+ * `--accuracy` also trains each method on full MNIST with its registry
  * budget and reports test error and log-likelihood next to the reference
  * table. Prints markdown; writes `bench/results/methods-<date>.json`.
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { BACKEND_NAMES } from "../core/backend.ts";
 import { loadBlas } from "../core/blas.ts";
 import { parseFlags, runMain } from "../core/cli.ts";
 import { METHODS, selectMethods } from "../methods/registry.ts";
@@ -32,20 +37,148 @@ export const REFERENCE: Record<string, { logLik: number; errorPct: number }> = {
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
-async function child(script: string, args: string[], env: Record<string, string> = {}) {
+/** What a child run printed: its JSON line, or `{ error }` with a one-line reason. */
+// deno-lint-ignore no-explicit-any
+export type ChildResult = Record<string, any> & { error?: string };
+
+async function child(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ChildResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", here(script), ...args],
     env,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  const dec = new TextDecoder();
+  const lastLine = (b: Uint8Array) =>
+    dec.decode(b).trim().split("\n").filter((l) => l.trim() && !/XDG_RUNTIME_DIR/.test(l))
+      .at(-1) ?? "";
   if (out.code !== 0) {
-    return {
-      error: new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? `exit ${out.code}`,
-    };
+    return { error: lastLine(out.stderr).replace(/^error: /, "") || `exit code ${out.code}` };
   }
-  return JSON.parse(text);
+  try {
+    return JSON.parse(lastLine(out.stdout));
+  } catch {
+    return { error: `no result line (last output: ${lastLine(out.stdout).slice(0, 120)})` };
+  }
+}
+
+/** A table column: header and how a row shows in it. */
+interface Column {
+  header: string;
+  /** Right-aligned numbers. */
+  numeric?: boolean;
+  cell(r: Row): string;
+}
+
+/** One measured method: the main run and (wasm) the stock-kernel run. */
+export interface Row {
+  key: string;
+  label: string;
+  fast: ChildResult;
+  stock?: ChildResult;
+}
+
+const fmt = (v: number | undefined, d = 1) =>
+  v === undefined || v === null || !Number.isFinite(v) ? "—" : v.toFixed(d);
+
+/**
+ * The table's columns for a backend. (Room for more: a `threads` column will
+ * come with multi-threaded training.)
+ */
+function columns(webgpu: boolean): Column[] {
+  const cols: Column[] = [
+    { header: "method", cell: (r) => r.label },
+    { header: "ms/step b100", numeric: true, cell: (r) => fmt(r.fast.stepMs?.["100"]) },
+    { header: "ms/step b128", numeric: true, cell: (r) => fmt(r.fast.stepMs?.["128"]) },
+    {
+      header: "epoch est. (s, b128)",
+      numeric: true,
+      cell: (r) => {
+        const s = r.fast.stepMs?.["128"];
+        return fmt(s ? (s * 469) / 1000 : undefined, 0);
+      },
+    },
+  ];
+  if (webgpu) {
+    cols.push(
+      {
+        header: "dispatches/step b100",
+        numeric: true,
+        cell: (r) => fmt(r.fast.dispatchesPerStep?.["100"], 0),
+      },
+      {
+        header: "host ms/step b100",
+        numeric: true,
+        cell: (r) => fmt(r.fast.hostMs?.["100"]),
+      },
+    );
+  } else {
+    cols.push(
+      {
+        header: "stock wasm ms/step b100",
+        numeric: true,
+        cell: (r) => fmt(r.stock?.stepMs?.["100"]),
+      },
+      {
+        header: "speed-up",
+        numeric: true,
+        cell: (r) => {
+          const st = r.stock?.stepMs?.["100"], s100 = r.fast.stepMs?.["100"];
+          return st && s100 ? (st / s100).toFixed(1) + "×" : "—";
+        },
+      },
+    );
+  }
+  cols.push(
+    {
+      header: "predict ex/s",
+      numeric: true,
+      cell: (r) => fmt(r.fast.predict?.examplesPerSec, 0),
+    },
+    { header: "samples", numeric: true, cell: (r) => String(r.fast.predict?.samples ?? "—") },
+  );
+  if (webgpu) {
+    cols.push({
+      header: "predict dispatches",
+      numeric: true,
+      cell: (r) => fmt(r.fast.predict?.dispatches, 0),
+    });
+  }
+  cols.push({ header: "peak RSS (MiB)", numeric: true, cell: (r) => fmt(r.fast.peakRssMiB, 0) });
+  return cols;
+}
+
+/**
+ * The markdown table; a method whose run failed gets a row with its
+ * one-line reason. WebGPU tables show dispatches instead of the stock
+ * wasm comparison.
+ *
+ * @example
+ * ```ts
+ * import { table } from "./methods.ts";
+ * table([{ key: "sgld", label: "SGLD", fast: { error: "not ported" } }], true);
+ * // header, separator, "| SGLD | skipped: not ported |"
+ * ```
+ */
+export function table(rows: Row[], webgpu: boolean): string {
+  const cols = columns(webgpu);
+  const lines = [
+    `| ${cols.map((c) => c.header).join(" | ")} |`,
+    `|${cols.map((c) => (c.numeric ? "---:" : "---")).join("|")}|`,
+  ];
+  for (const r of rows) {
+    if (r.fast.error) {
+      lines.push(`| ${r.label} | skipped: ${r.fast.error.replaceAll("|", "\\|")} |`);
+      continue;
+    }
+    const predictError = r.fast.predict?.error ? ` predict error: ${r.fast.predict.error}` : "";
+    lines.push(`| ${cols.map((c) => c.cell(r)).join(" | ")} |${predictError}`);
+  }
+  return lines.join("\n");
 }
 
 function gemmCeiling(): Record<string, number> | null {
@@ -74,18 +207,29 @@ if (import.meta.main) {
         default: "all",
         help: `comma list of ${Object.keys(METHODS).join(", ")}`,
       },
+      backend: {
+        type: "string",
+        default: "wasm",
+        choices: BACKEND_NAMES.filter((b) => b !== "auto"),
+        help: "backend the methods run on (webgpu: adds dispatches per step)",
+      },
       steps: { type: "int", default: 10, min: 1, help: "timed steps per batch size" },
+      warmup: { type: "int", default: 3, min: 0, help: "untimed steps before each timed block" },
       stock_steps: {
         type: "int",
         default: 3,
         min: 1,
-        help: "timed steps on the stock wasm kernels",
+        help: "timed steps on the stock wasm kernels (wasm only)",
       },
       predict_examples: {
         type: "int",
         default: 1000,
         min: 0,
         help: "test examples for the prediction timing",
+      },
+      predict_warmup: {
+        type: "boolean",
+        help: "predict once untimed before the timed call (default: on with webgpu)",
       },
       accuracy: {
         type: "boolean",
@@ -95,56 +239,52 @@ if (import.meta.main) {
     }, { name: "bench/methods.ts", description: "Speed, memory (and accuracy) of every method." });
     if (!f) return;
     const entries = selectMethods(String(f.methods));
+    const backend = String(f.backend);
+    const wasm = backend === "wasm";
     const t0 = performance.now();
-    const ceiling = gemmCeiling();
-    const rows: Record<string, unknown>[] = [];
+    const ceiling = wasm ? gemmCeiling() : null;
+    const rows: Row[] = [];
     for (const e of entries) {
-      console.error(`${e.label}: BLAS…`);
+      console.error(`${e.label}: ${backend}${wasm ? " + BLAS" : ""}…`);
       const fast = await child("./method_step.ts", [
         "--method",
         e.key,
+        "--backend",
+        backend,
         "--steps",
         String(f.steps),
+        "--warmup",
+        String(f.warmup),
         "--predict_examples",
         String(f.predict_examples),
+        ...(f.predict_warmup === undefined ? [] : ["--predict_warmup", String(f.predict_warmup)]),
       ]);
-      console.error(`${e.label}: stock wasm…`);
-      const stock = await child("./method_step.ts", [
-        "--method",
-        e.key,
-        "--batches",
-        "100",
-        "--steps",
-        String(f.stock_steps),
-        "--warmup",
-        "1",
-        "--predict_examples",
-        "0",
-      ], { BNN_BLAS: "off" });
+      if (fast.error) {
+        console.error(`${e.label}: skipped: ${fast.error}`);
+        rows.push({ key: e.key, label: e.label, fast });
+        continue;
+      }
+      let stock: ChildResult | undefined;
+      if (wasm) {
+        console.error(`${e.label}: stock wasm…`);
+        stock = await child("./method_step.ts", [
+          "--method",
+          e.key,
+          "--batches",
+          "100",
+          "--steps",
+          String(f.stock_steps),
+          "--warmup",
+          "1",
+          "--predict_examples",
+          "0",
+        ], { BNN_BLAS: "off" });
+      }
       rows.push({ key: e.key, label: e.label, fast, stock });
     }
-    const table = [
-      "| method | ms/step b100 | ms/step b128 | epoch est. (s, b128) | stock wasm ms/step b100 | speed-up | predict ex/s | samples | peak RSS (MiB) |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ];
-    for (const r of rows) {
-      // deno-lint-ignore no-explicit-any
-      const fast = r.fast as any, stock = r.stock as any;
-      const s100 = fast.stepMs?.["100"], s128 = fast.stepMs?.["128"], st = stock.stepMs?.["100"];
-      const fmt = (
-        v: number | undefined,
-        d = 1,
-      ) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(d));
-      table.push(
-        `| ${r.label} | ${fmt(s100)} | ${fmt(s128)} | ${
-          fmt(s128 ? (s128 * 469) / 1000 : undefined, 0)
-        } | ${fmt(st)} | ${st && s100 ? (st / s100).toFixed(1) + "×" : "—"} | ${
-          fmt(fast.predict?.examplesPerSec, 0)
-        } | ${fast.predict?.samples ?? "—"} | ${fmt(fast.peakRssMiB, 0)} |` +
-          (fast.error ? ` error: ${fast.error}` : ""),
-      );
-    }
-    console.log(table.join("\n"));
+    const backendLine = rows.find((r) => !r.fast.error)?.fast.backend as string | undefined;
+    if (backendLine) console.log(backendLine + "\n");
+    console.log(table(rows, backend === "webgpu"));
     if (ceiling) {
       console.log(
         "\nBLAS sgemm ceiling: " +
@@ -160,7 +300,7 @@ if (import.meta.main) {
       ];
       for (const e of entries) {
         console.error(`${e.label}: training on full MNIST (${e.full.epochs} epochs)…`);
-        const r = await child("./method_accuracy.ts", ["--method", e.key]);
+        const r = await child("./method_accuracy.ts", ["--method", e.key, "--backend", backend]);
         accuracy.push({ key: e.key, ...r });
         const ref = REFERENCE[e.key];
         acc.push(
@@ -174,9 +314,14 @@ if (import.meta.main) {
     const seconds = (performance.now() - t0) / 1000;
     console.log(`\n(${seconds.toFixed(0)} s)`);
     const path = await writeResult("methods", {
-      machine: await machineInfo(
-        (rows[0]?.fast as { backend?: string } | undefined)?.backend ?? "wasm",
-      ),
+      machine: await machineInfo(backendLine ?? `backend: ${backend}`),
+      settings: {
+        backend,
+        steps: f.steps,
+        warmup: f.warmup,
+        predictExamples: f.predict_examples,
+        timing: "ms/step = elapsed / steps over a block ended by an awaited read",
+      },
       blasCeilingGflops: ceiling,
       methods: rows,
       accuracy,

@@ -1,10 +1,14 @@
 /**
- * Shared helpers of the benchmarks: machine description, medians, and
- * atomically written result files under `bench/results/`.
+ * Shared helpers of the benchmarks: machine description, medians,
+ * atomically written result files under `bench/results/`, and what timing on
+ * an asynchronous device needs — waiting for the device to finish
+ * ({@linkcode settle}) and counting GPU dispatches ({@linkcode countDispatches}).
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { writeJsonAtomic } from "../core/atomic.ts";
+import type { Engine } from "../core/engine/engine.ts";
 
 /** Median of a list of numbers. */
 export function median(xs: number[]): number {
@@ -49,4 +53,99 @@ export async function writeResult(name: string, data: unknown): Promise<string> 
   const path = new URL(`./results/${name}-${stamp}.json`, import.meta.url).pathname;
   await writeJsonAtomic(path, data);
   return path;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyBackend = any;
+
+/**
+ * Waits until the device has finished the work issued so far: reads `t` (a
+ * value the last piece of work produced, e.g. the last step's loss) through
+ * the engine, and frees it. Without a tensor, on WebGPU, submits tfjs's
+ * pending commands and waits for the queue. On the CPU engine work is done
+ * when issued, and this returns at once (after the read).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { getEngine, initBackend } from "@bayes/nn";
+ * import { settle } from "./util.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const t0 = performance.now();
+ * await settle(getEngine(), tf.ones([2]));
+ * const ms = performance.now() - t0;
+ * ```
+ */
+export async function settle(engine: Engine, t?: tf.Tensor | number): Promise<void> {
+  if (t !== undefined && typeof t !== "number") {
+    await engine.read(t);
+    t.dispose();
+    return;
+  }
+  if (engine.kind !== "webgpu") return;
+  const be = tf.backend() as AnyBackend;
+  if (be.commandEncoder) {
+    be.endComputePassEncoder();
+    be.submitQueue();
+  }
+  await (be.device as GPUDevice | undefined)?.queue.onSubmittedWorkDone();
+}
+
+/** Counts GPU compute dispatches from the moment it is made (see {@linkcode countDispatches}). */
+export interface DispatchCounter {
+  /** Dispatches of tfjs's own kernels so far. */
+  tfjs(): number;
+  /** Dispatches of the parameter engine's kernels (`WebGpuEngine.dispatches`) so far. */
+  engine(): number;
+  /** Both. */
+  total(): number;
+  /** Stops counting (restores the backend). */
+  stop(): void;
+}
+
+/**
+ * A dispatch counter on the WebGPU engine, or `undefined` elsewhere (or,
+ * with `reason` set, where tfjs's backend lacks the method counted). tfjs's
+ * dispatches are counted by wrapping its backend's `recordAndSubmit` (every
+ * tfjs-webgpu program is recorded through it, one dispatch each); the
+ * engine's own kernels bypass it and count themselves in `dispatches`.
+ * Dispatches per step predict speed on a real GPU, where each costs a few
+ * microseconds of launch whatever its size.
+ *
+ * @example
+ * ```ts
+ * import { getEngine, initBackend } from "@bayes/nn";
+ * import { countDispatches } from "./util.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const c = countDispatches(getEngine()); // undefined: the CPU engine does not dispatch
+ * ```
+ */
+export function countDispatches(
+  engine: Engine,
+  reason: { why?: string } = {},
+): DispatchCounter | undefined {
+  if (engine.kind !== "webgpu") return undefined;
+  const be = tf.backend() as AnyBackend;
+  const own = engine as unknown as { dispatches?: number };
+  if (typeof be.recordAndSubmit !== "function" || typeof own.dispatches !== "number") {
+    reason.why = "this tfjs-webgpu has no recordAndSubmit (or the engine no dispatch count)";
+    return undefined;
+  }
+  const shadowed = Object.prototype.hasOwnProperty.call(be, "recordAndSubmit");
+  const original = be.recordAndSubmit;
+  let tfjs = 0;
+  be.recordAndSubmit = function (this: unknown, ...args: unknown[]) {
+    tfjs++;
+    return original.apply(this, args);
+  };
+  const engine0 = own.dispatches;
+  return {
+    tfjs: () => tfjs,
+    engine: () => own.dispatches! - engine0,
+    total: () => tfjs + own.dispatches! - engine0,
+    stop: () => {
+      if (shadowed) be.recordAndSubmit = original;
+      else delete be.recordAndSubmit;
+    },
+  };
 }

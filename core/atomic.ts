@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { processAlive } from "./lock.ts";
 
 function tmpName(path: string): string {
   return `${path}.tmp-${Deno.pid}-${Math.floor(performance.now() * 1000) % 1e9}`;
@@ -72,4 +73,57 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
     throw new TypeError(`writeJsonAtomic: value for ${path} is not serialisable`);
   }
   await writeTextAtomic(path, text + "\n");
+}
+
+/** Temporary names left by {@linkcode writeFileAtomic} and the other writers: `<file>.tmp-<pid>[-<n>]`. */
+const TMP_NAME = /\.tmp-(\d+)(?:-\d+)?$/;
+
+/**
+ * Removes the temporary files (`<file>.tmp-<pid>-<n>`) that runs killed
+ * mid-write left in `dir` and its subfolders (down to `depth` levels), when
+ * their process is no longer running; files of running processes and of
+ * processes that cannot be checked stay. Returns the removed paths and
+ * their total size in bytes.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * const { removed, bytes } = await removeStaleTemps("models/map");
+ * if (removed.length) console.error(`removed ${removed.length} temporary files (${bytes} B)`);
+ * ```
+ */
+export async function removeStaleTemps(
+  dir: string,
+  depth = 2,
+): Promise<{ removed: string[]; bytes: number }> {
+  const removed: string[] = [];
+  let bytes = 0;
+  const alive = new Map<number, boolean | undefined>();
+  const walk = async (d: string, level: number) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(d));
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory && level < depth) await walk(p, level + 1);
+      const m = e.isFile ? e.name.match(TMP_NAME) : null;
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (!alive.has(pid)) alive.set(pid, await processAlive(pid));
+      if (alive.get(pid) !== false) continue;
+      try {
+        const size = (await Deno.stat(p)).size;
+        await Deno.remove(p);
+        removed.push(p);
+        bytes += size;
+      } catch {
+        // raced with another cleaner, or not ours to remove
+      }
+    }
+  };
+  await walk(dir, 0);
+  return { removed, bytes };
 }

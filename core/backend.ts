@@ -116,6 +116,13 @@ async function startWebgpu(): Promise<BackendInfo> {
   if (!gpu) {
     throw new BackendError("backend webgpu needs navigator.gpu, which this Deno does not offer");
   }
+  // Mesa's Vulkan drivers complain on stderr when XDG_RUNTIME_DIR is unset (as under CI or
+  // nohup); compute needs no display, so point it at the temp folder.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    try {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
+    } catch { /* no --allow-env: the warning stays */ }
+  }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new BackendError(
@@ -148,9 +155,6 @@ async function startWebgpu(): Promise<BackendInfo> {
       maxStorageBuffersPerShaderStage: WEBGPU_STORAGE_BUFFERS,
     },
   });
-  device.addEventListener("uncapturederror", (e) => {
-    webgpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
-  });
   const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
   tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => new WebGPUBackend(device, adapter.info), 3);
@@ -174,9 +178,6 @@ async function startWebgpu(): Promise<BackendInfo> {
     line: `backend: webgpu (${desc}${fallback})`,
   };
 }
-
-/** Errors the WebGPU device reported (out of memory, validation), oldest first. */
-export const webgpuErrors: string[] = [];
 
 async function startWasm(): Promise<BackendInfo> {
   if (!(await tf.setBackend("wasm"))) {

@@ -1,13 +1,12 @@
 /**
- * Command-line flags for the experiment scripts, on `node:util`'s
- * `parseArgs`: snake_case names as the reference (`--weight_decay`) with
+ * Command-line flags for the experiment scripts: snake_case names as the reference (`--weight_decay`) with
  * kebab-case accepted too (`--weight-decay`), typed and range-checked values,
  * `-h` listing every flag with its default, and exit code 2 with a one-line
  * message for bad input — before any work starts.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 
 /** One flag. */
 export interface FlagSpec {
@@ -25,6 +24,8 @@ export interface FlagSpec {
   max?: number;
   /** Allowed values (strings). */
   choices?: readonly string[];
+  /** Accept an empty string (strings; default: an empty value is an error). */
+  allowEmpty?: boolean;
 }
 
 /** Flags by canonical snake_case name. */
@@ -54,24 +55,35 @@ export function helpText(name: string, description: string, specs: FlagSpecs): s
     const left = `  --${k}${
       s.type === "boolean" ? "" : ` <${s.type === "string" ? "str" : s.type}>`
     }`;
+    // A switch that is off unless given needs no "(default: false)".
+    const shownDefault = s.default !== undefined && !(s.type === "boolean" && s.default === false);
     const extra = [
       s.choices ? `one of ${s.choices.join("|")}` : "",
-      s.default !== undefined ? `default: ${s.default}` : "",
+      shownDefault ? `default: ${s.default}` : "",
     ].filter(Boolean).join("; ");
     lines.push(`${left.padEnd(width + 2)}${s.help}${extra ? ` (${extra})` : ""}`);
   }
   lines.push(`  -h, --help${" ".repeat(Math.max(1, width - 8))}show this help`);
-  lines.push("\nFlags are accepted in snake_case (--batch_size) or kebab-case (--batch-size).");
+  lines.push(
+    "\nFlags are accepted in snake_case (--batch_size) or kebab-case (--batch-size), " +
+      "as --flag value or --flag=value;\na leading -- (as in `deno task <name> -- --flag`) " +
+      "is ignored.",
+  );
   return lines.join("\n");
 }
 
 const kebab = (s: string) => s.replaceAll("_", "-");
 const TRUE = /^(true|1|yes)$/i, FALSE = /^(false|0|no)$/i;
+/** Plain decimal numbers only: no hex/octal/binary literals, no `Infinity`. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const HELP_HINT = "\nRun with -h to list the flags.";
 
 /**
  * Parses `args` against `specs`. Throws {@linkcode CliError} for unknown
- * flags, missing or non-numeric values and out-of-range numbers; returns
- * `null` when help was requested (after printing it).
+ * flags, missing, empty or non-numeric values and out-of-range numbers;
+ * returns `null` when help was requested (after printing it). A leading `--`
+ * (what `deno task <name> -- --flag` passes on) is ignored. Error messages
+ * quote flags as they were typed (`--batch-size` stays `--batch-size`).
  *
  * @example
  * ```ts
@@ -87,62 +99,63 @@ export function parseFlags(
   specs: FlagSpecs,
   meta: { name: string; description: string },
 ): FlagValues | null {
-  // Booleans may be written "--flag", "--flag=false" or "--flag True" (the reference's style).
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
-    help: { type: "boolean", short: "h" },
-  };
   const alias = new Map<string, string>();
-  for (const [k, s] of Object.entries(specs)) {
-    for (const name of new Set([k, kebab(k)])) {
-      options[name] = { type: "string" };
-      alias.set(name, k);
+  for (const k of Object.keys(specs)) {
+    alias.set(k, k);
+    alias.set(kebab(k), k);
+  }
+  const raw = new Map<string, { typed: string; value: string }>();
+  const rest = args[0] === "--" ? args.slice(1) : args;
+  let help = false;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === "-h" || a === "--help") {
+      help = true;
+      continue;
     }
-    void s;
-  }
-  const norm: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const m = a.match(/^--([^=]+)$/);
-    const canon = m ? alias.get(m[1]) : undefined;
-    if (canon && specs[canon].type === "boolean") {
-      const next = args[i + 1];
-      if (next !== undefined && (TRUE.test(next) || FALSE.test(next))) {
-        norm.push(`--${m![1]}=${next}`);
+    const m = a.match(/^--([^=]+)(?:=(.*))?$/s);
+    if (!m) {
+      throw new CliError(
+        a.startsWith("-")
+          ? `unknown flag '${a}'${HELP_HINT}`
+          : `unexpected argument '${a}' (flags are written --name value)${HELP_HINT}`,
+      );
+    }
+    const typed = `--${m[1]}`;
+    const canon = alias.get(m[1]);
+    if (!canon) throw new CliError(`unknown flag '${typed}'${HELP_HINT}`);
+    let value = m[2];
+    if (value === undefined) {
+      const next = rest[i + 1];
+      if (specs[canon].type === "boolean") {
+        // Booleans may be written "--flag", "--flag=false" or "--flag True" (the reference's style).
+        if (next !== undefined && (TRUE.test(next) || FALSE.test(next))) {
+          value = next;
+          i++;
+        } else value = "true";
+      } else if (next === undefined || (next.startsWith("-") && !/^-\.?\d/.test(next))) {
+        // A following flag is not a value; negative numbers are.
+        throw new CliError(`${typed} expects a value${HELP_HINT}`);
+      } else {
+        value = next;
         i++;
-      } else norm.push(`--${m![1]}=true`);
-    } else if (canon && /^-\d|^-\.\d/.test(args[i + 1] ?? "")) {
-      norm.push(`--${m![1]}=${args[i + 1]}`); // negative numbers are values, not flags
-      i++;
-    } else norm.push(a);
+      }
+    }
+    raw.set(canon, { typed, value });
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: norm, options, strict: true, allowPositionals: false });
-  } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify.*$/s, "").replace(
-      /^Unknown option/,
-      "unknown flag",
-    );
-    throw new CliError(`${msg}\nRun with -h to list the flags.`);
-  }
-  if (parsed.values.help) {
+  if (help) {
     console.log(helpText(meta.name, meta.description, specs));
     return null;
   }
   const out: FlagValues = {};
   for (const [k, s] of Object.entries(specs)) {
-    const raw = (parsed.values[k] ?? parsed.values[kebab(k)]) as string | undefined;
-    if (raw === undefined) {
-      out[k] = s.default;
-      continue;
-    }
-    out[k] = convert(k, s, raw);
+    const r = raw.get(k);
+    out[k] = r === undefined ? s.default : convert(r.typed, s, r.value);
   }
   return out;
 }
 
-function convert(k: string, s: FlagSpec, raw: string): number | string | boolean {
-  const flag = `--${k}`;
+function convert(flag: string, s: FlagSpec, raw: string): number | string | boolean {
   switch (s.type) {
     case "boolean":
       if (TRUE.test(raw)) return true;
@@ -152,11 +165,18 @@ function convert(k: string, s: FlagSpec, raw: string): number | string | boolean
       if (s.choices && !s.choices.includes(raw)) {
         throw new CliError(`${flag} must be one of ${s.choices.join(", ")}, found "${raw}"`);
       }
+      if (raw.trim() === "" && !s.allowEmpty) {
+        throw new CliError(`${flag} must not be empty (${s.help})`);
+      }
       return raw;
     default: {
-      const v = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(v)) {
-        throw new CliError(`${flag} expects a number, found "${raw}"`);
+      const t = raw.trim();
+      const v = DECIMAL.test(t) ? Number(t) : NaN;
+      if (!Number.isFinite(v)) {
+        throw new CliError(
+          `${flag} expects a number, found "${raw}"` +
+            (/^[+-]?0[xob]/i.test(t) ? " (write numbers in decimal)" : ""),
+        );
       }
       if (s.type === "int" && !Number.isInteger(v)) {
         throw new CliError(`${flag} expects an integer, found "${raw}"`);
@@ -176,7 +196,10 @@ function convert(k: string, s: FlagSpec, raw: string): number | string | boolean
 }
 
 /**
- * Checks that `path` is a folder or can become one (not an existing file).
+ * Checks that `path` is a folder we can write to, creating it when missing:
+ * an empty path, an existing file, a folder that cannot be created and a
+ * folder without write permission are each a {@linkcode CliError} naming the
+ * flag — before any work starts, not at the first write after an epoch.
  *
  * @example
  * ```ts
@@ -185,6 +208,9 @@ function convert(k: string, s: FlagSpec, raw: string): number | string | boolean
  * ```
  */
 export async function ensureWritableDir(path: string, flag: string): Promise<void> {
+  if (typeof path !== "string" || path.trim() === "") {
+    throw new CliError(`${flag} must not be empty (give a folder)`);
+  }
   try {
     const st = await Deno.stat(path);
     if (!st.isDirectory) throw new CliError(`${flag} ${path} is a file, expected a folder`);
@@ -199,6 +225,47 @@ export async function ensureWritableDir(path: string, flag: string): Promise<voi
   } catch (e) {
     throw new CliError(`${flag} ${path} cannot be created: ${(e as Error).message}`);
   }
+  // Permission bits do not tell (root, ACLs, read-only mounts): try a write.
+  const probe = join(path, `.write-test-${Deno.pid}`);
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0));
+  } catch (e) {
+    throw new CliError(`${flag} ${path} is not writable: ${(e as Error).message}`);
+  }
+  await Deno.remove(probe).catch(() => {});
+}
+
+/**
+ * Checks that `path` is an existing folder (e.g. `--data_dir`): a missing
+ * one is an error rather than a silent fall-back to other folders.
+ *
+ * @example
+ * ```ts
+ * import { ensureExistingDir } from "@bayes/nn";
+ * await ensureExistingDir("/tmp", "--data_dir");
+ * ```
+ */
+export async function ensureExistingDir(path: string, flag: string): Promise<void> {
+  if (typeof path !== "string" || path.trim() === "") {
+    throw new CliError(`${flag} must not be empty (give a folder)`);
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch (e) {
+    throw new CliError(
+      e instanceof Deno.errors.NotFound
+        ? `${flag} ${path} does not exist (create it first if data should be downloaded there)`
+        : `${flag} ${path}: ${(e as Error).message}`,
+    );
+  }
+  if (!st.isDirectory) throw new CliError(`${flag} ${path} is a file, expected a folder`);
+}
+
+function memoryHint(err: Error): string {
+  return /Array buffer allocation failed|out of memory|Cannot allocate/i.test(err.message)
+    ? " (out of memory: try a smaller network, batch or --limit; BNN_DEBUG=1 shows where)"
+    : "";
 }
 
 /**
@@ -220,7 +287,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (e) {
     const err = e as Error;
     if (Deno.env.get("BNN_DEBUG")) console.error(err);
-    else console.error(`error: ${err.message}`);
+    else console.error(`error: ${err.message}${memoryHint(err)}`);
     const usage = err instanceof CliError || err instanceof RangeError ||
       err.name === "DatasetError" ||
       err.name === "NetSpecError" || err.name === "BackendError" || err.name === "ModelFileError";

@@ -215,13 +215,25 @@ export function appendLogNoise(out: tf.Tensor, logNoise: tf.Tensor): tf.Tensor {
   });
 }
 
+/** A chunk of posterior samples ready to run on row chunks of the inputs. */
+export interface SampleChunk {
+  /** Raw outputs `[count, rows, out]` of the chunk's samples for inputs `[rows, in]`. */
+  forward(x: tf.Tensor2D): tf.Tensor;
+  /** Frees what the chunk holds (weight samples). */
+  dispose?(): void;
+}
+
 /**
  * Predicts `samples` posterior samples for inputs `x`, pushing as many
  * samples through one batched forward pass as the engine's memory budget
- * allows (`width`: the widest layer, to size the passes), over row chunks.
- * `forward(xc, first, count)` returns the raw outputs `[count, rows, out]`
- * of samples `first … first + count − 1` (homoscedastic regression: with
- * the log σ column appended, see {@linkcode appendLogNoise}).
+ * allows, over row chunks. `chunkOf(first, count)` prepares samples
+ * `first … first + count − 1` (e.g. draws their weights once, so every row
+ * sees the same weight sample) and returns their forward pass. (A callback
+ * of three parameters, `(x, first, count) => raw`, is the earlier form: it
+ * is called per row chunk.)
+ * Homoscedastic regression: outputs carry the log σ column
+ * ({@linkcode appendLogNoise}). `width` is the widest layer and
+ * `weightsPerSample` the values one sample's weights take (to size passes).
  *
  * @example
  * ```ts
@@ -229,35 +241,69 @@ export function appendLogNoise(out: tf.Tensor, logNoise: tf.Tensor): tf.Tensor {
  * import { predictBatched } from "@bayes/nn";
  * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
  * const p = predictBatched(spec, tf.ones([10, 2]) as tf.Tensor2D, 3, { width: 2 },
- *   (xc, _first, count) => tf.zeros([count, xc.shape[0], 2]));
+ *   (_first, count) => ({ forward: (xc) => tf.zeros([count, xc.shape[0], 2]) }));
  * ```
  */
 export function predictBatched(
   spec: NetSpec,
   x: tf.Tensor2D,
   samples: number,
-  opts: { chunk?: number; width: number },
+  opts: { chunk?: number; width: number; weightsPerSample?: number },
+  chunkOf: (first: number, count: number) => SampleChunk,
+): Prediction;
+/** The earlier form: `forward(x, first, count)` is called per row chunk. */
+export function predictBatched(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  opts: { chunk?: number; width: number; weightsPerSample?: number },
   forward: (x: tf.Tensor2D, first: number, count: number) => tf.Tensor,
+): Prediction;
+export function predictBatched(
+  spec: NetSpec,
+  x: tf.Tensor2D,
+  samples: number,
+  opts: { chunk?: number; width: number; weightsPerSample?: number },
+  chunkOf:
+    | ((first: number, count: number) => SampleChunk)
+    | ((x: tf.Tensor2D, first: number, count: number) => tf.Tensor),
 ): Prediction {
   checkPredictInput(spec, x, samples);
+  const prepare = chunkOf.length === 3
+    ? (first: number, count: number): SampleChunk => ({
+      forward: (xc) =>
+        (chunkOf as (x: tf.Tensor2D, first: number, count: number) => tf.Tensor)(xc, first, count),
+    })
+    : chunkOf as (first: number, count: number) => SampleChunk;
   const engine = getEngine();
   const n = x.shape[0];
   const rows = Math.max(1, Math.min(n, opts.chunk ?? engine.predictRows));
-  const k = engine.samplesPerPass(samples, rows * Math.max(opts.width, spec.inputDim));
+  const perSample = rows * Math.max(opts.width, spec.inputDim) + (opts.weightsPerSample ?? 0);
+  const k = engine.samplesPerPass(samples, perSample);
   const rawSpec: NetSpec = hasGlobalNoise(spec) ? { ...spec, noise: "heteroscedastic" } : spec;
-  const rowParts: Prediction[] = [];
-  for (let start = 0; start < n; start += rows) {
-    const size = Math.min(rows, n - start);
-    const xc = size === n ? x : tf.slice(x, [start, 0], [size, -1]) as tf.Tensor2D;
-    const parts: Prediction[] = [];
+  const rowStarts: number[] = [];
+  for (let start = 0; start < n; start += rows) rowStarts.push(start);
+  const xs = rowStarts.map((start) =>
+    rowStarts.length === 1
+      ? x
+      : tf.slice(x, [start, 0], [Math.min(rows, n - start), -1]) as tf.Tensor2D
+  );
+  const sampleParts: Prediction[] = [];
+  try {
     for (let first = 0; first < samples; first += k) {
       const count = Math.min(k, samples - first);
-      parts.push(tf.tidy(() => toPrediction(rawSpec, forward(xc, first, count))));
+      const chunk = prepare(first, count);
+      try {
+        const parts = xs.map((xc) => tf.tidy(() => toPrediction(rawSpec, chunk.forward(xc))));
+        sampleParts.push(joinPredictions(parts, 1));
+      } finally {
+        chunk.dispose?.();
+      }
     }
-    if (xc !== x) xc.dispose();
-    rowParts.push(joinPredictions(parts, 0));
+  } finally {
+    for (const xc of xs) if (xc !== x) xc.dispose();
   }
-  return joinPredictions(rowParts, 1);
+  return joinPredictions(sampleParts, 0);
 }
 
 /** Raw outputs `[S, n, out]` as a prediction (log-softmax, or mean and log σ). */

@@ -123,23 +123,33 @@ export class OptimizerState {
   readonly slots: Record<string, ParamVec> = {};
   /** Steps taken. */
   t = 0;
-  readonly #layout: Layout;
-  readonly #params: readonly string[];
+  readonly #layouts: Record<string, Layout> = {};
 
-  /** Zero-initialised slots for the parameter vectors named `params`. */
+  /**
+   * Zero-initialised slots for the parameter vectors named `params` over
+   * `layout`, and for those of `others` over their own layouts.
+   */
   constructor(
     settings: OptimizerSettings,
     engine: Engine,
     layout: Layout,
     params: readonly string[],
+    others: Record<string, Layout> = {},
   ) {
     checkOptimizer(settings);
     this.settings = settings;
-    this.#layout = layout;
-    this.#params = params;
-    for (const p of params) {
-      for (const s of SLOTS[settings.optimizer]) this.slots[`${p}_${s}`] = engine.vector(layout, 0);
+    for (const p of params) this.#layouts[p] = layout;
+    Object.assign(this.#layouts, others);
+    for (const [p, l] of Object.entries(this.#layouts)) {
+      for (const s of SLOTS[settings.optimizer]) this.slots[`${p}_${s}`] = engine.vector(l, 0);
     }
+  }
+
+  /** The slots of parameter `p` (kernel arrays named `<p>_<slot>`). */
+  slotsOf(p: string): Record<string, ParamVec> {
+    return Object.fromEntries(
+      SLOTS[this.settings.optimizer].map((s) => [`${p}_${s}`, this.slots[`${p}_${s}`]]),
+    );
   }
 
   /** Advances the step count and returns this step's scalars for the rule's kernel text. */
@@ -165,7 +175,7 @@ export class OptimizerState {
       const cut = name.lastIndexOf("_");
       out[`opt/${name.slice(0, cut)}/${name.slice(cut + 1)}`] = {
         data: await v.toHost(),
-        shape: [this.#layout.total],
+        shape: [v.layout.total],
       };
     }
     out["opt/step"] = { data: Float32Array.of(this.t), shape: [] };
@@ -184,20 +194,21 @@ export class OptimizerState {
             `than "${this.settings.optimizer}"?)`,
         );
       }
-      if (h.data.length !== this.#layout.total) {
+      if (h.data.length !== v.layout.total) {
         throw new Error(
-          `${source}: optimizer tensor "${key}" has ${h.data.length} values, expected ${this.#layout.total}`,
+          `${source}: optimizer tensor "${key}" has ${h.data.length} values, expected ${v.layout.total}`,
         );
       }
+      const layout = v.layout;
       v.dispose();
-      this.slots[name] = engine.vector(this.#layout, h.data);
+      this.slots[name] = engine.vector(layout, h.data);
     }
     this.t = host["opt/step"] ? Math.round(host["opt/step"].data[0]) : 0;
   }
 
   /** The parameters this state is for. */
   get params(): readonly string[] {
-    return this.#params;
+    return Object.keys(this.#layouts);
   }
 
   /** Frees the slots. */

@@ -97,8 +97,58 @@ export async function readSaved(
   const path = join(dir, file);
   const { tensors, metadata } = await loadSafetensors(path);
   if (!metadata.manifest) throw new ModelFileError(`${path}: no bayes-nn manifest in the metadata`);
-  const manifest = JSON.parse(metadata.manifest) as Manifest;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(metadata.manifest);
+  } catch (e) {
+    throw new ModelFileError(`${path}: the manifest is not valid JSON (${(e as Error).message})`);
+  }
+  const manifest = checkManifest(parsed, path);
   return { manifest, state: { tensors, extra: manifest.state } };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+
+/**
+ * Checks a parsed manifest field by field; a {@linkcode ModelFileError}
+ * names the file and the field (instead of a JavaScript error later, such
+ * as "Cannot read properties of undefined").
+ *
+ * @example
+ * ```ts
+ * import { checkManifest } from "./persist.ts";
+ * // checkManifest(JSON.parse(text), "models/map/weights.safetensors");
+ * ```
+ */
+export function checkManifest(m: unknown, path: string): Manifest {
+  const fail = (field: string, want: string, found: unknown): never => {
+    throw new ModelFileError(
+      `${path}: manifest field "${field}" must be ${want}, found ${
+        JSON.stringify(found) ?? "nothing"
+      }`,
+    );
+  };
+  if (!isObject(m)) return fail("(top level)", "an object", m);
+  if (m.format !== "bayes-nn/1") return fail("format", `"bayes-nn/1"`, m.format);
+  if (typeof m.method !== "string" || m.method === "") {
+    return fail("method", "a method name", m.method);
+  }
+  const spec = m.spec;
+  if (!isObject(spec)) return fail("spec", "a network description object", spec);
+  if (!isCount(spec.inputDim)) return fail("spec.inputDim", "a positive integer", spec.inputDim);
+  if (!Array.isArray(spec.hidden) || !spec.hidden.every(isCount)) {
+    return fail("spec.hidden", "a list of positive integers", spec.hidden);
+  }
+  if (!isCount(spec.outputDim)) return fail("spec.outputDim", "a positive integer", spec.outputDim);
+  if (spec.task !== "classification" && spec.task !== "regression") {
+    return fail("spec.task", `"classification" or "regression"`, spec.task);
+  }
+  for (const k of ["settings", "state", "info"] as const) {
+    if (m[k] !== undefined && !isObject(m[k])) return fail(k, "an object", m[k]);
+  }
+  return { ...m, settings: m.settings ?? {}, state: m.state ?? {}, info: m.info ?? {} } as Manifest;
 }
 
 /**

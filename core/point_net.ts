@@ -62,8 +62,11 @@ export interface PointNetSettings {
 export type PointNet = Method & {
   /** Current weights as tensors (views: do not keep or dispose). */
   layers(): LayerTensors;
-  /** The learnt global log σ of homoscedastic regression as a view (else undefined). */
-  logNoise(): tf.Tensor | undefined;
+  /**
+   * Every parameter tensor in layout order (`l0.w, l0.b, …`, then `log_noise`
+   * for homoscedastic regression): views, do not keep or dispose.
+   */
+  parameters(): readonly tf.Tensor[];
   /** Weight sets (dropout-masked for MC dropout). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */
@@ -211,13 +214,15 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       const width = Math.max(...spec.hidden, 1);
       if (!mc) {
         // One weight set: compute once, repeat for the samples asked for.
-        return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, (xc) => {
-          const out = forwardLayers(layers, xc).expandDims(0);
-          const raw = ln ? appendLogNoise(out, ln) : out;
-          return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
-        });
+        return predictBatched(spec, x, 1, { chunk: opts.chunk, width }, () => ({
+          forward: (xc) => {
+            const out = forwardLayers(layers, xc).expandDims(0);
+            const raw = ln ? appendLogNoise(out, ln) : out;
+            return samples === 1 ? raw : tf.tile(raw, [samples, 1, 1]);
+          },
+        }));
       }
-      return predictBatched(spec, x, samples, { chunk: opts.chunk, width }, (xc, _first, count) => {
+      const forward = (xc: tf.Tensor2D, count: number) => {
         // The first layer does not depend on the masks: computed once for all samples, whose
         // copies then travel as extra rows through the rest of the network.
         const rows = xc.shape[0];
@@ -236,7 +241,14 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
         }
         const out = h.reshape([count, rows, -1]);
         return ln ? appendLogNoise(out, ln) : out;
-      });
+      };
+      return predictBatched(
+        spec,
+        x,
+        samples,
+        { chunk: opts.chunk, width },
+        (_first, count) => ({ forward: (xc) => forward(xc, count) }),
+      );
     },
     async getState(): Promise<MethodState> {
       const s = need();
@@ -265,15 +277,15 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
     dispose() {
       release();
     },
+    parameters(): readonly tf.Tensor[] {
+      return need().theta.tensors;
+    },
     layers(): LayerTensors {
       const ws = need().theta.tensors;
       return {
         w: Array.from({ length: nLayers }, (_, i) => ws[2 * i] as tf.Tensor2D),
         b: Array.from({ length: nLayers }, (_, i) => ws[2 * i + 1] as tf.Tensor1D),
       };
-    },
-    logNoise(): tf.Tensor | undefined {
-      return logNoiseOf(need().theta.tensors);
     },
     async sampleWeights(k: number, seed = 0): Promise<Record<string, Float32Array>[]> {
       const host = await need().theta.toSegments();

@@ -97,9 +97,12 @@ export class Rng {
     return r >>> 0;
   }
 
-  /** The generator's internal state (4 words), for checkpoints. */
+  /**
+   * The generator's internal state (4 words as signed 32-bit integers, one
+   * representation per state, so equal states compare equal), for checkpoints.
+   */
   getState(): number[] {
-    return [this.#a, this.#b, this.#c, this.#d];
+    return [this.#a | 0, this.#b | 0, this.#c | 0, this.#d | 0];
   }
 
   /** Restores a state returned by {@linkcode Rng.getState}. */

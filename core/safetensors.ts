@@ -79,8 +79,13 @@ export function encodeSafetensors(
 }
 
 /**
- * Parses safetensors bytes (F32, F64, F16 and BF16 are converted to float32).
- * `source` names the file in error messages.
+ * Parses safetensors bytes (F32, F64, F16 and BF16 are converted to float32),
+ * validating the whole header first: every entry has a known `dtype`, a
+ * `shape` of non-negative integers and `data_offsets` `[begin, end]` inside
+ * the data area, whose length is the shape's size times the dtype's width;
+ * the tensors tile the data area without gaps or overlaps (the format's
+ * rule); `__metadata__` maps strings to strings. Errors name `source` (the
+ * file) and the offending tensor and field.
  *
  * @example
  * ```ts
@@ -90,52 +95,97 @@ export function encodeSafetensors(
  * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): SafetensorsContent {
-  if (bytes.length < 8) {
-    throw new SafetensorsError(`${source}: file too short (${bytes.length} bytes)`);
-  }
+  const fail = (msg: string): never => {
+    throw new SafetensorsError(`${source}: ${msg}`);
+  };
+  if (bytes.length < 8) fail(`file too short (${bytes.length} bytes) for a safetensors header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (8 + n > bytes.length) {
-    throw new SafetensorsError(`${source}: header length ${n} exceeds file size ${bytes.length}`);
-  }
-  let header: Record<string, unknown>;
+  if (8 + n > bytes.length) fail(`header length ${n} exceeds the file size ${bytes.length}`);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new SafetensorsError(`${source}: header is not valid JSON (${(e as Error).message})`);
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    fail("header must be a JSON object of tensors");
   }
   const base = 8 + n;
-  const tensors: Record<string, HostTensor> = {};
+  const dataBytes = bytes.length - base;
+  const entries: { name: string; dtype: string; shape: number[]; s: number; e: number }[] = [];
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
+      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+        fail("__metadata__ must be an object of strings");
+      }
+      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof v !== "string") fail(`__metadata__.${k} must be a string, found ${typeof v}`);
+      }
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets } = entry as {
-      dtype: string;
-      shape: number[];
-      data_offsets: [number, number];
-    };
-    const [s, e] = data_offsets;
-    if (base + e > bytes.length || s > e) {
-      throw new SafetensorsError(`${source}: tensor "${name}" data [${s}, ${e}) out of range`);
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      fail(`tensor "${name}": entry must be an object with dtype, shape and data_offsets`);
     }
+    const { dtype, shape, data_offsets } = entry as Record<string, unknown>;
+    if (typeof dtype !== "string" || !(dtype in WIDTHS)) {
+      fail(
+        `tensor "${name}": dtype ${JSON.stringify(dtype)} is not supported ` +
+          `(expected one of ${Object.keys(WIDTHS).join(", ")})`,
+      );
+    }
+    if (
+      !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)
+    ) {
+      fail(
+        `tensor "${name}": shape must be a list of non-negative integers, found ${
+          JSON.stringify(shape)
+        }`,
+      );
+    }
+    if (
+      !Array.isArray(data_offsets) || data_offsets.length !== 2 ||
+      !data_offsets.every((d) => Number.isInteger(d) && (d as number) >= 0)
+    ) {
+      fail(
+        `tensor "${name}": data_offsets must be [begin, end] with non-negative integers, found ${
+          JSON.stringify(data_offsets)
+        }`,
+      );
+    }
+    const [s, e] = data_offsets as number[];
+    if (s > e || e > dataBytes) {
+      fail(
+        `tensor "${name}": data_offsets [${s}, ${e}] lie outside the data area of ${dataBytes} bytes`,
+      );
+    }
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
+    const width = WIDTHS[dtype as string];
+    if (e - s !== size * width) {
+      fail(
+        `tensor "${name}": shape [${shape}] of ${dtype} needs ${size * width} bytes, ` +
+          `data_offsets [${s}, ${e}] hold ${e - s}`,
+      );
+    }
+    entries.push({ name, dtype: dtype as string, shape: shape as number[], s, e });
+  }
+  // The tensors must tile the data area: sorted by offset, each starts where the last ended.
+  const sorted = [...entries].sort((a, b) => a.s - b.s || a.e - b.e);
+  let at = 0;
+  for (const t of sorted) {
+    if (t.s < at) fail(`tensor "${t.name}": data_offsets [${t.s}, ${t.e}] overlap another tensor`);
+    if (t.s > at) fail(`tensor "${t.name}": a gap of ${t.s - at} bytes precedes its data`);
+    at = t.e;
+  }
+  if (at !== dataBytes) fail(`${dataBytes - at} bytes after the last tensor belong to no tensor`);
+  const tensors: Record<string, HostTensor> = {};
+  for (const { name, dtype, shape, s, e } of entries) {
     const size = shape.reduce((a, b) => a * b, 1);
     const raw = bytes.slice(base + s, base + e);
     const dv = new DataView(raw.buffer);
     const data = new Float32Array(size);
-    const width = { F32: 4, F64: 8, F16: 2, BF16: 2 }[dtype];
-    if (!width) {
-      throw new SafetensorsError(`${source}: tensor "${name}" has unsupported dtype ${dtype}`);
-    }
-    if (raw.length !== size * width) {
-      throw new SafetensorsError(
-        `${source}: tensor "${name}" shape [${shape}] needs ${
-          size * width
-        } bytes, found ${raw.length}`,
-      );
-    }
     for (let i = 0; i < size; i++) {
       if (dtype === "F32") data[i] = dv.getFloat32(4 * i, true);
       else if (dtype === "F64") data[i] = dv.getFloat64(8 * i, true);
@@ -147,6 +197,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
   }
   return { tensors, metadata };
 }
+
+const WIDTHS: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;

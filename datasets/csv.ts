@@ -4,7 +4,7 @@
  * @module
  */
 
-import { csvParse, dsvFormat, tsvParse } from "d3-dsv";
+import { dsvFormat } from "d3-dsv";
 import { type ArrayDataset, DatasetError } from "./types.ts";
 
 /**
@@ -68,7 +68,9 @@ function recordLines(text: string): number[] {
  * chosen numeric columns as a regression {@linkcode ArrayDataset}
  * (`xShape [features.length]`, `yShape [targets]`). A missing column is an
  * error naming it and listing the available ones; a non-numeric or empty cell
- * is an error naming file, line and column.
+ * is an error naming file, line and column; so is a row with more or fewer
+ * fields than the header, and a file without data rows. Blank lines are
+ * skipped.
  *
  * @example
  * ```ts
@@ -95,13 +97,35 @@ export async function loadCsv(path: string, opts: CsvOptions): Promise<CsvDatase
   const targets = typeof opts.target === "string" ? [opts.target] : opts.target;
   if (features.length === 0) throw new DatasetError(`${path}: no feature columns requested`);
   if (targets.length === 0) throw new DatasetError(`${path}: no target column requested`);
-  const parse = opts.delimiter !== undefined
-    ? dsvFormat(opts.delimiter).parse
-    : /\.(tsv|tab)$/i.test(path)
-    ? tsvParse
-    : csvParse;
-  const rows = parse(text);
-  const columns = rows.columns;
+  const delimiter = opts.delimiter ?? (/\.(tsv|tab)$/i.test(path) ? "\t" : ",");
+  const records = dsvFormat(delimiter).parseRows(text);
+  const lineOf = recordLines(text);
+  if (records.length === 0) {
+    throw new DatasetError(`${path}: the file is empty (expected a header row and data rows)`, {
+      file: path,
+    });
+  }
+  const columns = records[0];
+  // Data records with their 1-based line numbers; blank lines hold no data and are skipped.
+  const rows: { fields: string[]; line: number }[] = [];
+  for (let i = 1; i < records.length; i++) {
+    const fields = records[i];
+    if (fields.length === 1 && fields[0].trim() === "") continue;
+    const line = lineOf[i] ?? i + 1;
+    if (fields.length !== columns.length) {
+      throw new DatasetError(
+        `${path}, line ${line}: ${fields.length} fields, but the header (line 1) has ` +
+          `${columns.length}${
+            fields.length > columns.length ? " (extra fields would be dropped)" : ""
+          }; check the separator ${JSON.stringify(delimiter)} and quoting`,
+        { file: path },
+      );
+    }
+    rows.push({ fields, line });
+  }
+  if (rows.length === 0) {
+    throw new DatasetError(`${path}: no data rows after the header (line 1)`, { file: path });
+  }
   for (const name of [...features, ...targets]) {
     if (!columns.includes(name)) {
       throw new DatasetError(
@@ -113,18 +137,17 @@ export async function loadCsv(path: string, opts: CsvOptions): Promise<CsvDatase
     }
   }
   const n = rows.length;
-  const lineOf = recordLines(text);
   const dx = features.length;
   const dy = targets.length;
   const x = new Float32Array(n * dx);
   const y = new Float32Array(n * dy);
+  const index = new Map(columns.map((c, j) => [c, j]));
   const cell = (i: number, name: string): number => {
-    const raw = rows[i][name];
-    const s = raw === undefined ? "" : raw.trim();
+    const s = rows[i].fields[index.get(name)!].trim();
     const v = s === "" ? NaN : Number(s);
     if (!Number.isFinite(v)) {
       throw new DatasetError(
-        `${path}, line ${lineOf[i + 1] ?? i + 2}, column "${name}": ${
+        `${path}, line ${rows[i].line}, column "${name}": ${
           s === "" ? "empty cell" : `"${s}" is not a number`
         }`,
         { file: path },

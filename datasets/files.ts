@@ -6,7 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type DataDirOptions, readEnv, resolveDataDirs } from "./dirs.ts";
 import { downloadFile } from "./download.ts";
 import { DatasetError } from "./types.ts";
@@ -254,11 +254,48 @@ export async function ensureFiles(
 const warned = new Set<string>();
 
 /**
+ * Environment variable that accepts every local file whose checksum differs
+ * (structure still checked): `BNN_ACCEPT_CHECKSUM=1`.
+ *
+ * @example
+ * ```ts
+ * import { ACCEPT_CHECKSUM_ENV } from "./files.ts";
+ * console.log(`${ACCEPT_CHECKSUM_ENV}=1 deno task study:weights`);
+ * ```
+ */
+export const ACCEPT_CHECKSUM_ENV: string = "BNN_ACCEPT_CHECKSUM";
+
+/**
+ * Whether the user accepted `path` with MD5 `md5`: `BNN_ACCEPT_CHECKSUM=1`,
+ * or a file `<path>.md5` next to it whose first word is that MD5 (what
+ * `md5sum FILE > FILE.md5` writes). A recorded checksum accepts only those
+ * exact bytes: a file changed later warns again.
+ *
+ * @example
+ * ```ts
+ * import { checksumAccepted } from "./files.ts";
+ * checksumAccepted("/data/mnist/train-images-idx3-ubyte.gz", "a0800b9e8c812b9e45b911451b965316");
+ * ```
+ */
+export function checksumAccepted(path: string, md5: string): boolean {
+  const env = readEnv(ACCEPT_CHECKSUM_ENV);
+  if (env !== undefined && /^(1|true|yes)$/i.test(env)) return true;
+  try {
+    const recorded = Deno.readTextFileSync(`${path}.md5`).trim().split(/\s+/)[0]?.toLowerCase();
+    return recorded === md5;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Checks a found file's bytes against its published MD5. Downloaded files
  * were verified already and system installs are trusted (structure is still
  * checked by the parser); for files the user placed in a data folder a
- * mismatch is a warning — through `onWarning`, or printed once per file on
- * stderr — not an error.
+ * mismatch is a warning — through `onWarning`, or printed once per file per
+ * process on stderr — not an error. A user can accept such a file for good
+ * (no more warnings): record its checksum as `<file>.md5` next to it, or set
+ * `BNN_ACCEPT_CHECKSUM=1` (see {@linkcode checksumAccepted}).
  *
  * @example
  * ```ts
@@ -277,12 +314,18 @@ export function checkLocalChecksum(
   if (found.origin !== "local" || !found.canonical || !found.file.md5) return true;
   const md5 = createHash("md5").update(bytes).digest("hex");
   if (md5 === found.file.md5.toLowerCase()) return true;
+  if (checksumAccepted(found.path, md5)) return true;
   const msg = `Warning: ${found.path} has MD5 ${md5}, not the published ${found.file.md5}; ` +
-    `using it anyway since its structure is valid (delete it to download the original).`;
+    `using it anyway since its structure is valid (delete it to download the original). ` +
+    `To accept this file for good: md5sum ${found.path} > ${found.path}.md5 ` +
+    `(or set ${ACCEPT_CHECKSUM_ENV}=1).`;
   if (onWarning) onWarning(msg);
-  else if (!warned.has(found.path)) {
-    warned.add(found.path);
-    console.warn(msg);
+  else {
+    const key = resolve(found.path); // one warning per file, however the folder was named
+    if (!warned.has(key)) {
+      warned.add(key);
+      console.warn(msg);
+    }
   }
   return false;
 }

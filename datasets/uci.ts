@@ -339,6 +339,7 @@ export function splitUci(
   const tr = checkIndices(trainIndices, table.n, `${table.name} training indices`);
   const te = checkIndices(testIndices, table.n, `${table.name} test indices`);
   if (tr.length === 0) throw new RangeError(`${table.name}: the training split is empty`);
+  if (te.length === 0) throw new RangeError(`${table.name}: the test split is empty`);
   const d = table.d;
   const xTrainRaw = new Float64Array(tr.length * d);
   const yTrainRaw = new Float64Array(tr.length);
@@ -418,6 +419,14 @@ export async function loadUci(name: UciName, opts: UciOptions = {}): Promise<Uci
   const tePath = found.get(testFile)!.path;
   const tr = parseIndexList(await readText(trPath), trPath, table.n);
   const te = parseIndexList(await readText(tePath), tePath, table.n);
+  for (const [idx, p, what] of [[tr, trPath, "training"], [te, tePath, "test"]] as const) {
+    if (idx.length === 0) {
+      throw new DatasetError(
+        `${p}: lists no rows, so the ${what} split of UCI ${name} split ${split} is empty`,
+        { file: p },
+      );
+    }
+  }
   const s = splitUci(table, tr, te);
   s.split = split;
   return s;

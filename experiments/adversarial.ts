@@ -49,7 +49,8 @@ import {
 } from "./lib/classification_study_eval.ts";
 import { fgsmDirection, fgsmPerturb } from "./lib/classification_study_fgsm.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
-import { startStudy } from "./lib/study.ts";
+import { logStage, startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `adversarial.csv` / `adversarial.json`.
@@ -178,7 +179,7 @@ if (import.meta.main) {
         ? 1
         : (ctx.flags.attack_samples as number | undefined) ?? S;
       const tm = performance.now();
-      const dir = fgsmDirection(method, test.x, test.y, {
+      const dir = await fgsmDirection(method, test.x, test.y, {
         samples: attackS,
         seed: ctx.seed + 3,
         // A method with a deterministic predictive but a non-differentiable predict (e.g. a
@@ -187,6 +188,7 @@ if (import.meta.main) {
           (ctx.flags.samples as number | undefined) ?? QUICK_SAMPLES,
       });
       const tg = secondsSince(tm);
+      logStage(entry.label, "FGSM gradient", tm);
       if (dir.source !== "predict") {
         console.error(
           `note: ${entry.label}: predict is not differentiable in x; attacking the predictive ` +
@@ -194,8 +196,15 @@ if (import.meta.main) {
         );
       }
       for (const eps of epsilons) {
+        const ts = performance.now();
         const ds = { ...test, x: fgsmPerturb(test.x, dir.sign, eps, norm) };
-        const { metrics: m, uncertainty: u } = evaluateClassifier(method, ds, S, ctx.seed + 1);
+        const { metrics: m, uncertainty: u } = await evaluateClassifier(
+          method,
+          ds,
+          S,
+          ctx.seed + 1,
+        );
+        logStage(entry.label, `ε ${eps}`, ts);
         rows.push({
           method: entry.label,
           epsilon: eps,
@@ -222,7 +231,7 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "adversarial.svg"),
       uncertaintyCurves(rows, {
-        title: `FGSM adversarial examples (${test.n} MNIST test digits)`,
+        title: `FGSM adversarial examples (${test.n} MNIST test digits)${budgetMark(ctx.full)}`,
         x: "epsilon",
         xLabel: "FGSM ε (pixel units)",
         metric: { key: "accuracy_pct", title: "Test accuracy", yLabel: "accuracy (%)" },
@@ -233,8 +242,14 @@ if (import.meta.main) {
         by: ["method", "epsilon"],
         metrics: ["accuracy_pct", "total_entropy", "aleatoric_entropy", "epistemic_entropy"],
       }),
-      { title: "FGSM", digits: 3 },
+      { title: `FGSM${budgetMark(ctx.full)}`, digits: 3 },
     );
-    console.log(`wrote ${ctx.resultsDir}/adversarial.{csv,json,svg} in ${secondsSince(t0)} s`);
+    console.log(
+      wroteLine(
+        ctx.resultsDir,
+        ["adversarial.csv", "adversarial.json", "adversarial.svg"],
+        (performance.now() - t0) / 1000,
+      ),
+    );
   });
 }

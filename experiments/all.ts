@@ -17,7 +17,13 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeJsonAtomic } from "../core/atomic.ts";
-import { CliError, ensureWritableDir, parseFlags, runMain } from "../core/cli.ts";
+import {
+  CliError,
+  ensureExistingDir,
+  ensureWritableDir,
+  parseFlags,
+  runMain,
+} from "../core/cli.ts";
 
 /**
  * The studies, in the order they run (MNIST studies first: the table trains
@@ -104,7 +110,7 @@ if (import.meta.main) {
     const here = dirname(fileURLToPath(import.meta.url));
     const f = parseFlags(Deno.args, {
       full: { type: "boolean", default: false, help: "the reference's budgets (hours)" },
-      quick: { type: "boolean", default: false, help: "small budgets (the default mode)" },
+      quick: { type: "boolean", default: false, help: "small budgets (used unless --full)" },
       methods: { type: "string", help: "comma list of method keys forwarded to every study" },
       results_dir: {
         type: "string",
@@ -156,6 +162,7 @@ if (import.meta.main) {
     if (!f.dry_run) {
       await ensureWritableDir(resultsDir, "--results_dir");
       await ensureWritableDir(modelsDir, "--models_dir");
+      if (f.data_dir !== undefined) await ensureExistingDir(String(f.data_dir), "--data_dir");
     }
     const config = join(here, "..", "deno.json");
     const denoArgs = ["run", "-A", ...(await exists(config) ? ["--config", config] : [])];

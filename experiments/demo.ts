@@ -17,7 +17,7 @@ import { ensureWritableDir, parseFlags, runMain } from "../core/cli.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { NetSpec } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
-import { evaluate } from "../core/evaluate.ts";
+import { evaluate, readPrediction } from "../core/evaluate.ts";
 import { fit } from "../core/train.ts";
 import { gpToyData } from "../datasets/gp_toy.ts";
 import { subset } from "../datasets/subset.ts";
@@ -26,6 +26,7 @@ import { regressionBands } from "../plots/regression.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeJson } from "../uncertainty/io.ts";
 import { regressionUncertainty } from "../uncertainty/regression.ts";
+import { wroteLine } from "./lib/report.ts";
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -87,9 +88,10 @@ if (import.meta.main) {
     const xg = tf.tensor2d(grid, [gridN, 1]);
     const pred = method.predict(xg, { samples: Number(f.samples), seed: 2 });
     xg.dispose();
-    if (pred.task !== "regression") throw new Error("expected a regression prediction");
-    const u = regressionUncertainty(pred.mean, pred.logSigma);
+    const host = await readPrediction(pred); // asynchronous: no synchronous GPU read
     disposePrediction(pred);
+    if (host.task !== "regression") throw new Error("expected a regression prediction");
+    const u = regressionUncertainty(host.mean, host.logSigma);
     const svg = regressionBands({
       x: grid,
       mean: u.mean,
@@ -126,6 +128,8 @@ if (import.meta.main) {
       } per point, ` +
         `RMSE ${m.rmse!.toFixed(3)} (${test.n} held-out points), ${seconds.toFixed(1)} s`,
     );
-    console.log(`wrote ${join(resultsDir, "demo.svg")} and ${join(resultsDir, "metrics.json")}`);
+    console.log(
+      wroteLine(resultsDir, ["demo.svg", "metrics.json"], (performance.now() - t0) / 1000),
+    );
   });
 }

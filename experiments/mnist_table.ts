@@ -45,6 +45,7 @@ import {
   studyModels,
 } from "./lib/classification_study_eval.ts";
 import { startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * The reference's MNIST test results (log-likelihood summed over the 10 000
@@ -177,7 +178,12 @@ if (import.meta.main) {
     for await (const { entry, method } of studyModels(ctx, train)) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
-      const { metrics: m, uncertainty: u } = evaluateClassifier(method, test, S, ctx.seed + 1);
+      const { metrics: m, uncertainty: u } = await evaluateClassifier(
+        method,
+        test,
+        S,
+        ctx.seed + 1,
+      );
       const ref = REFERENCE_MNIST[entry.key];
       rows.push({
         method: entry.label,
@@ -215,9 +221,17 @@ if (import.meta.main) {
     }
     await writeTextAtomic(
       join(ctx.resultsDir, "mnist_table.md"),
-      `## MNIST test results\n\n${table.markdown}\n${notes.map((n) => `- ${n}`).join("\n")}\n`,
+      `## MNIST test results${budgetMark(ctx.full)}\n\n${table.markdown}\n${
+        notes.map((n) => `- ${n}`).join("\n")
+      }\n`,
     );
     console.log(table.text.trimEnd());
-    console.log(`wrote ${ctx.resultsDir}/mnist_table.{md,csv,json} in ${secondsSince(t0)} s`);
+    console.log(
+      wroteLine(
+        ctx.resultsDir,
+        ["mnist_table.md", "mnist_table.csv", "mnist_table.json"],
+        (performance.now() - t0) / 1000,
+      ),
+    );
   });
 }

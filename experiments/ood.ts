@@ -52,7 +52,8 @@ import {
   testExamples,
 } from "./lib/classification_study_eval.ts";
 import { inOutHistogramPanels } from "./lib/classification_study_plots.ts";
-import { startStudy } from "./lib/study.ts";
+import { logStage, startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `ood.csv` / `ood.json`.
@@ -145,7 +146,14 @@ export async function loadOodSet(
     return { ds: normalizeWith(raw, norm) };
   } catch (e) {
     if ((e as Error).name !== "DatasetError") throw e;
-    return { skipped: (e as Error).message.split("\n")[0] };
+    const first = (e as Error).message.split("\n")[0];
+    // Said in the study's terms: the library's "(download: false)" means "no --download" here.
+    const m = first.match(/^(.*? not found) and downloads are disabled \(download: false\)/);
+    if (!m || (opts.download ?? false)) return { skipped: first };
+    const searched = first.match(/Searched: (.*?)\.(?: |$)/)?.[1];
+    return {
+      skipped: `${m[1]}${searched ? ` in ${searched}` : ""}; run with --download to fetch them`,
+    };
   }
 }
 
@@ -183,7 +191,7 @@ if (import.meta.main) {
     const t0 = performance.now();
     const sizes = { quick: 2000 };
     const { train, test } = await studyData(ctx, sizes);
-    const norm = train.normalization ?? { mean: MNIST_SETS.mnist.mean, std: MNIST_SETS.mnist.std };
+    const norm = test.normalization ?? { mean: MNIST_SETS.mnist.mean, std: MNIST_SETS.mnist.std };
     const oodSets: { name: MnistName; ds: ImageDataset }[] = [];
     const skipped: string[] = [];
     for (const name of wanted as MnistName[]) {
@@ -192,10 +200,8 @@ if (import.meta.main) {
         limit: testExamples(ctx, sizes),
         download: Boolean(ctx.flags.download),
       });
-      if ("skipped" in r) {
-        skipped.push(`${MNIST_SETS[name].title}: ${r.skipped}`);
-        console.error(`note: skipping ${MNIST_SETS[name].title} (${r.skipped})`);
-      } else oodSets.push({ name, ds: r.ds });
+      if ("skipped" in r) skipped.push(r.skipped); // noted once, with the results
+      else oodSets.push({ name, ds: r.ds });
     }
     if (oodSets.length === 0) {
       throw new CliError(`no out-of-distribution set is available:\n${skipped.join("\n")}`);
@@ -208,9 +214,12 @@ if (import.meta.main) {
     for await (const { entry, method } of studyModels(ctx, train)) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
-      const inside = evaluateClassifier(method, test, S, ctx.seed + 1).uncertainty;
+      const inside = (await evaluateClassifier(method, test, S, ctx.seed + 1)).uncertainty;
+      logStage(entry.label, "MNIST test (in)", tm);
       for (const { name, ds } of oodSets) {
-        const outside = evaluateClassifier(method, ds, S, ctx.seed + 1).uncertainty;
+        const ts = performance.now();
+        const outside = (await evaluateClassifier(method, ds, S, ctx.seed + 1)).uncertainty;
+        logStage(entry.label, `${name} (out)`, ts);
         const scores: Record<string, Scores> = {
           total: { in: inside.total, out: outside.total },
           epistemic: { in: inside.epistemic, out: outside.epistemic },
@@ -246,7 +255,9 @@ if (import.meta.main) {
       await saveSvg(
         join(ctx.resultsDir, `ood_${name}.svg`),
         inOutHistogramPanels({
-          title: `${title} (out) vs MNIST (in): entropies of MNIST-trained models`,
+          title: `${title} (out) vs MNIST (in): entropies of MNIST-trained models${
+            budgetMark(ctx.full)
+          }`,
           inLabel: `MNIST test (in, ${test.n})`,
           outLabel: `${title} test (out, ${ds.n})`,
           rows: [
@@ -284,14 +295,19 @@ if (import.meta.main) {
     ];
     await writeTextAtomic(
       join(ctx.resultsDir, "ood.md"),
-      `## Out-of-distribution detection (MNIST-trained models)\n\n${table.markdown}\n` +
+      `## Out-of-distribution detection (MNIST-trained models)${
+        budgetMark(ctx.full)
+      }\n\n${table.markdown}\n` +
         notes.map((n) => `- ${n}`).join("\n") + "\n",
     );
     console.log(table.text.trimEnd());
     for (const s of skipped) console.log(`note: skipped ${s}`);
     console.log(
-      `wrote ${ctx.resultsDir}/ood.{csv,json,md}, ` +
-        `${oodSets.map((o) => `ood_${o.name}.svg`).join(", ")} in ${secondsSince(t0)} s`,
+      wroteLine(
+        ctx.resultsDir,
+        ["ood.csv", "ood.json", "ood.md", ...oodSets.map((o) => `ood_${o.name}.svg`)],
+        (performance.now() - t0) / 1000,
+      ),
     );
   });
 }

@@ -10,7 +10,7 @@
  *     deno run -A experiments/pruning.ts --methods map,mc_dropout
  *     deno run -A experiments/pruning.ts --full --fractions 0,0.5,0.9,0.95,0.99
  *
- * Models come from `<models_dir>/<quick|full>/<method>` (trained and saved
+ * Models come from `<models_dir>/<quick|full>/seed<seed>/<method>` (trained and saved
  * there first when missing, shared with the other studies). Methods without
  * the pruning hooks are skipped with a note.
  *
@@ -24,20 +24,22 @@
  *   `fraction_removed` (the fraction actually removed), `weights_removed`,
  *   `weights_total`, `error_pct` (test error in %), `log_lik_mean` (test
  *   log-likelihood per example, nats), `samples` (posterior samples used),
- *   `n_test`.
+ *   `n_test`, `ranking` (the score the method ranks weights by: `|w|`,
+ *   `|μ|/σ`, …; also in the figure's legend).
  *
  * @module
  */
 import { join } from "node:path";
 import { CliError, type FlagSpecs, runMain } from "../core/cli.ts";
 import { evaluate } from "../core/evaluate.ts";
-import { take } from "../datasets/subset.ts";
 import { multiPanelLines } from "../plots/multi_panel_lines.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
-import { mnistModel, startStudy, studyMnist } from "./lib/study.ts";
-import { pruningSweep } from "./lib/weight_study_pruning.ts";
+import { logStage, mnistModel, startStudy, studyTest, studyTrain } from "./lib/study.ts";
+import { pruningRanking, pruningSweep } from "./lib/weight_study_pruning.ts";
+import { methodColor } from "../plots/colors.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `pruning.csv` (and of each row in `pruning.json`).
@@ -58,6 +60,7 @@ export const PRUNING_COLUMNS = [
   "log_lik_mean",
   "samples",
   "n_test",
+  "ranking",
 ] as const;
 
 /**
@@ -91,7 +94,8 @@ const FLAGS: FlagSpecs = {
     type: "int",
     default: 0,
     min: 0,
-    help: "(tests) train missing models on the first N examples only; 0 = the mode's default",
+    help:
+      "(tests) train missing models on only the first N examples; 0: no limit beyond the mode's",
   },
 };
 
@@ -119,6 +123,7 @@ export function parseFractions(text: string): number[] {
 }
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "pruning.ts",
     "Test error of MNIST models after removing the weights with the lowest " +
@@ -131,9 +136,8 @@ async function main(): Promise<void> {
   const fractions = parseFractions(String(f.fractions));
   const samples = Number(f.test_samples ?? (ctx.full ? 100 : 10));
   const testLimit = Number(f.test_limit ?? (ctx.full ? 0 : 2000));
-  const data = await studyMnist(ctx, testLimit > 0 ? testLimit : undefined);
-  const train = Number(f.train_limit) > 0 ? take(data.train, Number(f.train_limit)) : data.train;
-  const test = data.test;
+  const test = await studyTest(ctx, testLimit > 0 ? testLimit : undefined);
+  const train = studyTrain(ctx, Number(f.train_limit)); // read only if a model is trained
 
   const rows: Record<string, string | number>[] = [];
   for (const entry of ctx.methods) {
@@ -141,10 +145,15 @@ async function main(): Promise<void> {
     try {
       const s = method.defaultSamples > 1 ? samples : 1;
       const t0 = performance.now();
+      let ts = performance.now();
       const results = await pruningSweep(
         method,
         fractions,
         (m) => evaluate(m, test, { samples: s, seed: ctx.seed }),
+        (r) => {
+          logStage(entry.label, `pruned ${(100 * r.removed / r.total).toFixed(1)}%`, ts);
+          ts = performance.now();
+        },
       );
       if (!results) {
         console.error(`${entry.label}: no pruningScores/applyPruningMask hooks; skipped`);
@@ -161,6 +170,7 @@ async function main(): Promise<void> {
           log_lik_mean: r.metrics.logLikMean,
           samples: s,
           n_test: test.n,
+          ranking: pruningRanking(entry.key) ?? "method's own score",
         });
       }
       console.error(
@@ -175,11 +185,13 @@ async function main(): Promise<void> {
   if (rows.length === 0) throw new Error("no selected method has the pruning hooks");
 
   const labels = [...new Set(rows.map((r) => String(r.method)))];
+  // The legend says which score each method was pruned by (|w|, |μ|/σ, …).
   const series = (metric: string) =>
     labels.map((name) => {
       const rs = rows.filter((r) => r.method === name);
       return {
-        name,
+        name: `${name} (ranked by ${rs[0].ranking})`,
+        color: methodColor(name),
         x: rs.map((r) => 100 * (1 - Number(r.fraction_removed))),
         y: rs.map((r) => Number(r[metric])),
       };
@@ -187,7 +199,9 @@ async function main(): Promise<void> {
   await saveSvg(
     join(ctx.resultsDir, "pruning.svg"),
     multiPanelLines({
-      title: `Pruning MNIST weights by |μ|/σ or |w| (${test.n} test images)`,
+      title: `Pruning MNIST weights, lowest score first (${test.n} test images)${
+        budgetMark(ctx.full)
+      }`,
       xLabel: "weights kept (%, log scale; 1% kept = 99% removed)",
       logX: true,
       panels: [
@@ -212,9 +226,15 @@ async function main(): Promise<void> {
       by: ["method", "fraction_removed"],
       metrics: ["error_pct", "log_lik_mean"],
     }),
-    { digits: 3, title: "Pruning" },
+    { digits: 3, title: `Pruning${budgetMark(ctx.full)}` },
   );
-  console.log(`wrote pruning.svg, pruning.csv, pruning.json to ${ctx.resultsDir}`);
+  console.log(
+    wroteLine(
+      ctx.resultsDir,
+      ["pruning.svg", "pruning.csv", "pruning.json"],
+      (performance.now() - t0) / 1000,
+    ),
+  );
 }
 
 if (import.meta.main) await runMain(main);

@@ -53,6 +53,7 @@ import {
   samplesFor,
   trainRegression,
 } from "./lib/regression_study_train.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `regression_toy.csv` (and of each row in `regression_toy.json`).
@@ -124,6 +125,7 @@ export function parseKinds(text: string): GpNoiseKind[] {
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "regression_toy.ts",
     "Homoscedastic and heteroscedastic 1-D toy regression on GP data: predictive mean and " +
@@ -199,8 +201,8 @@ async function main(): Promise<void> {
       if (!method) continue;
       try {
         const secs = await trainRegression(method, st.train, budget, ctx.seed, scale);
-        const m = evalRegression(method, st.test!, samples, ctx.seed, scale);
-        const u = predictUncertainty(method, gridStd, nGrid, samples, ctx.seed, scale);
+        const m = await evalRegression(method, st.test!, samples, ctx.seed, scale);
+        const u = await predictUncertainty(method, gridStd, nGrid, samples, ctx.seed, scale);
         panels.push({
           method: entry.label,
           x: grid,
@@ -245,7 +247,7 @@ async function main(): Promise<void> {
       join(ctx.resultsDir, file),
       regressionPanels({
         title: `${kindName[0].toUpperCase()}${kindName.slice(1)} toy regression ` +
-          `(GP data, ℓ = 1, ${noiseText}; ${nTrain} points)`,
+          `(GP data, ℓ = 1, ${noiseText}; ${nTrain} points)${budgetMark(ctx.full)}`,
         xLabel: "x",
         yLabel: "y",
         groundTruth: {
@@ -275,10 +277,14 @@ async function main(): Promise<void> {
   });
   summarize(
     aggregate(rows, { by: ["kind", "method"], metrics: ["test_log_lik", "rmse"] }),
-    { digits: 3, title: "Toy regression (held-out points)" },
+    { digits: 3, title: `Toy regression (held-out points)${budgetMark(ctx.full)}` },
   );
   console.log(
-    `wrote ${figures.join(", ")}, regression_toy.csv, regression_toy.json to ${ctx.resultsDir}`,
+    wroteLine(
+      ctx.resultsDir,
+      [...figures, "regression_toy.csv", "regression_toy.json"],
+      (performance.now() - t0) / 1000,
+    ),
   );
 }
 

@@ -45,7 +45,8 @@ import {
   unnormalize,
 } from "./lib/classification_study_eval.ts";
 import { uncertaintyCurves } from "./lib/classification_study_plots.ts";
-import { startStudy } from "./lib/study.ts";
+import { logStage, startStudy } from "./lib/study.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * One row of `rotations.csv` / `rotations.json`.
@@ -116,6 +117,21 @@ export function angleGrid(max: number, step: number): number[] {
   return out;
 }
 
+/**
+ * Axis ticks for angles up to `max`: multiples of 45° (of 15° below 90°, of
+ * 5° below 30°), so a rotation axis reads 0, 45, 90, … rather than 50, 100.
+ *
+ * @example
+ * ```ts
+ * import { angleTicks } from "./rotations.ts";
+ * angleTicks(180); // [0, 45, 90, 135, 180]
+ * ```
+ */
+export function angleTicks(max: number): number[] {
+  const step = max >= 90 ? 45 : max >= 30 ? 15 : 5;
+  return angleGrid(max, step);
+}
+
 if (import.meta.main) {
   await runMain(async () => {
     const ctx = await startStudy(
@@ -166,8 +182,15 @@ if (import.meta.main) {
       const S = posteriorSamples(ctx, method);
       const tm = performance.now();
       for (const angle of angles) {
+        const ts = performance.now();
         const ds = await rotateImageSet(test, angle);
-        const { metrics: m, uncertainty: u } = evaluateClassifier(method, ds, S, ctx.seed + 1);
+        const { metrics: m, uncertainty: u } = await evaluateClassifier(
+          method,
+          ds,
+          S,
+          ctx.seed + 1,
+        );
+        logStage(entry.label, `angle ${angle}°`, ts);
         rows.push({
           method: entry.label,
           angle,
@@ -180,7 +203,13 @@ if (import.meta.main) {
           n: m.n,
         });
       }
-      const stats = classProbabilityStats(method, rotatedDigits, angles.length, S, ctx.seed + 2);
+      const stats = await classProbabilityStats(
+        method,
+        rotatedDigits,
+        angles.length,
+        S,
+        ctx.seed + 2,
+      );
       digitPanels.push({ method: entry.label, probs: stats.mean, std: stats.std });
       console.error(
         `${entry.label}: ${angles.length} angles × ${test.n} digits, S=${S}, ` +
@@ -195,9 +224,10 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "rotations.svg"),
       uncertaintyCurves(rows, {
-        title: `Rotated MNIST (${test.n} test digits)`,
+        title: `Rotated MNIST (${test.n} test digits)${budgetMark(ctx.full)}`,
         x: "angle",
         xLabel: "rotation angle (°)",
+        xTicks: angleTicks(angles[angles.length - 1]),
         metric: { key: "error_pct", title: "Test error", yLabel: "error (%)" },
       }),
     );
@@ -208,8 +238,11 @@ if (import.meta.main) {
     await saveSvg(
       join(ctx.resultsDir, "rotated_digit.svg"),
       classProbabilitiesPanels({
-        title: `Test digit #${digitIndex} (a ${digitLabel}) rotated: predicted class probabilities`,
+        title: `Test digit #${digitIndex} (a ${digitLabel}) rotated: predicted class probabilities${
+          budgetMark(ctx.full)
+        }`,
         angles,
+        xTicks: angleTicks(angles[angles.length - 1]),
         panels: digitPanels,
         minProb: 0.1,
         // At most 13 images in the strip, so they stay legible.
@@ -222,11 +255,14 @@ if (import.meta.main) {
         by: ["method", "angle"],
         metrics: ["error_pct", "total_entropy", "aleatoric_entropy", "epistemic_entropy"],
       }),
-      { title: "Rotated MNIST (every 45°)", digits: 3 },
+      { title: `Rotated MNIST (every 45°)${budgetMark(ctx.full)}`, digits: 3 },
     );
     console.log(
-      `wrote ${ctx.resultsDir}/rotations.{csv,json,svg}, rotated_digit.svg ` +
-        `in ${secondsSince(t0)} s`,
+      wroteLine(
+        ctx.resultsDir,
+        ["rotations.csv", "rotations.json", "rotations.svg", "rotated_digit.svg"],
+        (performance.now() - t0) / 1000,
+      ),
     );
   });
 }

@@ -13,10 +13,10 @@ import type { NetSpec } from "../core/method.ts";
 import {
   type BbbEstimator,
   type BbbMethod,
+  type BbbOptimizer,
   type BbbPriorName,
   type BbbSettings,
   buildBbb,
-  type HostOptimizerName,
 } from "../methods/bbb.ts";
 import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
 
@@ -56,12 +56,11 @@ export function settingsFromFlags(f: FlagValues): BbbSettings {
     nSamples: f.n_samples as number,
     firstEpochSamples: (f.first_epoch_samples as number | undefined) ?? 10,
     lr: f.lr as number,
-    optimizer: f.optimizer as HostOptimizerName,
+    optimizer: f.optimizer as BbbOptimizer,
     momentum: f.momentum as number,
     muInit: parseRange("mu_init", String(f.mu_init)),
     rhoInit: parseRange("rho_init", String(f.rho_init)),
     predictBy: f.predict_by as "weights" | "activations",
-    noiseWorker: Boolean(f.noise_worker),
   };
 }
 
@@ -126,12 +125,6 @@ export const script: TrainScript = {
       choices: ["weights", "activations"],
       help: "prediction samples weights or pre-activations",
     },
-    noise_worker: {
-      type: "boolean",
-      default: false,
-      help:
-        "weight estimator: draw the weight noise one sample ahead on a worker thread (same draws; on 2 cores faster with BNN_THREADS=1: 100 vs 122 ms/step)",
-    },
   },
   defaults: {
     epochs: 200,
@@ -143,6 +136,8 @@ export const script: TrainScript = {
   validate: (f) => {
     settingsFromFlags(f);
   },
+  // μ and ρ with their gradients and optimizer state, and a weight sample.
+  memoryCopies: () => 9,
   build: (spec: NetSpec, f: FlagValues): BbbMethod => buildBbb(spec, settingsFromFlags(f)),
 };
 

@@ -9,7 +9,9 @@
  * 10× longer: each member costs a MAP network's training time, roughly
  * 0.8 × 10 epochs × 12 s on 2 CPU cores). `--workers N` trains the members
  * in N Deno workers; it defaults to 1 (in-thread through `fit`) because on
- * the 2-core machine this was measured on, workers were not faster.
+ * the 2-core machine this was measured on, workers were not faster. Workers
+ * run on the CPU engine only: with `--backend webgpu` the GPU trains the
+ * members in this thread, and `--workers` above 1 is an error.
  *
  * @module
  */
@@ -43,8 +45,8 @@ export const script: TrainScript = {
     workers: {
       type: "int",
       min: 1,
-      help: "train members in this many parallel workers (default: 1, in-thread; " +
-        "workers were not faster on 2 cores)",
+      help: "train members in this many parallel workers, CPU backends only (default: 1, " +
+        "in-thread; workers were not faster on 2 cores)",
     },
     optimizer: {
       type: "string",
@@ -64,6 +66,7 @@ export const script: TrainScript = {
     const s = f.subsample as number;
     if (!(s > 0 && s <= 1)) throw new CliError(`--subsample must be in (0, 1], found ${s}`);
   },
+  memoryCopies: (f) => 4 * Number(f.n_nets), // every member's weights, gradient, optimizer
   build: (spec, f) =>
     buildEnsemble(spec, {
       nNets: f.n_nets as number,

@@ -58,6 +58,8 @@ export const script: TrainScript = {
     results_dir: "results/sghmc",
   },
   validate: validateSgmcmcFlags,
+  // Weights, momentum, gradient, mass estimates, plus the samples kept in memory.
+  memoryCopies: (f) => 5 + Number(f.memory_samples),
   build: (spec, f) =>
     buildSghmc(spec, {
       ...sgmcmcSettings(f),

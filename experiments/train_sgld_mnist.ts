@@ -57,6 +57,8 @@ export const script: TrainScript = {
     results_dir: "results/sgld",
   },
   validate: validateSgmcmcFlags,
+  // Weights, gradient, preconditioner, plus the samples kept in memory.
+  memoryCopies: (f) => 4 + Number(f.memory_samples),
   build: (spec, f) => {
     const settings = {
       ...sgmcmcSettings(f),

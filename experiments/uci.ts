@@ -75,6 +75,7 @@ import {
   trainRegression,
   withEpochs,
 } from "./lib/regression_study_train.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `uci.csv` (and of each row in `uci.json`).
@@ -263,6 +264,7 @@ function errorBarRows(rows: Row[], metric: "log_lik" | "rmse"): ErrorBarRow[] {
 }
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "uci.ts",
     "Heteroscedastic regression on the UCI benchmarks (k-fold CV on the reference's six " +
@@ -337,8 +339,8 @@ async function main(): Promise<void> {
       try {
         const seed = ctx.seed * 1000 + fold;
         const secs = await trainRegression(method, split.train, budget, seed, scale);
-        const tr = evalRegression(method, split.train, samples, seed, scale);
-        const te = evalRegression(method, split.test, samples, seed, scale);
+        const tr = await evalRegression(method, split.train, samples, seed, scale);
+        const te = await evalRegression(method, split.test, samples, seed, scale);
         rows.push({
           protocol,
           dataset: split.name,
@@ -405,7 +407,10 @@ async function main(): Promise<void> {
 
   const table = aggregate(rows, { by: ["protocol", "dataset", "method"], metrics: UCI_METRICS });
   await writeCsv(join(ctx.resultsDir, "uci_summary.csv"), tableRows(table));
-  const md: string[] = ["# UCI regression (heteroscedastic, one hidden layer)", ""];
+  const md: string[] = [
+    `# UCI regression (heteroscedastic, one hidden layer)${budgetMark(ctx.full)}`,
+    "",
+  ];
   const figures: string[] = [];
   for (const protocol of protocols) {
     const pr = rows.filter((r) => r.protocol === protocol);
@@ -426,7 +431,7 @@ async function main(): Promise<void> {
       dotErrorBars({
         rows: errorBarRows(pr, "log_lik"),
         yLabel: "log-likelihood (nats per example)",
-        title: `UCI regression, ${what}: log-likelihood (mean ± std)`,
+        title: `UCI regression, ${what}: log-likelihood (mean ± std)${budgetMark(ctx.full)}`,
       }),
     );
     await saveSvg(
@@ -434,7 +439,7 @@ async function main(): Promise<void> {
       dotErrorBars({
         rows: errorBarRows(pr, "rmse"),
         yLabel: "RMSE",
-        title: `UCI regression, ${what}: RMSE in target units (mean ± std)`,
+        title: `UCI regression, ${what}: RMSE in target units (mean ± std)${budgetMark(ctx.full)}`,
         independentY: true,
         columns: nSets <= 4 ? nSets : Math.ceil(nSets / 2),
         height: nSets <= 4 ? 320 : 520,
@@ -448,10 +453,14 @@ async function main(): Promise<void> {
       by: ["protocol", "dataset", "method"],
       metrics: ["test_log_lik", "test_rmse"],
     }),
-    { digits: 3, title: "UCI regression (test, mean ± std over folds)" },
+    { digits: 3, title: `UCI regression (test, mean ± std over folds)${budgetMark(ctx.full)}` },
   );
   console.log(
-    `wrote uci.csv, uci.json, uci_summary.csv, uci.md, ${figures.join(", ")} to ${ctx.resultsDir}`,
+    wroteLine(
+      ctx.resultsDir,
+      ["uci.csv", "uci.json", "uci_summary.csv", "uci.md", ...figures],
+      (performance.now() - t0) / 1000,
+    ),
   );
 }
 

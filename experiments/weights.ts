@@ -8,7 +8,7 @@
  *     deno run -A experiments/weights.ts --methods map,mc_dropout
  *     deno run -A experiments/weights.ts --full --per_layer
  *
- * Models come from `<models_dir>/<quick|full>/<method>` (trained and saved
+ * Models come from `<models_dir>/<quick|full>/seed<seed>/<method>` (trained and saved
  * there first when missing, shared with the other studies). Methods without
  * the `sampleWeights` hook are skipped with a note.
  *
@@ -36,16 +36,16 @@
  * @module
  */
 import { runMain } from "../core/cli.ts";
-import { take } from "../datasets/subset.ts";
 import { histograms } from "../plots/histograms.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { aggregate, summarize } from "../uncertainty/tables.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { join } from "node:path";
-import { mnistModel, startStudy, studyMnist } from "./lib/study.ts";
+import { logStage, mnistModel, startStudy, studyTrain } from "./lib/study.ts";
 import { histogramRange, poolWeights, splitZeros, weightStats } from "./lib/weight_study_stats.ts";
 import { methodColor } from "../plots/colors.ts";
 import type { FlagSpecs } from "../core/cli.ts";
+import { budgetMark, wroteLine } from "./lib/report.ts";
 
 /**
  * Columns of `weights.csv` (and of each row in `weights.json`).
@@ -96,11 +96,13 @@ const FLAGS: FlagSpecs = {
     type: "int",
     default: 0,
     min: 0,
-    help: "(tests) train missing models on the first N examples only; 0 = the mode's default",
+    help:
+      "(tests) train missing models on only the first N examples; 0: no limit beyond the mode's",
   },
 };
 
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const ctx = await startStudy(
     "weights.ts",
     "Histograms of weights sampled from each method's posterior (MNIST models).",
@@ -111,8 +113,8 @@ async function main(): Promise<void> {
   const f = ctx.flags;
   const samples = Number(f.samples);
   const perLayer = Boolean(f.per_layer);
-  const { train: fullTrain } = await studyMnist(ctx, 1);
-  const train = Number(f.train_limit) > 0 ? take(fullTrain, Number(f.train_limit)) : fullTrain;
+  // Read only if a model has to be trained: saved models need no training data.
+  const train = studyTrain(ctx, Number(f.train_limit));
 
   const rows: Record<string, string | number>[] = [];
   const pooled = new Map<string, { label: string; values: Float32Array }[]>();
@@ -123,7 +125,9 @@ async function main(): Promise<void> {
         console.error(`${entry.label}: no sampleWeights hook; skipped`);
         continue;
       }
-      const sets = method.sampleWeights(samples, ctx.seed);
+      const ts = performance.now();
+      const sets = await method.sampleWeights(samples, ctx.seed);
+      logStage(entry.label, `sampled ${samples} weight set(s)`, ts);
       const groups = poolWeights(sets, { biases: Boolean(f.biases) });
       if (perLayer) {
         for (const [k, v] of poolWeights(sets, { perLayer: true, biases: Boolean(f.biases) })) {
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
         density: true,
         xLabel: "weight value",
         yLabel: "density",
-        title: `MNIST weights, ${what} (${samples} samples per method)`,
+        title: `MNIST weights, ${what} (${samples} samples per method)${budgetMark(ctx.full)}`,
         width: 640,
         height: 320,
       }),
@@ -203,9 +207,15 @@ async function main(): Promise<void> {
       by: ["method", "layer"],
       metrics: ["mean", "std", "q01", "q99", "fraction_abs_lt_1e-3"],
     }),
-    { digits: 4, title: "Sampled weights" },
+    { digits: 4, title: `Sampled weights${budgetMark(ctx.full)}` },
   );
-  console.log(`wrote ${figures.join(", ")}, weights.csv, weights.json to ${ctx.resultsDir}`);
+  console.log(
+    wroteLine(
+      ctx.resultsDir,
+      [...figures, "weights.csv", "weights.json"],
+      (performance.now() - t0) / 1000,
+    ),
+  );
 }
 
 if (import.meta.main) await runMain(main);

@@ -1,28 +1,53 @@
 /**
- * Bayes by Backprop (Blundell et al. 2015): a fully factorised Gaussian
- * posterior q(w) = Π N(μᵢ, σᵢ²), σ = softplus(ρ) + 1e-6, over every weight
- * and bias, trained by minimising the negative ELBO
- * `Σ minibatch NLL + KL(q‖p) / number_of_batches` with reparametrised
- * Monte Carlo gradients. Three estimators of the NLL gradient:
+ * Bayes by Backprop (Blundell et al. 2015).
  *
- * - `weight`: one weight sample shared by the minibatch (the reference);
- * - `local`: the local reparametrisation trick (pre-activations sampled from
- *   their closed-form Gaussian; Kingma et al. 2015);
- * - `flipout`: one shared perturbation per sample decorrelated per example by
- *   random sign flips (Wen et al. 2018).
+ * Posterior: a fully factorised Gaussian q(w) = Π N(μᵢ, σᵢ²) over every weight
+ * and bias, σ = softplus(ρ) + 1e-6. Objective per minibatch (the negative
+ * ELBO, as the reference): with S Monte Carlo samples and κ = 1 / (batches
+ * per epoch),
  *
- * Priors: Gaussian (KL in closed form), Laplace and a two-component scale
- * mixture (Monte Carlo KL, log q − log p at the sampled weights).
+ *     L(μ, ρ) = (1/S) Σ_s NLL(batch | w_s) + κ · KL(q ‖ p),   w_s = μ + σ ∘ ε_s.
  *
- * All per-parameter work — noise, w = μ + σ·ε, gradient accumulation, the
- * KL, the update rule and σ = softplus(ρ) — runs in single JS loops over flat
- * `Float32Array`s and tensors on the wasm heap; only the matmuls go through
- * tfjs (BLAS).
+ * Its gradient, by reparametrisation (g_s = ∂NLL/∂w at w_s):
+ *
+ *     ∂L/∂μ = (1/S) Σ_s g_s + κ · ∂KL/∂μ
+ *     ∂L/∂σ = (1/S) Σ_s g_s ∘ ε_s + κ · ∂KL/∂σ,   ∂L/∂ρ = ∂L/∂σ ∘ sigmoid(ρ).
+ *
+ * KL: in closed form for the Gaussian prior N(0, σₚ²)
+ * (Σ log σₚ − log σ + (σ² + μ²)/(2σₚ²) − ½; gradients μ/σₚ² and σ/σₚ² − 1/σ),
+ * else by Monte Carlo at the sampled weights, KL ≈ (1/S) Σ_s [log q(w_s) −
+ * log p(w_s)], whose pathwise gradient adds −∂log p/∂w (× ε for σ) and −1/σ.
+ *
+ * Estimators of the NLL gradient:
+ * - `weight`: one weight sample per Monte Carlo sample, shared by the minibatch (the reference);
+ * - `local`: the local reparametrisation trick: pre-activations drawn from their Gaussian
+ *   (mean h·μ + μ_b, variance h²·σ² + σ_b²; Kingma et al. 2015), so the gradient is taken
+ *   with respect to μ and σ² directly;
+ * - `flipout`: one perturbation ΔW = σ ∘ ε per sample, decorrelated per example by random
+ *   sign flips (Wen et al. 2018); the mean path's gradient goes to μ, the perturbation's
+ *   (× ε) to σ.
+ *
+ * State: μ and ρ (parameter vectors over the network's layout), the update rule's slots,
+ * the noise stream, an optional pruning mask, and for homoscedastic regression a learnt
+ * log σ of the noise (a point parameter).
+ *
+ * Each step is: draw the samples (one kernel), forward and backward through tfjs, then one
+ * kernel that assembles the gradient above and applies the update rule to μ and ρ.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { checkPredictInput, nllSum, stackPrediction } from "../core/likelihood.ts";
+import { getEngine } from "../core/engine/current.ts";
+import {
+  type Engine,
+  Layout,
+  type NoiseBlock,
+  type NoiseStream,
+  ParamVec,
+} from "../core/engine/engine.ts";
+import { softplusInverse } from "../core/engine/cpu_math.ts";
+import { defineKernel, type Kernel } from "../core/engine/kernel.ts";
+import { appendLogNoise, errorCount, nllSum, predictBatched } from "../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -33,15 +58,11 @@ import type {
   StepResult,
   TensorBatch,
 } from "../core/method.ts";
-import { hasGlobalNoise, mlpForward, validateSpec } from "../core/mlp.ts";
-import { Rng } from "../core/rng.ts";
+import { forwardLayers, hasGlobalNoise, netLayout, validateSpec } from "../core/mlp.ts";
+import { OptimizerState, updateRule } from "../core/optim.ts";
 import type { HostTensor } from "../core/safetensors.ts";
-import { tensorFromFill } from "../core/tensor_io.ts";
+import { hostToFlat, vecFromHost, vecToHost } from "../core/vectors.ts";
 import { flipoutForward, localForward } from "./bbb/forward.ts";
-import { accumulateGradient, assembleGradient, writeWeightSample } from "./bbb/kernels.ts";
-import { heapValues, type ParamSegment, paramSegments } from "./bbb/layout.ts";
-import { AheadNormalStream, type NormalSource, NormalStream } from "./bbb/normal.ts";
-import { HOST_OPTIMIZERS, HostOptimizer, type HostOptimizerName } from "./bbb/optimizer.ts";
 import {
   BBB_PRIORS,
   type BbbPrior,
@@ -49,21 +70,21 @@ import {
   BbbSettingsError,
   makeBbbPrior,
 } from "./bbb/priors.ts";
-import { rhoForSigma, SIGMA_EPS, sigmaFromRho } from "./bbb/softplus.ts";
 
 export * from "./bbb/forward.ts";
-export * from "./bbb/kernels.ts";
-export * from "./bbb/layout.ts";
-export * from "./bbb/normal.ts";
-export * from "./bbb/optimizer.ts";
 export * from "./bbb/priors.ts";
-export * from "./bbb/softplus.ts";
 
 /** Gradient estimators. */
 export type BbbEstimator = "weight" | "local" | "flipout";
 
 /** The estimator names. */
 export const BBB_ESTIMATORS: readonly BbbEstimator[] = ["weight", "local", "flipout"];
+
+/** Update rules Bayes by Backprop supports. */
+export type BbbOptimizer = "sgd" | "momentum" | "adam";
+
+/** The update-rule names, for validation and help texts. */
+export const BBB_OPTIMIZERS: readonly BbbOptimizer[] = ["sgd", "momentum", "adam"];
 
 /** Settings of {@linkcode buildBbb} (all optional; see {@linkcode BBB_DEFAULTS}). */
 export interface BbbSettings {
@@ -89,7 +110,7 @@ export interface BbbSettings {
   /** Learning rate (default 1e-3; the loss is the summed minibatch NLL + KL/batches). */
   lr?: number;
   /** Update rule (default `sgd`, as the reference). */
-  optimizer?: HostOptimizerName;
+  optimizer?: BbbOptimizer;
   /** Momentum coefficient for `optimizer: "momentum"` (default 0.9). */
   momentum?: number;
   /** μ initialised U(lo, hi) (default [−0.1, 0.1]). */
@@ -106,12 +127,6 @@ export interface BbbSettings {
   predictSamples?: number;
   /** Homoscedastic regression: fix the noise σ (not learnt); default null (learnt). */
   fixedNoise?: number | null;
-  /**
-   * Weight estimator: draw the weight noise one sample ahead on a worker
-   * thread (default false). Same draws, hence the same run; faster when a
-   * core is free. Call `dispose()` to stop the worker.
-   */
-  noiseWorker?: boolean;
 }
 
 /** Default settings. */
@@ -132,10 +147,9 @@ export const BBB_DEFAULTS: Required<BbbSettings> = {
   predictBy: "weights",
   predictSamples: 100,
   fixedNoise: null,
-  noiseWorker: false,
 };
 
-/** Gradients of the negative ELBO (flat, in segment order), without updating. */
+/** Gradients of the negative ELBO (flat, in layout order), without updating. */
 export interface BbbGradient {
   /** Negative ELBO of the batch per example (as `StepResult.loss`). */
   loss: number;
@@ -145,24 +159,36 @@ export interface BbbGradient {
   rho: Float32Array;
 }
 
+/** μ and σ of one weight matrix or bias. */
+export interface BbbPosteriorSegment {
+  /** Means. */
+  mu: Float32Array;
+  /** Standard deviations (0 where pruned). */
+  sigma: Float32Array;
+  /** Tensor shape. */
+  shape: number[];
+}
+
 /** A Bayes-by-Backprop method, with access to its variational parameters. */
 export type BbbMethod = Method & {
   /** Resolved settings. */
   readonly settings: Readonly<Required<BbbSettings>>;
-  /** The flat layout of the parameters. */
-  readonly segments: readonly ParamSegment[];
+  /** The layout of μ and ρ (the network's weights and biases). */
+  readonly layout: Layout;
   /** Current μ and σ by segment name (copies). */
-  posterior(): Record<string, { mu: Float32Array; sigma: Float32Array; shape: number[] }>;
+  posterior(): Promise<Record<string, BbbPosteriorSegment>>;
   /** Sets μ and σ of named segments (σ > 1e-6); missing names keep their values. */
-  setPosterior(values: Record<string, { mu?: ArrayLike<number>; sigma?: ArrayLike<number> }>): void;
+  setPosterior(
+    values: Record<string, { mu?: ArrayLike<number>; sigma?: ArrayLike<number> }>,
+  ): Promise<void>;
   /** Gradient of the negative ELBO on a batch (no update; advances the noise stream). */
-  gradient(batch: TensorBatch, info: StepInfo): BbbGradient;
+  gradient(batch: TensorBatch, info: StepInfo): Promise<BbbGradient>;
   /** `k` weight sets drawn from q, keyed `l{i}.w`, `l{i}.b`. */
-  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** Signal-to-noise |μ|/σ per weight (biases are not pruned). */
-  pruningScores(): Record<string, Float32Array>;
-  /** Sets μ and σ of weights where `keep` is 0 to exactly zero. */
-  applyPruningMask(keep: Record<string, Uint8Array>): void;
+  pruningScores(): Promise<Record<string, Float32Array>>;
+  /** Sets μ and σ of weights where `keep` is 0 to exactly zero, for good. */
+  applyPruningMask(keep: Record<string, Uint8Array>): Promise<void>;
 };
 
 /**
@@ -230,11 +256,6 @@ export function resolveBbbSettings(settings: BbbSettings = {}): Required<BbbSett
   if (!["auto", "closed", "mc"].includes(s.kl)) {
     throw new BbbSettingsError(`kl must be one of auto, closed, mc, found "${s.kl}"`);
   }
-  if (s.noiseWorker && s.estimator !== "weight") {
-    throw new BbbSettingsError(
-      `noiseWorker (noise_worker) draws weight samples, so it needs estimator "weight", found "${s.estimator}"`,
-    );
-  }
   if (s.kl === "closed" && s.prior !== "gaussian") {
     throw new BbbSettingsError(
       `kl "closed" needs the Gaussian prior (found prior "${s.prior}"); use kl "mc" or "auto"`,
@@ -246,9 +267,9 @@ export function resolveBbbSettings(settings: BbbSettings = {}): Required<BbbSett
   if (!(typeof s.lr === "number" && s.lr > 0 && isFinite(s.lr))) {
     throw new BbbSettingsError(`lr must be a finite number > 0, found ${s.lr}`);
   }
-  if (!HOST_OPTIMIZERS.includes(s.optimizer)) {
+  if (!BBB_OPTIMIZERS.includes(s.optimizer)) {
     throw new BbbSettingsError(
-      `optimizer must be one of ${HOST_OPTIMIZERS.join(", ")}, found "${s.optimizer}"`,
+      `optimizer must be one of ${BBB_OPTIMIZERS.join(", ")}, found "${s.optimizer}"`,
     );
   }
   if (!(typeof s.momentum === "number" && s.momentum >= 0 && s.momentum < 1)) {
@@ -268,6 +289,170 @@ export function resolveBbbSettings(settings: BbbSettings = {}): Required<BbbSett
 }
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+// ---------------------------------------------------------------------------
+// The math, as kernels of the parameter engine.
+// ---------------------------------------------------------------------------
+
+/** σ = softplus(ρ) + 1e-6, kept in the state as `sig` (updated with ρ). */
+const SIGMA = "let sd = sig;";
+
+/** The sums every update reports, at the parameters before the update. */
+const KL_SUMS = ["slog", "smu2", "ssig2", "ssig"];
+const KL_SUMS_BODY =
+  "slog += keep * log(sd); smu2 += keep * mu * mu; ssig2 += keep * sd * sd; ssig += keep * sd;";
+
+/** The kernels of one configuration (prior × KL form × estimator × update rule). */
+interface BbbKernels {
+  /** Weight samples w[s] = keep·(μ + σ·ε_s) (flipout: biases so, weights σ·ε_s). */
+  sample: Kernel;
+  /** The same, also summing log p(w) and ε² for the Monte Carlo KL. */
+  sampleKl: Kernel;
+  /** σ² (local reparametrisation). */
+  variance: Kernel;
+  /** Monte Carlo KL only: its pathwise gradient terms and sums, from fresh samples. */
+  mcKl: Kernel;
+  /** Adds a chunk of samples' data gradients into accumulators (samples in several passes). */
+  accumulate: Kernel;
+  /** Assembles the gradient and applies the update rule to μ and ρ. */
+  update: Kernel;
+  /** Assembles the gradient into outputs, without updating. */
+  gradient: Kernel;
+}
+
+function bbbKernels(
+  s: Required<BbbSettings>,
+  prior: BbbPrior,
+  closed: boolean,
+): BbbKernels {
+  const pc = Object.keys(prior.constants);
+  const est = s.estimator;
+  const name = `bbb_${est}_${prior.name}_${closed ? "closed" : "mc"}`;
+  // The prior's pathwise KL terms at w = μ + σε for one sample (MC KL only).
+  const mcTerms = closed
+    ? ""
+    : `let wp = mu + sd * e; ${prior.kernel("wp", "p")} a += kl * gp_p; b += kl * gp_p * e;`;
+  // Σ over this pass's samples of the data gradient (a: for μ, b: for σ), plus the prior terms.
+  const data = est === "weight"
+    ? `for s in samples { let e = eps[s]; let gs = g[s]; a += gs; b += gs * e; ${mcTerms} }`
+    : est === "flipout"
+    ? `a += gm; for s in samples { let e = eps[s]; b += gd[s] * e; ${mcTerms} }`
+    // local: gradients of the mean over S samples w.r.t. μ and σ²; made sums over samples.
+    : "a += ns * gm; b += ns * 2 * sd * gv;";
+  const dataInputs = est === "weight" ? ["g[]"] : est === "flipout" ? ["gm", "gd[]"] : ["gm", "gv"];
+  const dataNormals = est === "local" ? [] : ["eps[]"];
+  const klScalars = closed ? ["kl", "pprec2"] : ["kl", ...pc];
+  const head = `${SIGMA} var a = pam; var b = pas; ${data}`;
+  // The gradient of the negative ELBO, with the KL's own terms.
+  const grads = closed
+    ? "let gmu = keep * (a * inv + kl * mu * pprec2); " +
+      "let gsig = b * inv + kl * (sd * pprec2 - 1 / sd);"
+    : "let gmu = keep * (a * inv); let gsig = b * inv - kl / sd;";
+  const gradBody = `${head} ${grads} let grho = keep * gsig * sigmoid(rho);`;
+  const ruleMu = updateRule(s.optimizer, "mu", "gmu");
+  const ruleRho = updateRule(s.optimizer, "rho", "grho");
+  const optScalars = [...new Set([...ruleMu.scalars, ...ruleRho.scalars])];
+  const common = {
+    inputs: [...dataInputs, "pam?0", "pas?0", "keep?"],
+    normals: dataNormals,
+    scalars: [...klScalars, "inv", ...(est === "local" ? ["ns"] : [])],
+  };
+  const sampleBody = (withKl: boolean) =>
+    `${SIGMA} for s in samples { let e = eps[s]; ` +
+    (est === "flipout"
+      ? "wt[s] = select(0, isb * mu + sd * e, keep > 0.5);"
+      : "wt[s] = select(0, mu + sd * e, keep > 0.5);") +
+    (withKl
+      ? ` let wp = mu + sd * e; ${prior.kernel("wp", "p")} lp += keep * lp_p; se2 += keep * e * e;`
+      : "") +
+    " }";
+  const sampleSpec = (withKl: boolean) => ({
+    name: `${name}_sample${withKl ? "_kl" : ""}`,
+    inputs: ["mu", "sig", "keep?"],
+    outputs: ["wt[]"],
+    normals: ["eps[]"],
+    scalars: [...(est === "flipout" ? ["isb"] : []), ...(withKl ? pc : [])],
+    sums: withKl ? ["lp", "se2"] : [],
+    body: sampleBody(withKl),
+  });
+  return {
+    sample: defineKernel(sampleSpec(false)),
+    sampleKl: defineKernel(sampleSpec(true)),
+    variance: defineKernel({
+      name: `${name}_variance`,
+      inputs: ["sig", "keep?"],
+      outputs: ["v"],
+      body: `${SIGMA} v = keep * sd * sd;`,
+    }),
+    mcKl: defineKernel({
+      name: `${name}_mckl`,
+      inputs: ["mu", "sig", "keep?"],
+      outputs: ["am", "as"],
+      normals: ["eps[]"],
+      scalars: ["kl", ...pc],
+      sums: ["lp", "se2"],
+      body: `${SIGMA} var a = 0; var b = 0; ` +
+        `for s in samples { let e = eps[s]; let wp = mu + sd * e; ${prior.kernel("wp", "p")} ` +
+        "a += kl * gp_p; b += kl * gp_p * e; lp += keep * lp_p; se2 += keep * e * e; } " +
+        "am = a; as = b;",
+    }),
+    accumulate: defineKernel({
+      name: `${name}_accumulate`,
+      inputs: ["mu", "sig", ...dataInputs, "pam?0", "pas?0"],
+      outputs: ["am", "as"],
+      normals: dataNormals,
+      scalars: [...(closed ? [] : ["kl", ...pc]), ...(est === "local" ? ["ns"] : [])],
+      body: `${head} am = a; as = b;`,
+    }),
+    update: defineKernel({
+      name: `${name}_update_${s.optimizer}`,
+      ...common,
+      inouts: ["mu", "rho", "sig", ...ruleMu.slots, ...ruleRho.slots],
+      scalars: [...common.scalars, ...optScalars],
+      sums: KL_SUMS,
+      body: `${gradBody} ${KL_SUMS_BODY} let mu0 = mu; let rho0 = rho; ` +
+        `${ruleMu.body} ${ruleRho.body} ` +
+        "mu = select(mu0, mu, keep > 0.5); rho = select(rho0, rho, keep > 0.5); " +
+        "sig = softplus(f32(rho)) + 1e-6;",
+    }),
+    gradient: defineKernel({
+      name: `${name}_gradient`,
+      ...common,
+      inputs: ["mu", "rho", "sig", ...common.inputs],
+      outputs: ["dmu", "drho"],
+      sums: KL_SUMS,
+      body: `${gradBody} ${KL_SUMS_BODY} dmu = gmu; drho = grho;`,
+    }),
+  };
+}
+
+/** Initial values U(lo, hi). */
+const UNIFORM_INIT = defineKernel({
+  name: "uniform_init",
+  outputs: ["o"],
+  uniforms: ["u"],
+  scalars: ["lo", "hi"],
+  body: "o = lo + (hi - lo) * u;",
+});
+
+/** σ = softplus(ρ) + 1e-6 (the cached state vector `sig`). */
+const SIGMA_OF_RHO = defineKernel({
+  name: "bbb_sigma",
+  inputs: ["rho"],
+  outputs: ["sig"],
+  body: "sig = softplus(rho) + 1e-6;",
+});
+
+/** Pruning: masked μ set to 0 (σ is masked where it is used). */
+const APPLY_MASK = defineKernel({
+  name: "bbb_mask",
+  inputs: ["keep"],
+  inouts: ["mu"],
+  body: "mu = keep * mu;",
+});
+
+/** Noise stream purposes. */
+const TRAIN_NOISE = 1, PREDICT_NOISE = 7, SAMPLE_NOISE = 11, INIT_NOISE = 3;
 
 /**
  * Builds a Bayes-by-Backprop method. Its `name` follows {@linkcode bbbName}
@@ -293,584 +478,530 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     );
   }
   const learnNoise = globalNoise && s.fixedNoise === null;
-  const prior: BbbPrior = makeBbbPrior(s);
-  const closedKl = s.kl === "closed" || (s.kl === "auto" && s.prior === "gaussian");
-  const priorVar = s.priorSigma * s.priorSigma;
-  const { segments, total: P } = paramSegments(spec);
-  const wSeg = segments.filter((g) => g.kind === "w");
-  const bSeg = segments.filter((g) => g.kind === "b");
+  const prior = makeBbbPrior(s);
+  const closed = s.kl === "closed" || (s.kl === "auto" && s.prior === "gaussian");
+  const K = bbbKernels(s, prior, closed);
+  const layout = netLayout(spec, false);
+  const P = layout.total;
+  const nLayers = spec.hidden.length + 1;
+  const isBias = layout.segments.map((g) => (g.name.endsWith(".b") ? 1 : 0));
+  const noiseLayout = new Layout([{ name: "log_noise", shape: [] }]);
+  const noiseUpdate = defineKernel({
+    name: `bbb_noise_${s.optimizer}`,
+    inputs: ["g"],
+    inouts: ["ln", ...updateRule(s.optimizer, "ln", "g * inv").slots],
+    scalars: ["inv", ...updateRule(s.optimizer, "ln", "g").scalars],
+    body: updateRule(s.optimizer, "ln", "g * inv").body,
+  });
 
-  // Flat state (allocated by init).
-  let mu = new Float32Array(0), rho = new Float32Array(0);
-  let sigma = new Float32Array(0), dsig = new Float32Array(0);
-  let gMu = new Float32Array(0), gSig = new Float32Array(0), eps = new Float32Array(0);
-  let scratch = new Float32Array(0);
-  const logNoise = new Float32Array(1);
-  const gNoise = new Float32Array(1);
-  let keep: Uint8Array | undefined;
-  let kept = P;
-  let sumLogSigma = 0;
-  let opt: HostOptimizer | undefined;
-  let rng = new NormalStream(new Rng(0));
-  // Weight estimator with `noiseWorker`: the same stream as `rng`, drawn ahead
-  // on a worker (started at the first step, restarted from `rng` after setState).
-  let ahead: AheadNormalStream | undefined;
-  const stopAhead = () => {
-    ahead?.dispose();
-    ahead = undefined;
-  };
-  const trainNoise = (): NormalSource => {
-    if (!s.noiseWorker) return rng; // validated: only with the weight estimator
-    ahead ??= new AheadNormalStream(P, rng.getState());
-    return ahead;
-  };
-  let ready = false;
-
-  const need = () => {
-    if (!ready) throw new Error(`${name}: call init(seed) before step/predict`);
-  };
-
-  const refreshSigma = () => {
-    sumLogSigma = sigmaFromRho(rho, sigma, dsig, 0, P, keep);
-  };
-
-  const allocate = () => {
-    mu = new Float32Array(P);
-    rho = new Float32Array(P);
-    sigma = new Float32Array(P);
-    dsig = new Float32Array(P);
-    gMu = new Float32Array(P);
-    gSig = new Float32Array(P);
-    eps = new Float32Array(P);
-    // Sampled weights for the Monte Carlo KL when the NLL pass does not provide them.
-    const maxSeg = Math.max(...segments.map((g) => g.size));
-    scratch = new Float32Array(closedKl || s.estimator === "weight" ? 0 : maxSeg);
-    opt = new HostOptimizer(s, { mu: P, rho: P, ...(learnNoise ? { noise: 1 } : {}) });
-  };
-
-  /**
-   * Draws ε into `eps[seg]` and writes μ + σ·ε (or σ·ε with `deltaOnly`) into
-   * `out`, in cache-sized pieces; returns Σ ε².
-   */
-  const sampleSegment = (
-    r: NormalSource,
-    seg: ParamSegment,
-    out: Float32Array,
-    deltaOnly = false,
-  ): number => {
-    const o = seg.off;
-    let sq = 0;
-    for (let c = 0; c < seg.size; c += 2048) {
-      const ce = Math.min(seg.size, c + 2048);
-      r.fill(eps, o + c, o + ce);
-      sq += writeWeightSample(out, mu, sigma, eps, o, c, ce, deltaOnly);
-    }
-    return sq;
-  };
-
-  const copySegment = (src: Float32Array, seg: ParamSegment, squared = false) =>
-    tensorFromFill(seg.shape, (v) => {
-      const o = seg.off;
-      if (squared) { for (let j = 0; j < seg.size; j++) v[j] = src[o + j] * src[o + j]; }
-      else v.set(src.subarray(o, o + seg.size));
-    });
-
-  const noiseTensor = (r: NormalStream) => (shape: number[]) =>
-    tensorFromFill(shape, (v) => r.fill(v));
-
-  const logNoiseTensor = () =>
-    globalNoise
-      ? tf.scalar(s.fixedNoise !== null ? Math.log(s.fixedNoise) : logNoise[0])
-      : undefined;
-
-  /** `acc[seg] (+)= g`, and `accSig[seg] (+)= g·ε` when `withEps`. */
-  const accumulate = (seg: ParamSegment, g: Float32Array, first: boolean, factor = 1) =>
-    accumulateGradient(gMu, gSig, eps, g, seg.off, seg.size, first, factor);
-
-  interface Pass {
-    nll: number;
-    errors?: number;
-    /** Σ over samples of Σ log p(w) (MC KL). */
-    logPrior: number;
-    /** Σ over samples of Σ ε² (MC KL). */
-    sumEps2: number;
+  interface State {
+    engine: Engine;
+    mu: ParamVec;
+    rho: ParamVec;
+    /** σ = softplus(ρ) + 1e-6, kept in step with ρ. */
+    sig: ParamVec;
+    opt: OptimizerState;
+    noise: NoiseStream;
+    logNoise?: ParamVec;
+    mask?: ParamVec;
+    kept: number;
   }
-
-  const errorsOf = (out: tf.Tensor2D, y: tf.Tensor): tf.Tensor =>
-    tf.keep(tf.sum(tf.notEqual(tf.argMax(out, 1), y.reshape([-1]))));
-
-  const nllOf = (out: tf.Tensor2D, y: tf.Tensor, ln?: tf.Tensor): tf.Scalar =>
-    nllSum(spec, out, y, ln);
-
-  /** Weight estimator: n passes, each with its own weight sample. */
-  // Monte Carlo KL term of one parameter segment at sampled values `w` (adds its gradients).
-  const mcPrior = (w: Float32Array, seg: { off: number; size: number }, klScale: number) =>
-    prior.accumulate(w, eps, gMu, gSig, seg.off, seg.off + seg.size, klScale);
-
-  const passWeight = (batch: TensorBatch, n: number, klScale: number): Pass => {
-    const res: Pass = { nll: 0, logPrior: 0, sumEps2: 0 };
-    let errT: tf.Tensor | undefined;
-    const r = trainNoise(); // P draws per sample: whole blocks for AheadNormalStream
-    for (let smp = 0; smp < n; smp++) {
-      const ws = segments.map((seg) =>
-        tensorFromFill(seg.shape, (v) => {
-          res.sumEps2 += sampleSegment(r, seg, v);
-        })
-      );
-      const ln = logNoiseTensor();
-      const args = learnNoise ? [...ws, ln!] : ws;
-      const last = smp === n - 1;
-      const f = (...a: tf.Tensor[]) => {
-        const out = mlpForward(
-          {
-            w: wSeg.map((g) => a[segments.indexOf(g)] as tf.Tensor2D),
-            b: bSeg.map((g) => a[segments.indexOf(g)] as tf.Tensor1D),
-          },
-          batch.x,
-        );
-        if (last && spec.task === "classification") errT = errorsOf(out, batch.y);
-        return nllOf(out, batch.y, learnNoise ? a[a.length - 1] : ln);
-      };
-      const { value, grads } = tf.valueAndGrads(f)(args);
-      res.nll += value.dataSync()[0];
-      segments.forEach((seg, k) => accumulate(seg, heapValues(grads[k]), smp === 0));
-      if (learnNoise) gNoise[0] += heapValues(grads[grads.length - 1])[0];
-      if (!closedKl) {
-        segments.forEach((seg, k) => res.logPrior += mcPrior(heapValues(ws[k]), seg, klScale));
-      }
-      tf.dispose([value, ...grads, ...ws]);
-      ln?.dispose();
-    }
-    if (errT) {
-      res.errors = errT.dataSync()[0];
-      errT.dispose();
-    }
-    return res;
+  let st: State | undefined;
+  const need = (): State => {
+    if (!st) throw new Error(`${name}: call init(seed) before step/predict`);
+    return st;
   };
-
-  /** MC KL for estimators whose NLL pass does not sample weights: n fresh weight samples. */
-  const mcKlOnly = (n: number, klScale: number, res: Pass) => {
-    for (let smp = 0; smp < n; smp++) {
-      for (const seg of segments) {
-        const w = scratch.subarray(0, seg.size);
-        res.sumEps2 += sampleSegment(rng, seg, w);
-        res.logPrior += mcPrior(w, seg, klScale);
-      }
-    }
+  const release = () => {
+    if (!st) return;
+    st.mu.dispose();
+    st.rho.dispose();
+    st.sig.dispose();
+    st.opt.dispose();
+    st.logNoise?.dispose();
+    st.mask?.dispose();
+    st = undefined;
   };
-
-  /** Local reparametrisation: all n samples in one batched pass. */
-  const passLocal = (batch: TensorBatch, n: number, klScale: number): Pass => {
-    const res: Pass = { nll: 0, logPrior: 0, sumEps2: 0 };
-    const muT = segments.map((seg) => copySegment(mu, seg));
-    const varT = segments.map((seg) => copySegment(sigma, seg, true));
-    const ln = logNoiseTensor();
-    const args = learnNoise ? [...muT, ...varT, ln!] : [...muT, ...varT];
-    const yRep = n > 1 ? tf.tile(batch.y, n > 1 && batch.y.rank === 2 ? [n, 1] : [n]) : batch.y;
-    let errT: tf.Tensor | undefined;
-    const noise = noiseTensor(rng);
-    const f = (...a: tf.Tensor[]) => {
-      const m = a.slice(0, segments.length), v = a.slice(segments.length, 2 * segments.length);
-      const pick = (arr: tf.Tensor[], list: ParamSegment[]) =>
-        list.map((g) => arr[segments.indexOf(g)]);
-      const out = localForward(
-        batch.x,
-        pick(m, wSeg) as tf.Tensor2D[],
-        pick(v, wSeg) as tf.Tensor2D[],
-        pick(m, bSeg) as tf.Tensor1D[],
-        pick(v, bSeg) as tf.Tensor1D[],
-        noise,
-        n,
-      );
-      if (spec.task === "classification") {
-        errT = errorsOf(tf.slice(out, [(n - 1) * batch.n, 0], [batch.n, -1]), batch.y);
-      }
-      return tf.div(nllOf(out, yRep, learnNoise ? a[a.length - 1] : ln), n) as tf.Scalar;
-    };
-    const { value, grads } = tf.valueAndGrads(f)(args);
-    res.nll = value.dataSync()[0] * n;
-    // Gradients are of the sample mean; the accumulators hold sums over samples.
-    segments.forEach((seg, k) => {
-      const gm = heapValues(grads[k]);
-      const o = seg.off;
-      for (let j = 0; j < seg.size; j++) gMu[o + j] = n * gm[j];
-      const gv = heapValues(grads[segments.length + k]);
-      for (let j = 0; j < seg.size; j++) gSig[o + j] = n * gv[j] * 2 * sigma[o + j];
-    });
-    if (learnNoise) gNoise[0] += n * heapValues(grads[grads.length - 1])[0];
-    tf.dispose([value, ...grads, ...muT, ...varT]);
-    if (yRep !== batch.y) yRep.dispose();
-    ln?.dispose();
-    if (errT) {
-      res.errors = errT.dataSync()[0];
-      errT.dispose();
-    }
-    if (!closedKl) mcKlOnly(n, klScale, res);
-    return res;
-  };
-
-  /** Flipout: n passes, each with one shared perturbation and per-example signs. */
-  const passFlipout = (batch: TensorBatch, n: number, klScale: number): Pass => {
-    const res: Pass = { nll: 0, logPrior: 0, sumEps2: 0 };
-    const muW = wSeg.map((seg) => copySegment(mu, seg));
-    const dims = [spec.inputDim, ...wSeg.map((g) => g.shape[1])];
-    let errT: tf.Tensor | undefined;
-    for (let smp = 0; smp < n; smp++) {
-      const dW = wSeg.map((seg) =>
-        tensorFromFill(seg.shape, (v) => {
-          res.sumEps2 += sampleSegment(rng, seg, v, true);
-        })
-      );
-      const bs = bSeg.map((seg) =>
-        tensorFromFill(seg.shape, (v) => {
-          res.sumEps2 += sampleSegment(rng, seg, v);
-        })
-      );
-      const sIn = wSeg.map((_, l) => tensorFromFill([batch.n, dims[l]], (v) => rng.fillSigns(v)));
-      const sOut = wSeg.map((_, l) =>
-        tensorFromFill([batch.n, dims[l + 1]], (v) => rng.fillSigns(v))
-      );
-      const ln = logNoiseTensor();
-      const L = wSeg.length;
-      const args = [...muW, ...dW, ...bs, ...(learnNoise ? [ln!] : [])];
-      const last = smp === n - 1;
-      const f = (...a: tf.Tensor[]) => {
-        const out = flipoutForward(
-          batch.x,
-          a.slice(0, L) as tf.Tensor2D[],
-          a.slice(L, 2 * L) as tf.Tensor2D[],
-          a.slice(2 * L, 3 * L) as tf.Tensor1D[],
-          sIn,
-          sOut,
-        );
-        if (last && spec.task === "classification") errT = errorsOf(out, batch.y);
-        return nllOf(out, batch.y, learnNoise ? a[a.length - 1] : ln);
-      };
-      const { value, grads } = tf.valueAndGrads(f)(args);
-      res.nll += value.dataSync()[0];
-      const first = smp === 0;
-      wSeg.forEach((seg, l) => {
-        // μ path: plain gradient; perturbation path: g_ΔW·ε into the σ accumulator.
-        const gm = heapValues(grads[l]);
-        const gd = heapValues(grads[L + l]);
-        const o = seg.off;
-        if (first) {
-          for (let j = 0; j < seg.size; j++) {
-            gMu[o + j] = gm[j];
-            gSig[o + j] = gd[j] * eps[o + j];
-          }
-        } else {
-          for (let j = 0; j < seg.size; j++) {
-            gMu[o + j] += gm[j];
-            gSig[o + j] += gd[j] * eps[o + j];
-          }
-        }
-      });
-      bSeg.forEach((seg, l) => accumulate(seg, heapValues(grads[2 * L + l]), first));
-      if (learnNoise) gNoise[0] += heapValues(grads[grads.length - 1])[0];
-      if (!closedKl) {
-        wSeg.forEach((seg, l) => {
-          const d = heapValues(dW[l]);
-          const w = scratch.subarray(0, seg.size);
-          for (let j = 0; j < seg.size; j++) w[j] = mu[seg.off + j] + d[j];
-          res.logPrior += mcPrior(w, seg, klScale);
-        });
-        bSeg.forEach((seg, l) => res.logPrior += mcPrior(heapValues(bs[l]), seg, klScale));
-      }
-      tf.dispose([value, ...grads, ...dW, ...bs, ...sIn, ...sOut]);
-      ln?.dispose();
-    }
-    tf.dispose(muW);
-    if (errT) {
-      res.errors = errT.dataSync()[0];
-      errT.dispose();
-    }
-    return res;
-  };
-
-  /**
-   * Turns the accumulators in `[start, end)` into the gradient of the negative
-   * ELBO (gMu ← ∂/∂μ, gSig ← ∂/∂ρ): average over the `1/inv` samples, add the
-   * KL terms, chain σ → ρ. Adds Σμ², Σσ², Σσ (before any update) to `sums`.
-   */
-  const assemble = (start: number, end: number, inv: number, klScale: number, sums: number[]) =>
-    assembleGradient(
-      mu,
-      sigma,
-      dsig,
-      gMu,
-      gSig,
-      start,
-      end,
-      inv,
-      klScale,
-      closedKl ? priorVar : 0,
-      sums,
+  const sigmaOf = (engine: Engine, rho: ParamVec): ParamVec =>
+    new ParamVec(
+      engine,
+      layout,
+      engine.run(SIGMA_OF_RHO, layout, { arrays: { rho } }).outputs.sig.map((t) => tf.keep(t)),
     );
+  const make = (engine: Engine, mu: ParamVec, rho: ParamVec, seed: number): State => ({
+    engine,
+    mu,
+    rho,
+    sig: sigmaOf(engine, rho),
+    opt: new OptimizerState(
+      s,
+      engine,
+      layout,
+      ["mu", "rho"],
+      learnNoise ? { ln: noiseLayout } : {},
+    ),
+    noise: engine.noise(seed, TRAIN_NOISE),
+    logNoise: learnNoise ? engine.vector(noiseLayout, Math.log(0.5)) : undefined,
+    kept: P,
+  });
+  const logNoiseValue = (x: State) =>
+    globalNoise
+      ? (learnNoise ? x.logNoise!.tensors[0] : tf.scalar(Math.log(s.fixedNoise!)))
+      : undefined;
+  const masks = (x: State) => (x.mask ? { keep: x.mask } : {});
 
-  /** Rows of the flat arrays processed together (fits in L2 across the ~8 arrays touched). */
-  const CHUNK = 4096;
+  /** The KL value of a step (per the forms above) from the kernels' sums. */
+  const klValue = (x: State, upd: tf.Tensor2D, mc: tf.Tensor2D[], n: number): tf.Scalar =>
+    tf.tidy(() => {
+      const u = tf.sum(upd, 0); // slog, smu2, ssig2, ssig
+      const [slog, smu2, ssig2] = [0, 1, 2].map((i) => u.slice([i], [1]).reshape([]));
+      if (closed) {
+        const pv = s.priorSigma * s.priorSigma;
+        return tf.add(
+          tf.sub(x.kept * (Math.log(s.priorSigma) - 0.5), slog),
+          tf.div(tf.add(ssig2, smu2), 2 * pv),
+        ) as tf.Scalar;
+      }
+      const m = tf.sum(tf.concat(mc, 0), 0); // lp, se2 summed over samples
+      const [lp, se2] = [0, 1].map((i) => m.slice([i], [1]).reshape([]));
+      return tf.sub(
+        tf.sub(tf.neg(slog), x.kept * HALF_LOG_2PI),
+        tf.div(tf.add(tf.div(se2, 2), lp), n),
+      ) as tf.Scalar;
+    });
 
   /**
-   * Runs the estimator, assembles the gradient and, with `update`, applies the
-   * update rule and recomputes σ — chunk by chunk, so each parameter's data is
-   * loaded from memory once. Returns the step's scalars (at the parameters
-   * before the update).
+   * One step's forward/backward passes and gradient assembly; with `apply`
+   * the update, else the gradient as outputs. Returns the step's scalars and
+   * (without `apply`) the gradient vectors.
    */
-  const computeGradient = (batch: TensorBatch, info: StepInfo, update: boolean): StepResult => {
-    need();
+  const run = (
+    batch: TensorBatch,
+    info: StepInfo,
+    apply: boolean,
+  ): { result: StepResult; grad?: { mu: tf.Tensor[]; rho: tf.Tensor[] } } => {
+    const x = need();
+    const e = x.engine;
     if (batch.x.shape[1] !== spec.inputDim) {
       throw new RangeError(
         `${name}: batch has ${batch.x.shape[1]} features, the network expects ${spec.inputDim}`,
       );
     }
     const n = info.epoch === 0 ? s.firstEpochSamples : s.nSamples;
-    const nb = Math.max(1, info.batchesPerEpoch);
-    const klScale = 1 / nb;
-    gNoise[0] = 0;
-    const pass = s.estimator === "weight"
-      ? passWeight(batch, n, klScale)
-      : s.estimator === "local"
-      ? passLocal(batch, n, klScale)
-      : passFlipout(batch, n, klScale);
-    const inv = 1 / n;
-    const sums = [0, 0, 0];
-    let newSumLog = 0;
-    if (update) opt!.tick();
-    if (update && !keep) {
-      for (let c = 0; c < P; c += CHUNK) {
-        const e = Math.min(P, c + CHUNK);
-        assemble(c, e, inv, klScale, sums);
-        opt!.update("mu", mu, gMu, c, e);
-        opt!.update("rho", rho, gSig, c, e);
-        newSumLog += sigmaFromRho(rho, sigma, dsig, c, e);
+    const kl = 1 / Math.max(1, info.batchesPerEpoch);
+    const klScalars: Record<string, number> = closed
+      ? { kl, pprec2: 1 / (s.priorSigma * s.priorSigma) }
+      : { kl, ...prior.constants };
+    const ln = logNoiseValue(x);
+    let nll: tf.Scalar = tf.scalar(0);
+    let errors: tf.Scalar | undefined;
+    const mcSums: tf.Tensor2D[] = [];
+    let gLn: tf.Tensor | undefined;
+    /** Adds `v` to the NLL total (and disposes it). */
+    const addNll = (v: tf.Scalar) => {
+      const t = tf.add(nll, v) as tf.Scalar;
+      tf.dispose([nll, v]);
+      nll = t;
+    };
+    /** Adds `g` to the log-noise gradient total (taking it over). */
+    const addLn = (g: tf.Tensor) => {
+      if (!gLn) {
+        gLn = g;
+        return;
       }
+      const t = tf.add(gLn, g);
+      tf.dispose([gLn, g]);
+      gLn = t;
+    };
+    const trackErrors = (out: tf.Tensor) => {
+      if (spec.task !== "classification") return;
+      errors?.dispose();
+      errors = tf.keep(errorCount(out, batch.y));
+    };
+    let finalArgs: {
+      arrays: Record<string, ParamVec | readonly tf.Tensor[] | undefined>;
+      normals: Record<string, NoiseBlock>;
+      samples: number;
+      scalars: Record<string, number>;
+    };
+    const toRelease: { release(): void }[] = [];
+    const toDispose: tf.Tensor[] = [];
+    if (s.estimator === "local") {
+      const { v } = e.run(K.variance, layout, { arrays: { sig: x.sig, ...masks(x) } }).outputs;
+      toDispose.push(...v);
+      const mu = x.mu.tensors;
+      const pick = (list: readonly tf.Tensor[], kind: number) =>
+        list.filter((_, i) => isBias[i] === kind);
+      const args = [...mu, ...v, ...(learnNoise ? [ln!] : [])];
+      const L = 2 * nLayers;
+      const yRep = n > 1 ? tf.tile(batch.y, batch.y.rank === 2 ? [n, 1] : [n]) : batch.y;
+      const f = (...a: tf.Tensor[]) => {
+        const m = a.slice(0, L), vv = a.slice(L, 2 * L);
+        const out = localForward(
+          batch.x,
+          pick(m, 0) as tf.Tensor2D[],
+          pick(vv, 0) as tf.Tensor2D[],
+          pick(m, 1) as tf.Tensor1D[],
+          pick(vv, 1) as tf.Tensor1D[],
+          (shape) => x.noise.normalTensor(shape),
+          n,
+        );
+        trackErrors(tf.slice(out, [(n - 1) * batch.n, 0], [batch.n, -1]));
+        return tf.div(nllSum(spec, out, yRep, learnNoise ? a[a.length - 1] : ln), n) as tf.Scalar;
+      };
+      const { value, grads } = tf.valueAndGrads(f)(args);
+      if (yRep !== batch.y) yRep.dispose();
+      addNll(tf.mul(value, n) as tf.Scalar);
+      value.dispose();
+      if (learnNoise) addLn(tf.mul(grads[grads.length - 1], n));
+      toDispose.push(...grads);
+      const arrays: Record<string, ParamVec | readonly tf.Tensor[] | undefined> = {
+        gm: grads.slice(0, L),
+        gv: grads.slice(L, 2 * L),
+        ...masks(x),
+      };
+      if (!closed) {
+        const blk = x.noise.take(layout, n);
+        toRelease.push(blk);
+        const r = e.run(K.mcKl, layout, {
+          arrays: { mu: x.mu, sig: x.sig, ...masks(x) },
+          normals: { eps: blk },
+          samples: n,
+          scalars: klScalars,
+        });
+        mcSums.push(r.sums!);
+        toDispose.push(...r.outputs.am, ...r.outputs.as);
+        arrays.pam = r.outputs.am;
+        arrays.pas = r.outputs.as;
+      }
+      finalArgs = { arrays, normals: {}, samples: 1, scalars: { ...klScalars, inv: 1 / n, ns: n } };
     } else {
-      assemble(0, P, inv, klScale, sums);
-      if (keep) {
-        for (let i = 0; i < P; i++) {
-          if (keep[i] === 0) {
-            gMu[i] = 0;
-            gSig[i] = 0;
-          }
+      // Weight sampling and Flipout: the samples in passes of k (all at once on a GPU).
+      const perSample = P + batch.n * Math.max(...spec.hidden, spec.inputDim, 1);
+      const k = e.samplesPerPass(n, perSample);
+      let pam: tf.Tensor[] | undefined, pas: tf.Tensor[] | undefined;
+      for (let first = 0; first < n; first += k) {
+        const count = Math.min(k, n - first);
+        const blk = x.noise.take(layout, count);
+        toRelease.push(blk);
+        const sr = e.run(closed ? K.sample : K.sampleKl, layout, {
+          arrays: { mu: x.mu, sig: x.sig, ...masks(x) },
+          normals: { eps: blk },
+          samples: count,
+          scalars: { ...(closed ? {} : prior.constants), isb: isBias },
+        });
+        if (sr.sums) mcSums.push(sr.sums);
+        // One sample per pass: plain weight tensors (the CPU engine's BLAS path).
+        const wt = sr.outputs.wt.map((t) => count === 1 ? t.reshape(t.shape.slice(1)) : t);
+        const chunkArrays: Record<string, readonly tf.Tensor[]> = {};
+        if (s.estimator === "weight") {
+          const args = learnNoise ? [...wt, ln!] : wt;
+          const f = (...a: tf.Tensor[]) => {
+            const out = forwardLayers(a.slice(0, 2 * nLayers), batch.x);
+            trackErrors(out);
+            return nllSum(spec, out, batch.y, learnNoise ? a[a.length - 1] : ln);
+          };
+          const { value, grads } = tf.valueAndGrads(f)(args);
+          addNll(value);
+          if (learnNoise) addLn(grads[grads.length - 1]);
+          chunkArrays.g = grads.slice(0, 2 * nLayers).map((g, i) =>
+            g.reshape(sr.outputs.wt[i].shape)
+          );
+          toDispose.push(...grads, ...chunkArrays.g);
+        } else {
+          // Flipout: μ_W shared, ΔW = σ∘ε per sample, biases sampled.
+          const muW = x.mu.tensors.filter((_, i) => !isBias[i]) as tf.Tensor2D[];
+          const batched = count > 1;
+          const dims = [spec.inputDim, ...spec.hidden];
+          const outs = [...spec.hidden, layout.segments[layout.segments.length - 1].shape[0]];
+          const lead = batched ? [count] : [];
+          const sIn = dims.map((d) => x.noise.signTensor([...lead, batch.n, d]));
+          const sOut = outs.map((d) => x.noise.signTensor([...lead, batch.n, d]));
+          const dW = wt.filter((_, i) => !isBias[i]);
+          const bs = wt.filter((_, i) => isBias[i]);
+          const args = [...muW, ...dW, ...bs, ...(learnNoise ? [ln!] : [])];
+          const L = nLayers;
+          const f = (...a: tf.Tensor[]) => {
+            const out = flipoutForward(
+              batch.x,
+              a.slice(0, L) as tf.Tensor2D[],
+              a.slice(L, 2 * L),
+              a.slice(2 * L, 3 * L),
+              sIn,
+              sOut,
+            );
+            trackErrors(out);
+            return nllSum(spec, out, batch.y, learnNoise ? a[a.length - 1] : ln);
+          };
+          const { value, grads } = tf.valueAndGrads(f)(args);
+          addNll(value);
+          if (learnNoise) addLn(grads[grads.length - 1]);
+          // Per segment: the mean path's gradient (biases: Σ over samples) and the perturbation's.
+          const gm: tf.Tensor[] = [], gd: tf.Tensor[] = [];
+          let wi = 0, bi = 0;
+          layout.segments.forEach((seg, i) => {
+            if (isBias[i]) {
+              const gb = grads[2 * L + bi++].reshape([count, ...seg.shape]);
+              gd.push(gb);
+              gm.push(tf.sum(gb, 0));
+            } else {
+              gm.push(grads[wi]);
+              gd.push(grads[L + wi].reshape([count, ...seg.shape]));
+              wi++;
+            }
+          });
+          chunkArrays.gm = gm;
+          chunkArrays.gd = gd;
+          toDispose.push(...grads, ...gm, ...gd, ...sIn, ...sOut);
+        }
+        toDispose.push(...sr.outputs.wt, ...wt);
+        const arrays = { ...chunkArrays, pam, pas, ...masks(x) };
+        if (first + count < n) {
+          const ar = e.run(K.accumulate, layout, {
+            arrays: { mu: x.mu, sig: x.sig, ...arrays },
+            normals: { eps: blk },
+            samples: count,
+            scalars: closed ? {} : klScalars,
+          });
+          if (pam) toDispose.push(...pam, ...pas!);
+          pam = ar.outputs.am;
+          pas = ar.outputs.as;
+        } else {
+          finalArgs = {
+            arrays,
+            normals: { eps: blk },
+            samples: count,
+            scalars: { ...klScalars, inv: 1 / n },
+          };
         }
       }
-      if (update) {
-        opt!.update("mu", mu, gMu, 0, P, keep);
-        opt!.update("rho", rho, gSig, 0, P, keep);
-        newSumLog = sigmaFromRho(rho, sigma, dsig, 0, P, keep);
+      if (pam) toDispose.push(...pam, ...pas!);
+    }
+    let grad: { mu: tf.Tensor[]; rho: tf.Tensor[] } | undefined;
+    let updSums: tf.Tensor2D;
+    const fa = finalArgs!;
+    if (apply) {
+      const opt = x.opt.scalars();
+      updSums = e.run(K.update, layout, {
+        arrays: {
+          ...fa.arrays,
+          mu: x.mu,
+          rho: x.rho,
+          sig: x.sig,
+          ...x.opt.slotsOf("mu"),
+          ...x.opt.slotsOf("rho"),
+        },
+        normals: fa.normals,
+        samples: fa.samples,
+        scalars: { ...fa.scalars, ...opt },
+      }).sums!;
+      if (learnNoise && gLn) {
+        e.run(noiseUpdate, noiseLayout, {
+          arrays: { g: [gLn], ln: x.logNoise!, ...x.opt.slotsOf("ln") },
+          scalars: { inv: 1 / n, ...opt },
+        });
       }
-    }
-    gNoise[0] *= inv;
-    if (update && learnNoise) opt!.update("noise", logNoise, gNoise);
-    // KL value at the parameters of this step's forward passes.
-    const [sumMu2, sumSig2, sumSig] = sums;
-    let kl: number;
-    if (closedKl) {
-      kl = kept * (Math.log(s.priorSigma) - 0.5) - sumLogSigma +
-        (sumSig2 + sumMu2) / (2 * priorVar);
     } else {
-      kl = -sumLogSigma - kept * HALF_LOG_2PI - pass.sumEps2 * inv / 2 - pass.logPrior * inv;
+      const r = e.run(K.gradient, layout, {
+        arrays: { ...fa.arrays, mu: x.mu, rho: x.rho, sig: x.sig },
+        normals: fa.normals,
+        samples: fa.samples,
+        scalars: fa.scalars,
+      });
+      updSums = r.sums!;
+      grad = { mu: r.outputs.dmu, rho: r.outputs.drho };
     }
-    if (update) sumLogSigma = newSumLog;
-    const nll = pass.nll * inv;
-    const r: StepResult = {
-      loss: (nll + kl * klScale) / batch.n,
-      nll: nll / batch.n,
-      kl: (kl * klScale) / batch.n,
-      sigmaMean: sumSig / kept,
-    };
-    if (pass.errors !== undefined) r.errors = pass.errors / batch.n;
-    return r;
-  };
-
-  /** Forward with one weight sample for predictions (row chunks). */
-  const predictWeights = (x: tf.Tensor2D, samples: number, chunk: number, r: NormalStream) => {
-    const outs: tf.Tensor2D[] = [];
-    for (let smp = 0; smp < samples; smp++) {
-      const ws = segments.map((seg) => tensorFromFill(seg.shape, (v) => sampleSegment(r, seg, v)));
-      const layers = {
-        w: wSeg.map((g) => ws[segments.indexOf(g)] as tf.Tensor2D),
-        b: bSeg.map((g) => ws[segments.indexOf(g)] as tf.Tensor1D),
+    const klv = klValue(x, updSums, mcSums, n);
+    const result: StepResult = tf.tidy(() => {
+      const nllMean = tf.div(nll, n);
+      return {
+        loss: tf.div(tf.add(nllMean, tf.mul(klv, kl)), batch.n),
+        nll: tf.div(nllMean, batch.n),
+        kl: tf.div(tf.mul(klv, kl), batch.n),
+        sigmaMean: tf.div(tf.sum(updSums, 0).slice([3], [1]).reshape([]), x.kept),
       };
-      outs.push(forChunks(x, chunk, (xc) => mlpForward(layers, xc)));
-      tf.dispose(ws);
+    });
+    if (errors) {
+      result.errors = tf.tidy(() => tf.div(errors!, batch.n));
+      (errors as tf.Tensor).dispose();
     }
-    return outs;
+    tf.dispose([nll, klv, updSums, ...mcSums, ...toDispose, ...(gLn ? [gLn] : [])]);
+    if (globalNoise && !learnNoise) ln!.dispose();
+    for (const b of toRelease) b.release();
+    return { result, grad };
   };
 
-  const predictActivations = (
-    x: tf.Tensor2D,
-    samples: number,
-    chunk: number,
-    r: NormalStream,
-  ) => {
-    const muT = segments.map((seg) => copySegment(mu, seg));
-    const varT = segments.map((seg) => copySegment(sigma, seg, true));
-    const pick = (arr: tf.Tensor[], list: ParamSegment[]) =>
-      list.map((g) => arr[segments.indexOf(g)]);
-    const noise = noiseTensor(r);
-    const outs: tf.Tensor2D[] = [];
-    for (let smp = 0; smp < samples; smp++) {
-      outs.push(
-        forChunks(x, chunk, (xc) =>
-          localForward(
-            xc,
-            pick(muT, wSeg) as tf.Tensor2D[],
-            pick(varT, wSeg) as tf.Tensor2D[],
-            pick(muT, bSeg) as tf.Tensor1D[],
-            pick(varT, bSeg) as tf.Tensor1D[],
-            noise,
-            1,
-          )),
-      );
+  /** `count` weight samples `[count, …]` per segment from stream `r`. */
+  const drawWeights = (x: State, r: NoiseStream, count: number): tf.Tensor[] => {
+    const blk = r.take(layout, count);
+    try {
+      return x.engine.run(K.sample, layout, {
+        arrays: { mu: x.mu, sig: x.sig, ...masks(x) },
+        normals: { eps: blk },
+        samples: count,
+        scalars: s.estimator === "flipout" ? { isb: layout.segments.map(() => 1) } : {},
+      }).outputs.wt;
+    } finally {
+      blk.release();
     }
-    tf.dispose([...muT, ...varT]);
-    return outs;
-  };
-
-  const hostSegments = (src: Float32Array, list: ParamSegment[] = segments) => {
-    const out: Record<string, Float32Array> = {};
-    for (const seg of list) out[seg.name] = src.slice(seg.off, seg.off + seg.size);
-    return out;
   };
 
   const method: BbbMethod = {
     name,
     spec,
     settings: s,
-    segments,
+    layout,
     defaultSamples: s.predictSamples,
     init(seed: number) {
-      allocate();
-      const base = new Rng(seed);
-      base.fork(1).fillUniform(mu, s.muInit[0], s.muInit[1]);
-      base.fork(2).fillUniform(rho, s.rhoInit[0], s.rhoInit[1]);
-      rng = new NormalStream(base.fork(3));
-      stopAhead();
-      logNoise[0] = s.fixedNoise !== null ? Math.log(s.fixedNoise) : Math.log(0.5);
-      keep = undefined;
-      kept = P;
-      refreshSigma();
-      ready = true;
+      release();
+      const engine = getEngine();
+      const r = engine.noise(seed, INIT_NOISE);
+      const init = (lo: number, hi: number): ParamVec => {
+        const blk = r.take(layout, 1, "uniform");
+        const o = engine.run(UNIFORM_INIT, layout, {
+          normals: { u: blk },
+          scalars: { lo, hi },
+        }).outputs.o;
+        blk.release();
+        return new ParamVec(engine, layout, o.map((t) => tf.keep(t)));
+      };
+      st = make(engine, init(s.muInit[0], s.muInit[1]), init(s.rhoInit[0], s.rhoInit[1]), seed);
     },
     step(batch: TensorBatch, info: StepInfo): StepResult {
-      return computeGradient(batch, info, true);
+      return run(batch, info, true).result;
     },
-    gradient(batch: TensorBatch, info: StepInfo): BbbGradient {
-      const r = computeGradient(batch, info, false);
-      return { loss: r.loss, mu: gMu.slice(), rho: gSig.slice() };
+    async gradient(batch: TensorBatch, info: StepInfo): Promise<BbbGradient> {
+      const x = need();
+      const { result, grad } = run(batch, info, false);
+      const loss = (await x.engine.read(result.loss as tf.Tensor))[0];
+      tf.dispose(Object.values(result).filter((v) => typeof v !== "number") as tf.Tensor[]);
+      const flat = async (ts: tf.Tensor[]) => {
+        const out = new Float32Array(P);
+        const parts = await Promise.all(ts.map((t) => x.engine.read(t)));
+        layout.segments.forEach((seg, i) => out.set(parts[i], seg.off));
+        tf.dispose(ts);
+        return out;
+      };
+      return { loss, mu: await flat(grad!.mu), rho: await flat(grad!.rho) };
     },
-    predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
-      need();
+    predict(xIn: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
+      const x = need();
       const samples = opts.samples ?? s.predictSamples;
-      checkPredictInput(spec, x, samples);
-      const chunk = opts.chunk ?? 2000;
-      const r = new NormalStream(new Rng(opts.seed ?? 0).fork(7));
-      const outs = s.predictBy === "weights"
-        ? predictWeights(x, samples, chunk, r)
-        : predictActivations(x, samples, chunk, r);
-      const ln = logNoiseTensor();
+      const r = x.engine.noise(opts.seed ?? 0, PREDICT_NOISE);
+      const width = Math.max(...spec.hidden, 1);
+      const withNoise = (out: tf.Tensor) => {
+        if (!globalNoise) return out;
+        const ln = logNoiseValue(x)!;
+        const o = appendLogNoise(out, ln);
+        if (!learnNoise) ln.dispose();
+        return o;
+      };
+      if (s.predictBy === "weights") {
+        return predictBatched(
+          spec,
+          xIn,
+          samples,
+          { chunk: opts.chunk, width, weightsPerSample: P },
+          (_first, count) => {
+            const ws = drawWeights(x, r, count);
+            return {
+              forward: (xc) => withNoise(forwardLayers(ws, xc)),
+              dispose: () => tf.dispose(ws),
+            };
+          },
+        );
+      }
+      const { v } =
+        x.engine.run(K.variance, layout, { arrays: { sig: x.sig, ...masks(x) } }).outputs;
+      const mu = x.mu.tensors;
+      const pick = (list: readonly tf.Tensor[], kind: number) =>
+        list.filter((_, i) => isBias[i] === kind);
       try {
-        return stackPrediction(spec, outs, ln);
+        return predictBatched(
+          spec,
+          xIn,
+          samples,
+          { chunk: opts.chunk, width },
+          (_first, count) => ({
+            forward: (xc) =>
+              withNoise(
+                localForward(
+                  xc,
+                  pick(mu, 0) as tf.Tensor2D[],
+                  pick(v, 0) as tf.Tensor2D[],
+                  pick(mu, 1) as tf.Tensor1D[],
+                  pick(v, 1) as tf.Tensor1D[],
+                  (shape) => r.normalTensor(shape),
+                  count,
+                ).reshape([count, xc.shape[0], -1]),
+              ),
+          }),
+        );
       } finally {
-        ln?.dispose();
+        tf.dispose(v);
       }
     },
-    getState(): Promise<MethodState> {
-      need();
-      const tensors: Record<string, HostTensor> = {};
-      for (const seg of segments) {
-        tensors[`mu/${seg.name}`] = {
-          data: mu.slice(seg.off, seg.off + seg.size),
-          shape: seg.shape,
-        };
-        tensors[`rho/${seg.name}`] = {
-          data: rho.slice(seg.off, seg.off + seg.size),
-          shape: seg.shape,
-        };
-        if (keep) {
-          tensors[`mask/${seg.name}`] = {
-            data: Float32Array.from(keep.subarray(seg.off, seg.off + seg.size)),
-            shape: seg.shape,
-          };
-        }
-      }
-      if (learnNoise) tensors.log_noise = { data: logNoise.slice(), shape: [] };
-      Object.assign(tensors, opt!.toHost());
-      return Promise.resolve({
-        tensors,
-        extra: { rng: (ahead ?? rng).getState(), optStep: opt!.t },
-      });
+    async getState(): Promise<MethodState> {
+      const x = need();
+      const tensors: Record<string, HostTensor> = {
+        ...(await vecToHost(x.mu, "mu/")),
+        ...(await vecToHost(x.rho, "rho/")),
+        ...(await x.opt.toHost()),
+      };
+      if (x.mask) Object.assign(tensors, await vecToHost(x.mask, "mask/"));
+      if (learnNoise) tensors.log_noise = { data: await x.logNoise!.toHost(), shape: [] };
+      return { tensors, extra: { noise: x.noise.getState(), engine: x.engine.kind } };
     },
     setState(state: MethodState): Promise<void> {
-      if (!ready) this.init(0);
       const src = `${name} state`;
       const t = state.tensors;
-      let mask: Uint8Array | undefined;
-      for (const seg of segments) {
-        for (const [kind, arr] of [["mu", mu], ["rho", rho]] as const) {
-          const h = t[`${kind}/${seg.name}`];
-          if (!h) throw new Error(`${src}: missing tensor "${kind}/${seg.name}"`);
-          if (h.data.length !== seg.size) {
-            throw new Error(
-              `${src}: tensor "${kind}/${seg.name}" has shape [${h.shape}], expected [${seg.shape}]`,
-            );
-          }
-          arr.set(h.data, seg.off);
-        }
-        const m = t[`mask/${seg.name}`];
-        if (m) {
-          mask ??= new Uint8Array(P).fill(1);
-          for (let j = 0; j < seg.size; j++) mask[seg.off + j] = m.data[j] ? 1 : 0;
-        }
+      const engine = getEngine();
+      const mu = engine.vector(layout, hostToFlat(layout, t, "mu/", src));
+      const rho = engine.vector(layout, hostToFlat(layout, t, "rho/", src));
+      release();
+      const x = make(engine, mu, rho, 0);
+      if (t[`mask/${layout.segments[0].name}`]) {
+        x.mask = vecFromHost(engine, layout, t, "mask/", src);
+        x.kept = hostToFlat(layout, t, "mask/", src).reduce((a, b) => a + (b ? 1 : 0), 0);
       }
-      keep = mask;
-      kept = mask ? mask.reduce((a, b) => a + b, 0) : P;
       if (learnNoise) {
         if (!t.log_noise) throw new Error(`${src}: missing tensor "log_noise"`);
-        logNoise[0] = t.log_noise.data[0];
+        x.logNoise!.dispose();
+        x.logNoise = engine.vector(noiseLayout, t.log_noise.data);
       }
-      opt!.fromHost(t, src);
-      opt!.t = Number(state.extra.optStep ?? 0);
-      if (Array.isArray(state.extra.rng)) rng.setState(state.extra.rng as number[]);
-      stopAhead();
-      refreshSigma();
+      x.opt.fromHost(t, engine, src);
+      const noise = (state.extra.noise ?? state.extra.rng) as number[] | undefined;
+      if (Array.isArray(noise) && (state.extra.engine ?? "cpu") === engine.kind) {
+        x.noise.setState(noise);
+      }
+      st = x;
       return Promise.resolve();
     },
     dispose() {
-      ready = false;
-      stopAhead();
-      mu =
-        rho =
-        sigma =
-        dsig =
-        gMu =
-        gSig =
-        eps =
-        scratch =
-          new Float32Array(0);
-      opt = undefined;
+      release();
     },
-    posterior() {
-      need();
-      const out: Record<string, { mu: Float32Array; sigma: Float32Array; shape: number[] }> = {};
-      for (const seg of segments) {
-        out[seg.name] = {
-          mu: mu.slice(seg.off, seg.off + seg.size),
-          sigma: sigma.slice(seg.off, seg.off + seg.size),
-          shape: seg.shape,
-        };
+    async posterior() {
+      const x = need();
+      const [mu, rho] = await Promise.all([x.mu.toSegments(), x.rho.toSegments()]);
+      const keep = x.mask ? await x.mask.toSegments() : undefined;
+      const out: Record<string, BbbPosteriorSegment> = {};
+      for (const seg of layout.segments) {
+        const sigma = rho[seg.name].map((r, j) =>
+          keep && !keep[seg.name][j] ? 0 : Math.fround(softplusHost(r) + 1e-6)
+        );
+        out[seg.name] = { mu: mu[seg.name], sigma, shape: [...seg.shape] };
       }
       return out;
     },
-    setPosterior(values) {
-      need();
+    async setPosterior(values) {
+      const x = need();
+      const mu = await x.mu.toHost(), rho = await x.rho.toHost();
       for (const [key, v] of Object.entries(values)) {
-        const seg = segments.find((g) => g.name === key);
+        const seg = layout.segments.find((g) => g.name === key);
         if (!seg) {
           throw new RangeError(
-            `setPosterior: no segment "${key}" (have ${segments.map((g) => g.name).join(", ")})`,
+            `setPosterior: no segment "${key}" (have ${
+              layout.segments.map((g) => g.name).join(", ")
+            })`,
           );
         }
         for (const [field, arr] of [["mu", v.mu], ["sigma", v.sigma]] as const) {
@@ -884,50 +1015,63 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
         if (v.sigma) {
           for (let j = 0; j < seg.size; j++) {
             const sg = v.sigma[j];
-            if (!(sg > SIGMA_EPS)) {
+            if (!(sg > 1e-6)) {
               throw new RangeError(`setPosterior: ${key}.sigma[${j}] = ${sg} must be > 1e-6`);
             }
-            rho[seg.off + j] = rhoForSigma(sg);
+            rho[seg.off + j] = softplusInverse(sg - 1e-6);
           }
         }
       }
-      refreshSigma();
+      x.mu.dispose();
+      x.rho.dispose();
+      x.sig.dispose();
+      x.mu = x.engine.vector(layout, mu);
+      x.rho = x.engine.vector(layout, rho);
+      x.sig = sigmaOf(x.engine, x.rho);
     },
-    sampleWeights(k: number, seed = 0): Record<string, Float32Array>[] {
-      need();
-      const r = new NormalStream(new Rng(seed).fork(11));
+    async sampleWeights(k: number, seed = 0): Promise<Record<string, Float32Array>[]> {
+      const x = need();
+      if (!Number.isInteger(k) || k < 1) {
+        throw new RangeError(`sampleWeights: k must be a positive integer, found ${k}`);
+      }
+      const r = x.engine.noise(seed, SAMPLE_NOISE);
       const out: Record<string, Float32Array>[] = [];
-      for (let i = 0; i < k; i++) {
-        const set: Record<string, Float32Array> = {};
-        for (const seg of segments) {
-          const w = new Float32Array(seg.size);
-          sampleSegment(r, seg, w);
-          set[seg.name] = w;
-        }
-        out.push(set);
-      }
-      return out;
-    },
-    pruningScores(): Record<string, Float32Array> {
-      need();
-      const out = hostSegments(mu, wSeg);
-      for (const seg of wSeg) {
-        const a = out[seg.name];
-        for (let j = 0; j < seg.size; j++) {
-          const sg = sigma[seg.off + j];
-          a[j] = sg > 0 ? Math.abs(a[j]) / sg : 0;
+      const pass = x.engine.samplesPerPass(k, P);
+      for (let first = 0; first < k; first += pass) {
+        const count = Math.min(pass, k - first);
+        const ws = drawWeights(x, r, count);
+        const host = await Promise.all(ws.map((t) => x.engine.read(t)));
+        tf.dispose(ws);
+        for (let j = 0; j < count; j++) {
+          const set: Record<string, Float32Array> = {};
+          layout.segments.forEach((seg, i) => {
+            set[seg.name] = host[i].slice(j * seg.size, (j + 1) * seg.size);
+          });
+          out.push(set);
         }
       }
       return out;
     },
-    applyPruningMask(keepMask: Record<string, Uint8Array>): void {
-      need();
-      const mask = keep ?? new Uint8Array(P).fill(1);
+    async pruningScores(): Promise<Record<string, Float32Array>> {
+      const post = await method.posterior();
+      const out: Record<string, Float32Array> = {};
+      for (const seg of layout.segments) {
+        if (seg.name.endsWith(".b")) continue;
+        const { mu, sigma } = post[seg.name];
+        out[seg.name] = mu.map((m, j) => (sigma[j] > 0 ? Math.abs(m) / sigma[j] : 0));
+      }
+      return out;
+    },
+    async applyPruningMask(keepMask: Record<string, Uint8Array>): Promise<void> {
+      const x = need();
+      const flat = x.mask ? await x.mask.toHost() : new Float32Array(P).fill(1);
       for (const [key, m] of Object.entries(keepMask)) {
-        const seg = wSeg.find((g) => g.name === key);
+        const seg = layout.segments.find((g) => g.name === key && g.name.endsWith(".w"));
         if (!seg) {
           throw new RangeError(
-            `pruning mask for unknown weight "${key}" (have ${wSeg.map((g) => g.name).join(", ")})`,
+            `pruning mask for unknown weight "${key}" (have ${
+              layout.segments.filter((g) => g.name.endsWith(".w")).map((g) => g.name).join(", ")
+            })`,
           );
         }
         if (m.length !== seg.size) {
@@ -935,35 +1079,17 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
             `pruning mask for ${key} has ${m.length} entries, expected ${seg.size}`,
           );
         }
-        for (let j = 0; j < seg.size; j++) {
-          if (!m[j]) {
-            mask[seg.off + j] = 0;
-            mu[seg.off + j] = 0;
-          }
-        }
+        for (let j = 0; j < seg.size; j++) if (!m[j]) flat[seg.off + j] = 0;
       }
-      keep = mask;
-      kept = mask.reduce((a, b) => a + b, 0);
-      refreshSigma();
+      x.mask?.dispose();
+      x.mask = x.engine.vector(layout, flat);
+      x.kept = flat.reduce((a, b) => a + b, 0);
+      x.engine.run(APPLY_MASK, layout, { arrays: { keep: x.mask, mu: x.mu } });
     },
   };
   return method;
 }
 
-/** Runs `f` on row chunks of `x` and concatenates the outputs. */
-function forChunks(
-  x: tf.Tensor2D,
-  chunk: number,
-  f: (xc: tf.Tensor2D) => tf.Tensor2D,
-): tf.Tensor2D {
-  const n = x.shape[0];
-  if (n <= chunk) return tf.tidy(() => f(x));
-  const parts: tf.Tensor2D[] = [];
-  for (let start = 0; start < n; start += chunk) {
-    const size = Math.min(chunk, n - start);
-    parts.push(tf.tidy(() => f(tf.slice(x, [start, 0], [size, -1]) as tf.Tensor2D)));
-  }
-  const out = tf.concat(parts, 0) as tf.Tensor2D;
-  tf.dispose(parts);
-  return out;
+function softplusHost(r: number): number {
+  return r > 0 ? r + Math.log1p(Math.exp(-r)) : Math.log1p(Math.exp(r));
 }

@@ -7,10 +7,16 @@
  * other method.
  *
  * The ensemble fits the common method shape, so `fit` trains it unchanged:
- * each `step` updates every member on the rows of the minibatch that belong
- * to its subsample (found from `TensorBatch.indices`). Members are
- * independent, so `trainEnsembleParallel` (`methods/ensemble_parallel.ts`)
- * can also train them in Deno workers; both paths give the same members.
+ * each `step` updates every member (a point network on the parameter
+ * engine) on the rows of the minibatch that belong to its subsample (found
+ * from `TensorBatch.indices` on the host, gathered with `tf.gather` where
+ * the batch lives) and reports the members' mean loss as a device scalar,
+ * so a GPU is never waited for. `predict` pushes as many members through
+ * one batched forward pass (their weights stacked into `[count, …]`
+ * tensors) as the engine's memory budget allows. Members are independent,
+ * so on the CPU engine `trainEnsembleParallel`
+ * (`methods/ensemble_parallel.ts`) can also train them in Deno workers;
+ * both paths give the same members.
  *
  * @module
  */
@@ -23,9 +29,11 @@ import type {
   PredictOptions,
   StepInfo,
   StepResult,
+  StepScalar,
   TensorBatch,
 } from "../core/method.ts";
-import { validateSpec } from "../core/mlp.ts";
+import { appendLogNoise, predictBatched, type SampleChunk } from "../core/likelihood.ts";
+import { countParams, forwardLayers, hasGlobalNoise, validateSpec } from "../core/mlp.ts";
 import type { OptimizerName } from "../core/params.ts";
 import { buildPointNet, checkPointNetSettings, type PointNet } from "../core/point_net.ts";
 import { Rng } from "../core/rng.ts";
@@ -89,9 +97,9 @@ export type EnsembleMethod = Method & {
   /** Training-set size the subsamples were drawn for, or `undefined` before the first step. */
   datasetSize(): number | undefined;
   /** One weight set per member (cycled when `k` exceeds the member count). */
-  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| of every member's weight matrices, keyed `m{id}/l{i}.w`. */
-  pruningScores(): Record<string, Float32Array>;
+  pruningScores(): Promise<Record<string, Float32Array>>;
   /** Zeroes member weights where `keep` is 0; keys as {@linkcode EnsembleMethod.pruningScores}. */
   applyPruningMask(keep: Record<string, Uint8Array>): void;
 };
@@ -151,6 +159,22 @@ export function memberSeed(seed: number, id: number): number {
   return new Rng(seed).fork(INIT_KEY + id).int(2 ** 31);
 }
 
+/** The mean of step scalars, on the device when any is a tensor (disposes the tensors). */
+function meanScalar(xs: StepScalar[]): StepScalar {
+  if (xs.length === 0) return 0;
+  if (xs.every((x) => typeof x === "number")) {
+    return (xs as number[]).reduce((a, b) => a + b, 0) / xs.length;
+  }
+  const out = tf.tidy(() =>
+    tf.div(
+      tf.addN(xs.map((x) => (typeof x === "number" ? tf.scalar(x) : x.reshape([])))),
+      xs.length,
+    )
+  );
+  for (const x of xs) if (typeof x !== "number") x.dispose();
+  return out;
+}
+
 function parseMemberIds(ids: number[] | undefined, nNets: number): number[] {
   if (!ids) return Array.from({ length: nNets }, (_, i) => i);
   if (ids.length === 0) throw new RangeError("memberIds must name at least one member");
@@ -197,6 +221,7 @@ export function buildEnsemble(
     dropout: 0,
     mcPredict: false,
   };
+  const layerSize = countParams(spec);
   let members: PointNet[] | undefined;
   let seed = 0;
   let n: number | undefined;
@@ -237,7 +262,7 @@ export function buildEnsemble(
         return m;
       });
     },
-    step(batch: TensorBatch, info: StepInfo): StepResult {
+    async step(batch: TensorBatch, info: StepInfo): Promise<StepResult> {
       const ms = need();
       const idx = batch.indices;
       if (!idx || idx.length !== batch.n) {
@@ -260,7 +285,7 @@ export function buildEnsemble(
           throw new RangeError(`ensemble: batch row index ${idx[i]} is outside [0, ${n})`);
         }
       }
-      let lossSum = 0, errSum = 0, trained = 0, hasErr = false;
+      const losses: StepScalar[] = [], errs: StepScalar[] = [];
       const rows = new Int32Array(batch.n);
       for (let j = 0; j < ms.length; j++) {
         const mask = masks![j];
@@ -268,32 +293,31 @@ export function buildEnsemble(
         for (let i = 0; i < batch.n; i++) if (mask[idx[i]]) rows[count++] = i;
         if (count === 0) continue;
         let r: StepResult;
-        if (count === batch.n) r = ms[j].step(batch, info);
+        if (count === batch.n) r = await ms[j].step(batch, info);
         else {
-          const sel = tf.tensor1d(rows.subarray(0, count), "int32");
-          const sub: TensorBatch = {
-            x: tf.gather(batch.x, sel) as tf.Tensor2D,
-            y: tf.gather(batch.y, sel),
-            n: count,
-          };
-          sel.dispose();
+          // The member's rows of the minibatch, gathered where the batch lives.
+          const sub: TensorBatch = tf.tidy(() => {
+            const sel = tf.tensor1d(rows.subarray(0, count), "int32");
+            return {
+              x: tf.gather(batch.x, sel) as tf.Tensor2D,
+              y: tf.gather(batch.y, sel),
+              n: count,
+            };
+          });
           try {
-            r = ms[j].step(sub, info);
+            r = await ms[j].step(sub, info);
           } finally {
             sub.x.dispose();
             sub.y.dispose();
           }
         }
-        lossSum += r.loss;
-        if (r.errors !== undefined) {
-          errSum += r.errors;
-          hasErr = true;
-        }
-        trained++;
+        losses.push(r.loss);
+        if (r.errors !== undefined) errs.push(r.errors);
       }
-      // Mean over the members that had rows in this batch of their per-example values.
-      const out: StepResult = { loss: trained ? lossSum / trained : 0 };
-      if (hasErr) out.errors = errSum / trained;
+      // Means over the members that had rows in this batch of their per-example values,
+      // summed where the members' scalars are (no read).
+      const out: StepResult = { loss: meanScalar(losses) };
+      if (errs.length) out.errors = meanScalar(errs);
       return out;
     },
     predict(x: tf.Tensor2D, popts: PredictOptions = {}): Prediction {
@@ -302,39 +326,47 @@ export function buildEnsemble(
       if (!Number.isInteger(want) || want < 1) {
         throw new RangeError(`samples must be a positive integer, found ${want}`);
       }
-      const parts = ms.slice(0, Math.min(want, ms.length)).map((m) =>
-        m.predict(x, { samples: 1, chunk: popts.chunk })
-      );
-      if (parts.length === 1) return parts[0];
-      const out = tf.tidy((): Prediction => {
-        if (spec.task === "classification") {
+      const L = spec.hidden.length + 1;
+      const noiseAt = hasGlobalNoise(spec) ? 2 * L : -1;
+      const width = Math.max(...spec.hidden, spec.outputDim, 1);
+      // One sample per member: as many members per forward pass as the engine's memory budget
+      // allows (their weights stacked into [count, …] tensors); one at a time on the CPU.
+      return predictBatched(
+        spec,
+        x,
+        Math.min(want, ms.length),
+        { chunk: popts.chunk, width, weightsPerSample: layerSize },
+        (first, count): SampleChunk => {
+          const group = ms.slice(first, first + count).map((m) => m.parameters());
+          const stacked = count === 1
+            ? undefined
+            : tf.tidy(() =>
+              Array.from({ length: noiseAt < 0 ? 2 * L : 2 * L + 1 }, (_, i) =>
+                tf.stack(group.map((ws) => ws[i])))
+            );
+          const ws = stacked ?? group[0];
           return {
-            task: "classification",
-            logProbs: tf.concat(parts.map((p) => (p as { logProbs: tf.Tensor3D }).logProbs), 0),
+            forward: (xc) => {
+              const out = forwardLayers(ws.slice(0, 2 * L), xc);
+              const raw = count === 1 ? out.expandDims(0) : out;
+              return noiseAt < 0 ? raw : appendLogNoise(raw, ws[noiseAt]);
+            },
+            dispose: () => {
+              if (stacked) tf.dispose(stacked);
+            },
           };
-        }
-        const rs = parts as Extract<Prediction, { task: "regression" }>[];
-        return {
-          task: "regression",
-          mean: tf.concat(rs.map((p) => p.mean), 0),
-          logSigma: tf.concat(rs.map((p) => p.logSigma), 0),
-        };
-      });
-      for (const p of parts) {
-        if (p.task === "classification") p.logProbs.dispose();
-        else tf.dispose([p.mean, p.logSigma]);
-      }
-      return out;
+        },
+      );
     },
     async getState(): Promise<MethodState> {
       const ms = need();
       const tensors: Record<string, HostTensor> = {};
       const memberExtra: Record<string, unknown> = {};
-      for (let j = 0; j < ms.length; j++) {
-        const st = await ms[j].getState();
+      const states = await Promise.all(ms.map((m) => m.getState()));
+      states.forEach((st, j) => {
         for (const [k, v] of Object.entries(st.tensors)) tensors[`m${ids[j]}/${k}`] = v;
         memberExtra[String(ids[j])] = st.extra;
-      }
+      });
       return {
         tensors,
         extra: {
@@ -396,17 +428,27 @@ export function buildEnsemble(
     datasetSize(): number | undefined {
       return n;
     },
-    sampleWeights(k: number): Record<string, Float32Array>[] {
+    async sampleWeights(k: number): Promise<Record<string, Float32Array>[]> {
       const ms = need();
       if (!Number.isInteger(k) || k < 1) {
         throw new RangeError(`k must be a positive integer, found ${k}`);
       }
-      return Array.from({ length: k }, (_, i) => ms[i % ms.length].sampleWeights(1)[0]);
+      const sets = await Promise.all(
+        ms.slice(0, Math.min(k, ms.length)).map(async (m) => (await m.sampleWeights(1))[0]),
+      );
+      // Cycled sets are copies: a caller may modify one without changing another.
+      return Array.from({ length: k }, (_, i) => {
+        const set = sets[i % sets.length];
+        if (i < sets.length) return set;
+        return Object.fromEntries(Object.entries(set).map(([key, v]) => [key, v.slice()]));
+      });
     },
-    pruningScores(): Record<string, Float32Array> {
+    async pruningScores(): Promise<Record<string, Float32Array>> {
+      const ms = need();
+      const scores = await Promise.all(ms.map((m) => m.pruningScores()));
       const out: Record<string, Float32Array> = {};
-      need().forEach((m, j) => {
-        for (const [k, v] of Object.entries(m.pruningScores())) out[`m${ids[j]}/${k}`] = v;
+      scores.forEach((sc, j) => {
+        for (const [k, v] of Object.entries(sc)) out[`m${ids[j]}/${k}`] = v;
       });
       return out;
     },

@@ -11,8 +11,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { currentBackend } from "../core/backend.ts";
+import { BackendError, currentBackend } from "../core/backend.ts";
 import { loadBlas } from "../core/blas.ts";
+import { getEngine } from "../core/engine/current.ts";
 import { evaluate } from "../core/evaluate.ts";
 import type { Method, MethodState, Prediction } from "../core/method.ts";
 import { readSaved, saveMethod } from "../core/persist.ts";
@@ -137,7 +138,9 @@ function memberShare(state: MethodState, ids: number[]): MethodState {
  * Trains `method` (all of its members) in `opts.workers` Deno workers; same
  * options and result as `fit` (checkpoint, resume, per-epoch evaluation and
  * `onEpoch`), plus the worker count. With one worker it still runs in a
- * worker; call `fit` for in-thread training.
+ * worker; call `fit` for in-thread training. CPU engine only (wasm, cpu):
+ * on the WebGPU engine it throws a `BackendError` before starting any
+ * worker — the GPU trains the members in this thread through `fit`.
  *
  * @example
  * ```ts
@@ -161,6 +164,14 @@ export async function trainEnsembleParallel(
     throw new RangeError(`batch size must be a positive integer, found ${opts.batchSize}`);
   }
   if (train.n < 1) throw new RangeError("the training set is empty");
+  const engine = getEngine();
+  if (engine.kind !== "cpu") {
+    throw new BackendError(
+      `ensemble workers run on the CPU engine only (each worker starts its own tfjs wasm); ` +
+        `this process runs the ${engine.kind} engine: train in this thread instead ` +
+        "(no --workers, or --workers 1)",
+    );
+  }
   const cores = navigator.hardwareConcurrency || 1;
   const ids = [...method.memberIds];
   const nWorkers = Math.min(opts.workers, ids.length);
@@ -272,7 +283,7 @@ export async function trainEnsembleParallel(
         ...sums,
       };
       if (opts.valid) {
-        const m = evaluate(
+        const m = await evaluate(
           predictionsAsMethod(method, evalIds.map((id) => preds.get(id)!), opts.valid.n),
           opts.valid,
           { samples: evalIds.length, scale: opts.scale },

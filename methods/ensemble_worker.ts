@@ -8,12 +8,13 @@
  * @module
  */
 import { initBackend } from "../core/backend.ts";
+import { getEngine } from "../core/engine/current.ts";
 import { datasetInputs } from "../core/evaluate.ts";
+import { disposePrediction } from "../core/likelihood.ts";
 import type { MethodState, NetSpec } from "../core/method.ts";
 import { saveMethod } from "../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
-import { toFloat32 } from "../core/tensor_io.ts";
 import { buildEnsemble, type EnsembleMethod, type EnsembleSettings } from "./ensemble.ts";
 
 /** What the main thread sends to a worker (one message). */
@@ -97,7 +98,7 @@ async function run(req: EnsembleWorkerRequest, post: WorkerScope["postMessage"])
       progress: false,
       onEpoch: async (record) => {
         const state = await method.getState();
-        const preds = predictMembers(method, req.valid, req.evalIds);
+        const preds = await predictMembers(method, req.valid, req.evalIds);
         const buffers = new Set<ArrayBuffer>();
         for (const t of Object.values(state.tensors)) {
           const b = t.data.buffer as ArrayBuffer;
@@ -117,27 +118,30 @@ async function run(req: EnsembleWorkerRequest, post: WorkerScope["postMessage"])
   }
 }
 
-function predictMembers(
+async function predictMembers(
   method: EnsembleMethod,
   valid: ArrayDataset | undefined,
   ids: number[],
-): MemberPrediction[] {
+): Promise<MemberPrediction[]> {
   if (!valid || ids.length === 0) return [];
+  const engine = getEngine();
   const x = datasetInputs(valid);
   try {
     const members = method.members();
-    return ids.map((id) => {
+    const out: MemberPrediction[] = [];
+    for (const id of ids) {
       const p = members[method.memberIds.indexOf(id)].predict(x, { samples: 1 });
-      if (p.task === "classification") {
-        const logProbs = toFloat32(p.logProbs);
-        p.logProbs.dispose();
-        return { id, logProbs };
+      try {
+        out.push(
+          p.task === "classification"
+            ? { id, logProbs: await engine.read(p.logProbs) }
+            : { id, mean: await engine.read(p.mean), logSigma: await engine.read(p.logSigma) },
+        );
+      } finally {
+        disposePrediction(p);
       }
-      const out = { id, mean: toFloat32(p.mean), logSigma: toFloat32(p.logSigma) };
-      p.mean.dispose();
-      p.logSigma.dispose();
-      return out;
-    });
+    }
+    return out;
   } finally {
     x.dispose();
   }

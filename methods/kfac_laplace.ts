@@ -37,7 +37,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ArrayDataset } from "../core/data.ts";
 import { getEngine } from "../core/engine/current.ts";
-import type { NoiseStream } from "../core/engine/engine.ts";
 import { getLinalg } from "../core/linalg.ts";
 import { appendLogNoise, disposePrediction, predictBatched } from "../core/likelihood.ts";
 import type {
@@ -50,7 +49,7 @@ import type {
   StepResult,
   TensorBatch,
 } from "../core/method.ts";
-import { forwardLayers, layerShapes, mlpForward } from "../core/mlp.ts";
+import { forwardLayers, hasGlobalNoise, layerShapes, mlpForward } from "../core/mlp.ts";
 import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { Progress } from "../core/progress.ts";
@@ -337,8 +336,6 @@ const GLM_NOISE = 0x4b470000;
 
 /** Values of a tensor that fit one GLM chunk: `2^24` (64 MiB of floats). */
 const GLM_CHUNK_VALUES = 2 ** 24;
-/** Values per activation tensor of a sampled-prediction row chunk: `2^25`. */
-const SAMPLE_CHUNK_VALUES = 2 ** 25;
 
 /** The device posterior and the host square roots it came from, for one prior setting. */
 interface Sampling {
@@ -397,6 +394,13 @@ export function buildKfacLaplace(
   let passes = 0;
   /** Rows of the last epoch's minibatches, in order (`complete`: every batch had its rows). */
   let record: { rows: Int32Array[]; complete: boolean } | null = null;
+
+  /** The MAP's learnt global log σ (homoscedastic regression; its last parameter), a view. */
+  const logNoise = (): tf.Tensor | undefined => {
+    if (!hasGlobalNoise(spec)) return undefined;
+    const ps = inner.parameters();
+    return ps[ps.length - 1];
+  };
 
   const currentPrior = (): PriorSettings => ({
     priorPrecision,
@@ -492,7 +496,7 @@ export function buildKfacLaplace(
       ggnTol: s.ggnTol,
       lastLayer: s.lastLayer,
       progress,
-      logNoise: inner.logNoise(),
+      logNoise: logNoise(),
       groups,
     });
     dropCurvature();
@@ -518,103 +522,122 @@ export function buildKfacLaplace(
 
   const evidenceTerms = (): EvidenceTerms => ({ trainNll: factors!.trainNll, thetaSq });
 
-  /** Rows per chunk of the sampled predictive: large, since each chunk draws its weights anew. */
-  const sampleRows = (n: number, chunk?: number) =>
-    chunk ?? Math.min(
-      n,
-      Math.max(
-        getEngine().predictRows,
-        Math.floor(SAMPLE_CHUNK_VALUES / Math.max(width, spec.inputDim)),
-      ),
-    );
+  /** Per row chunk (the same tensors for every sample chunk), a value computed once. */
+  const perRows = <T extends tf.Tensor | tf.Tensor[]>() => {
+    const cache = new Map<tf.Tensor, T>();
+    return {
+      get(xc: tf.Tensor, make: () => T): T {
+        let v = cache.get(xc);
+        if (!v) {
+          v = make();
+          for (const t of ([] as tf.Tensor[]).concat(v)) tf.keep(t);
+          cache.set(xc, v);
+        }
+        return v;
+      },
+      dispose() {
+        for (const v of cache.values()) tf.dispose(v);
+        cache.clear();
+      },
+    };
+  };
 
-  /** Predictions from matrix-normal weight samples (MAP weights for fixed layers). */
+  /**
+   * Predictions from matrix-normal weight samples (MAP weights for fixed layers): each chunk of
+   * samples draws its weights once (`[count, in, out]`) and runs them on every row chunk.
+   */
   const predictSampled = (x: tf.Tensor2D, samples: number, opts: PredictOptions): Prediction => {
     const post = getSampling().dev;
     const engine = getEngine();
     const net = inner.layers();
-    const ln = inner.logNoise();
+    const ln = logNoise();
     const seed = opts.seed ?? 0;
     const first = post.findIndex((p) => p !== null);
-    let streams: NoiseStream[] = [];
-    let feats: tf.Tensor | null = null;
+    const streams = post.map((_, l) => engine.noise(seed, SAMPLE_NOISE + l));
+    const feats = perRows<tf.Tensor>();
+    const weightsPerSample = post.reduce((a, p) => a + (p ? (p.inDim + 1) * p.outDim : 0), 0);
     try {
       return predictBatched(
         spec,
         x,
         samples,
-        { chunk: sampleRows(x.shape[0], opts.chunk), width },
-        (xc, start, count) => {
-          if (start === 0) {
-            // A new row chunk: the same weight draws as the first (fresh streams), and the
-            // fixed layers' features once.
-            streams = post.map((_, l) => engine.noise(seed, SAMPLE_NOISE + l));
-            if (first > 0) {
-              feats?.dispose();
-              feats = tf.keep(
-                tf.relu(mlpForward({ w: net.w.slice(0, first), b: net.b.slice(0, first) }, xc)),
-              );
-            }
-          }
+        { chunk: opts.chunk, width, weightsPerSample },
+        (_start, count) => {
           const ws: tf.Tensor[] = [];
           for (let l = first; l < nLayers; l++) {
             const { w, b } = drawLayer(post[l]!, net.w[l], net.b[l], streams[l], count);
             ws.push(w, b);
           }
-          const out = forwardLayers(ws, feats ?? xc);
-          return ln ? appendLogNoise(out, ln) : out;
+          return {
+            forward: (xc) => {
+              // Fixed layers (last-layer mode): their features once per row chunk.
+              const h = first > 0
+                ? feats.get(
+                  xc,
+                  () =>
+                    tf.relu(mlpForward({ w: net.w.slice(0, first), b: net.b.slice(0, first) }, xc)),
+                )
+                : xc;
+              const out = forwardLayers(ws, h);
+              return ln ? appendLogNoise(out, ln) : out;
+            },
+            dispose: () => tf.dispose(ws),
+          };
         },
       );
     } finally {
-      (feats as tf.Tensor | null)?.dispose();
+      feats.dispose();
     }
   };
 
-  /** The linearised predictive (probit: one deterministic sample; else Monte Carlo). */
+  /**
+   * The linearised predictive (probit: one deterministic sample; else Monte Carlo): the
+   * projection of each row chunk is computed once, the draws per chunk of samples.
+   */
   const predictGlm = (x: tf.Tensor2D, samples: number, opts: PredictOptions): Prediction => {
     const eigs = getEigDev();
     const prior = currentPrior();
     const engine = getEngine();
     const net = inner.layers();
-    const ln = inner.logNoise();
+    const ln = logNoise();
     const probit = spec.task === "classification" && s.link === "probit";
     const noise = engine.noise(opts.seed ?? 0, GLM_NOISE);
     const rows = opts.chunk ??
       Math.max(1, Math.min(x.shape[0], Math.floor(GLM_CHUNK_VALUES / (k * width))));
-    let cache: tf.Tensor[] = [];
+    const cached = perRows<tf.Tensor[]>();
+    const project = (xc: tf.Tensor2D) =>
+      cached.get(xc, () => {
+        const proj = glmProject(net, eigs, xc);
+        try {
+          return probit
+            ? [probitLogits(proj.out, glmVariances(proj, eigs, prior))]
+            : [tf.clone(proj.out), choleskyBatched(glmCovariance(proj, eigs, prior))];
+        } finally {
+          disposeProjection(proj);
+        }
+      });
     try {
       return predictBatched(
         spec,
         x,
         probit ? 1 : samples,
         { chunk: rows, width },
-        (xc, start, count) => {
-          if (start === 0) {
-            tf.dispose(cache);
-            const proj = glmProject(net, eigs, xc);
-            try {
-              cache = (probit
-                ? [probitLogits(proj.out, glmVariances(proj, eigs, prior))]
-                : [tf.clone(proj.out), choleskyBatched(glmCovariance(proj, eigs, prior))])
-                .map((t) =>
-                  tf.keep(t)
-                );
-            } finally {
-              disposeProjection(proj);
-            }
-          }
-          if (probit) return cache[0].expandDims(0);
-          const draws = gaussianOutputSamples(
-            cache[0] as tf.Tensor2D,
-            cache[1] as tf.Tensor3D,
-            noise,
-            count,
-          );
-          return ln ? appendLogNoise(draws, ln) : draws;
-        },
+        (_start, count) => ({
+          forward: (xc) => {
+            const c = project(xc);
+            if (probit) return c[0].expandDims(0);
+            const draws = gaussianOutputSamples(
+              c[0] as tf.Tensor2D,
+              c[1] as tf.Tensor3D,
+              noise,
+              count,
+            );
+            return ln ? appendLogNoise(draws, ln) : draws;
+          },
+        }),
       );
     } finally {
-      tf.dispose(cache);
+      cached.dispose();
     }
   };
 
@@ -634,7 +657,7 @@ export function buildKfacLaplace(
     const eigs = getEigDev();
     const engine = getEngine();
     const net = inner.layers();
-    const ln = inner.logNoise();
+    const ln = logNoise();
     const d = spec.inputDim;
     const chunk = 500;
     const probit = spec.task === "classification" && s.link === "probit";

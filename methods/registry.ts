@@ -7,7 +7,14 @@
  * @module
  */
 import type { Method, NetSpec } from "../core/method.ts";
-import type { Manifest } from "../core/persist.ts";
+import { join } from "node:path";
+import {
+  loadMethod,
+  type Manifest,
+  ModelFileError,
+  readSaved,
+  WEIGHTS_FILE,
+} from "../core/persist.ts";
 import { buildMap } from "./map.ts";
 import { buildMcDropout } from "./mc_dropout.ts";
 import { buildEnsemble } from "./ensemble.ts";
@@ -227,10 +234,39 @@ export function selectMethods(list: string): MethodEntry[] {
  * ```
  */
 export function buildFromManifest(manifest: Manifest): Method {
-  const entry = Object.values(METHODS).find((e) => e.key === manifest.method) ??
-    Object.values(METHODS).find((e) =>
-      e.build(manifest.spec, manifest.settings).name === manifest.method
-    );
-  if (!entry) throw new RangeError(`no registered method can load a "${manifest.method}" model`);
-  return entry.build(manifest.spec, manifest.settings);
+  const name = manifest.method;
+  if (name in METHODS) return METHODS[name].build(manifest.spec, manifest.settings);
+  // Bayes by Backprop configurations outside the registry (e.g. bbb_local_laplace) are named
+  // from their settings.
+  if (typeof name === "string" && name.startsWith("bbb_")) {
+    const m = buildBbb(manifest.spec, manifest.settings as BbbSettings);
+    if (m.name === name) return m;
+  }
+  throw new RangeError(
+    `the model is a "${name}" model, which no registered method loads ` +
+      `(known: ${Object.keys(METHODS).join(", ")})`,
+  );
+}
+
+/**
+ * Loads a saved model in one call: reads the manifest in `dir`, builds the
+ * method it names with its network and settings, and restores its state.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "@bayes/nn";
+ * // const m = await loadModel("models/mc_dropout");
+ * // const pred = m.predict(x, { samples: 100 });
+ * ```
+ */
+export async function loadModel(dir: string, file: string = WEIGHTS_FILE): Promise<Method> {
+  const { manifest } = await readSaved(dir, file);
+  let m: Method;
+  try {
+    m = buildFromManifest(manifest);
+  } catch (e) {
+    throw new ModelFileError(`${join(dir, file)}: ${(e as Error).message}`);
+  }
+  await loadMethod(dir, m, file);
+  return m;
 }

@@ -12,34 +12,32 @@
  * - Friction C (`mdecay`), momentum resampled every `resampleMomentumEvery`
  *   steps, injected noise N(0, 2ε²mC − ε⁴).
  * - As the reference's MNIST script, gradients are clipped to
- *   mean + `clipStdMul`·std of the last 1000 gradient norms.
+ *   mean + `clipStdMul`·std of the last 1000 gradient norms (read back
+ *   asynchronously with a fixed lag of 17–32 steps: `sgmcmc/clip.ts`).
+ *
+ * On the engine a step is one kernel run (`sghmcKernel`: adaptation or
+ * frozen mass, momentum redraw and noise fused), plus a Σg² kernel for the
+ * clipping norm; the Gibbs step reads Σθ² per tensor from the device every
+ * `resamplePriorEvery` steps and draws the Gamma variates on the host.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
+import type { Engine, Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import type { HostTensor } from "../core/safetensors.ts";
 import { stripUndefined } from "./map.ts";
 import {
   buildChain,
   type ChainSettings,
   type SamplerCore,
   type SgmcmcMethod,
+  type StepContext,
 } from "./sgmcmc/chain.ts";
-import {
-  samplePriorPrecision,
-  sghmcInitState,
-  type SghmcTensorState,
-  sghmcUpdate,
-} from "./sgmcmc/kernels.ts";
-import type { SampleLayout } from "./sgmcmc/sample_store.ts";
+import { type ClipState, ClipWindow } from "./sgmcmc/clip.ts";
+import { SGHMC_MASS, sghmcKernel, SUM_SQUARES } from "./sgmcmc/kernels.ts";
 
-export {
-  samplePriorPrecision,
-  sghmcInitState,
-  type SghmcStepSettings,
-  type SghmcTensorState,
-  sghmcUpdate,
-} from "./sgmcmc/kernels.ts";
+export { SGHMC_MASS, sghmcKernel, type SghmcVariant, SUM_SQUARES } from "./sgmcmc/kernels.ts";
+export { CLIP_BLOCK, CLIP_WINDOW, type ClipState, ClipWindow, NO_CLIP } from "./sgmcmc/clip.ts";
 
 /**
  * Settings of {@linkcode buildSghmc} (all optional; defaults in
@@ -68,7 +66,6 @@ export interface SghmcSettings extends Partial<ChainSettings> {
 
 /** Default SGHMC settings (the reference's MNIST run). */
 export const SGHMC_DEFAULTS: Required<Omit<SghmcSettings, "sampleDir" | "noiseStd">> = {
-  noiseWorker: false,
   lr: 1e-2,
   friction: 0.05,
   priorSig: 0.1,
@@ -91,8 +88,6 @@ export const SGHMC_DEFAULTS: Required<Omit<SghmcSettings, "sampleDir" | "noiseSt
 
 type Full = ChainSettings & Required<Omit<SghmcSettings, "sampleDir" | "noiseStd">>;
 
-const CLIP_WINDOW = 1000;
-
 function checkSghmc(s: Full): void {
   if (!(s.friction > 0 && s.friction <= 1)) {
     throw new RangeError(`friction (mdecay) must be in (0, 1], found ${s.friction}`);
@@ -108,87 +103,123 @@ function checkSghmc(s: Full): void {
   if (!(s.clipStdMul >= 0)) throw new RangeError(`clipStdMul must be ≥ 0, found ${s.clipStdMul}`);
 }
 
-/** The SGHMC core plus a window on its state (for tests and reports). */
+/** SGHMC's per-tensor sampler state, as host arrays (for inspection and tests). */
+export interface SghmcTensorState {
+  /** Moving-average window τ (starts at 1). */
+  tau: Float32Array;
+  /** Running mean of the gradient ĝ (starts at 1). */
+  g: Float32Array;
+  /** Running mean of the squared gradient V̂ (starts at 1). */
+  vHat: Float32Array;
+  /** Momentum v (starts at 0). */
+  momentum: Float32Array;
+  /** Current prior precision λ of this tensor (Gibbs-resampled). */
+  priorPrecision: number;
+}
+
+/** The slots of SGHMC: kernel names, checkpoint keys (the pre-engine ones), initial values. */
+const SLOTS = [
+  { name: "tau", key: "tau", init: 1 },
+  { name: "gm", key: "g", init: 1 },
+  { name: "vhat", key: "vHat", init: 1 },
+  { name: "mom", key: "momentum", init: 0 },
+  // 1/(√V̂ + 1e-6) while the mass is frozen (SGHMC_MASS): derived, recomputed, not saved.
+  { name: "minv", key: "minv", init: 0, transient: true },
+] as const;
+
+/** The SGHMC core plus its prior precisions (for reports and inspection). */
 interface SghmcCore extends SamplerCore {
-  states: SghmcTensorState[];
+  /** Prior precision λ per segment (0 for `log_noise`). */
+  lam: number[];
 }
 
 function sghmcCore(s: Full): SghmcCore {
   const prec0 = 1 / (s.priorSig * s.priorSig);
-  let layout: SampleLayout = [];
-  let gradBuf: number[] = [];
-  let maxGrad = 1e20;
+  let layout: Layout | undefined;
+  let clip: ClipWindow | undefined;
+  /** Whether `minv` holds 1/(√V̂ + 1e-6) of the current V̂. */
+  let massFresh = false;
   const core: SghmcCore = {
-    states: [],
-    reset(l: SampleLayout) {
+    slots: SLOTS,
+    lam: [],
+    reset(l: Layout, engine: Engine) {
       layout = l;
-      core.states = l.map((p) =>
-        sghmcInitState(p.shape.reduce((a, b) => a * b, 1), p.name === "log_noise" ? 0 : prec0)
-      );
-      gradBuf = [];
-      maxGrad = 1e20;
+      massFresh = false;
+      core.lam = l.segments.map((g) => (g.name === "log_noise" ? 0 : prec0));
+      clip?.dispose();
+      clip = s.clipStdMul > 0 ? new ClipWindow(engine, s.clipStdMul) : undefined;
     },
-    prepare(ctx, views) {
-      const resamplePrior = s.resamplePriorEvery > 0 && ctx.t % s.resamplePriorEvery === 0;
-      if (!resamplePrior && s.clipStdMul === 0) return;
-      const { theta, grads } = views();
-      if (resamplePrior) {
-        layout.forEach((p, i) => {
-          if (p.name !== "log_noise") {
-            core.states[i].priorPrecision = samplePriorPrecision(
-              theta[i],
-              s.alpha0,
-              s.beta0,
-              ctx.rng,
-            );
+    async prepare(ctx: StepContext) {
+      if (clip) await clip.begin(ctx.t);
+      if (s.resamplePriorEvery > 0 && ctx.t % s.resamplePriorEvery === 0) {
+        // Gibbs step for the prior precisions: Σθ² per segment on the device, one read
+        // (every resamplePriorEvery steps), the Gamma draws on the host with the chain's RNG.
+        const { sums } = ctx.engine.run(SUM_SQUARES, ctx.layout, { arrays: { x: ctx.theta } });
+        const ss = await ctx.engine.read(sums!);
+        sums!.dispose();
+        ctx.layout.segments.forEach((g, i) => {
+          if (g.name !== "log_noise") {
+            core.lam[i] = ctx.rng.gamma(s.alpha0 + g.size / 2, s.beta0 + ss[i] / 2);
           }
         });
       }
-      if (s.clipStdMul > 0) {
-        if (gradBuf.length > CLIP_WINDOW) {
-          const mean = gradBuf.reduce((a, b) => a + b, 0) / gradBuf.length;
-          const v = gradBuf.reduce((a, b) => a + (b - mean) ** 2, 0) / gradBuf.length;
-          maxGrad = mean + s.clipStdMul * Math.sqrt(v);
-          gradBuf.shift();
-        }
-        let ss = 0;
-        for (const g of grads) for (let j = 0; j < g.length; j++) ss += g[j] * g[j];
-        const norm = ctx.gradScale * Math.sqrt(ss);
-        const coef = maxGrad / (norm + 1e-6);
-        if (coef < 1) ctx.gradScale *= coef;
-        if (norm < maxGrad) gradBuf.push(norm);
-      }
     },
-    update(_name, i, out, theta, grad, ctx) {
+    update(ctx: StepContext) {
+      const { engine, layout } = ctx;
+      let coef: tf.Tensor | number = 1;
+      let norm: tf.Tensor | undefined;
+      if (clip) {
+        // ‖(N/n)·g‖ on the device; the coefficient enters the kernel as a device scalar.
+        const { sums } = engine.run(SUM_SQUARES, layout, { arrays: { x: ctx.grads } });
+        norm = tf.tidy(() => tf.mul(tf.sqrt(tf.sum(sums!)), ctx.gradScale));
+        sums!.dispose();
+        coef = clip.coefficient(norm);
+      }
       const every = s.resampleMomentumEvery;
-      sghmcUpdate(
-        out,
-        theta,
-        grad,
-        core.states[i],
-        {
-          lr: ctx.lr,
-          gradScale: ctx.gradScale,
-          friction: s.friction,
-          // Exploration stages of a cyclical schedule are optimisation, not
-          // sampling: the mass keeps adapting there, so a cycle restarting at a
-          // large step size does not use a V̂ frozen at the previous cycle's
-          // small one (that made the chain diverge on MNIST). It is frozen in
-          // every sampling stage, where the sampler needs a fixed mass.
-          adapt: ctx.epoch < s.burnIn || !ctx.sampling,
-          resampleMomentum: every > 0 && ctx.t % every === 0,
-          noise: ctx.noise,
-        },
-        ctx.rng,
-        ctx.xi(i),
-      );
+      const variant = {
+        // Exploration stages of a cyclical schedule are optimisation, not sampling: the
+        // mass keeps adapting there, so a cycle restarting at a large step size does not
+        // use a V̂ frozen at the previous cycle's small one (that made the chain diverge
+        // on MNIST). It is frozen in every sampling stage, where the sampler needs a
+        // fixed mass.
+        adapt: ctx.epoch < s.burnIn || !ctx.sampling,
+        resample: every > 0 && ctx.t % every === 0,
+        noise: Boolean(ctx.xi),
+      };
+      if (variant.adapt) massFresh = false;
+      else if (!massFresh) {
+        engine.run(SGHMC_MASS, layout, { arrays: { vhat: ctx.slots.vhat, minv: ctx.slots.minv } });
+        massFresh = true;
+      }
+      const zm = variant.resample ? ctx.stream.take(layout) : undefined;
+      const lr2 = ctx.lr * ctx.lr;
+      try {
+        engine.run(sghmcKernel(variant), layout, {
+          arrays: { p: ctx.theta, g: ctx.grads, keep: ctx.keep, ...ctx.slots },
+          normals: { ...(zm ? { zm } : {}), ...(ctx.xi ? { xi: ctx.xi } : {}) },
+          scalars: {
+            scale: ctx.gradScale,
+            clip: coef,
+            lam: core.lam,
+            // The stability cap on the mass (see sghmcKernel); none for a flat prior.
+            mmax: core.lam.map((l) => (l > 0 ? 1 / (lr2 * l) : 1e30)),
+            lr2,
+            lr4: lr2 * lr2,
+            fric: s.friction,
+          },
+        });
+      } finally {
+        zm?.release();
+        if (typeof coef !== "number") coef.dispose();
+      }
+      if (norm) clip!.record(ctx.t, norm);
     },
     report(): Record<string, number> {
       // Mean prior σ over the weight tensors: shows the Gibbs-sampled prior.
       let acc = 0, n = 0;
-      layout.forEach((p, i) => {
-        if (p.name.endsWith(".w")) {
-          acc += 1 / Math.sqrt(core.states[i].priorPrecision);
+      layout?.segments.forEach((g, i) => {
+        if (g.name.endsWith(".w")) {
+          acc += 1 / Math.sqrt(core.lam[i]);
           n++;
         }
       });
@@ -196,39 +227,20 @@ function sghmcCore(s: Full): SghmcCore {
       if (n) r.priorSig = acc / n;
       return r;
     },
-    stateTensors() {
-      const out: Record<string, HostTensor> = {};
-      layout.forEach((p, i) => {
-        const st = core.states[i];
-        for (const k of ["tau", "g", "vHat", "momentum"] as const) {
-          out[`opt/${p.name}/${k}`] = { data: st[k], shape: p.shape };
-        }
-      });
-      return out;
+    async stateExtra() {
+      const c = clip ? await clip.getState() : {};
+      return { priorPrecision: [...core.lam], ...c };
     },
-    stateExtra: () => ({
-      priorPrecision: core.states.map((st) => st.priorPrecision),
-      gradBuf: [...gradBuf],
-      maxGrad,
-    }),
-    setState(tensors, extra) {
+    setState(extra) {
+      massFresh = false;
       const lams = (extra.priorPrecision ?? []) as number[];
-      layout.forEach((p, i) => {
-        const st = core.states[i];
-        for (const k of ["tau", "g", "vHat", "momentum"] as const) {
-          const t = tensors[`opt/${p.name}/${k}`];
-          if (!t || t.data.length !== st[k].length) {
-            throw new Error(
-              `SGHMC state: tensor "opt/${p.name}/${k}" is missing or has the wrong size`,
-            );
-          }
-          st[k] = t.data.slice();
-        }
-        if (lams[i] !== undefined) st.priorPrecision = Number(lams[i]);
-        st.cache = undefined;
+      lams.forEach((l, i) => {
+        if (i < core.lam.length) core.lam[i] = Number(l);
       });
-      gradBuf = ((extra.gradBuf ?? []) as number[]).map(Number);
-      maxGrad = Number(extra.maxGrad ?? 1e20);
+      clip?.setState(extra as Partial<ClipState>);
+    },
+    dispose() {
+      clip?.dispose();
     },
   };
   return core;
@@ -236,8 +248,8 @@ function sghmcCore(s: Full): SghmcCore {
 
 /** An SGHMC method, with its per-tensor sampler state exposed for inspection. */
 export type SghmcMethod = SgmcmcMethod & {
-  /** τ, ĝ, V̂, momentum and prior precision per parameter tensor. */
-  samplerState(): SghmcTensorState[];
+  /** τ, ĝ, V̂, momentum and prior precision per parameter tensor (host copies). */
+  samplerState(): Promise<SghmcTensorState[]>;
 };
 
 /**
@@ -257,6 +269,17 @@ export function buildSghmc(spec: NetSpec, settings: SghmcSettings = {}): SghmcMe
   checkSghmc(s);
   const core = sghmcCore(s);
   const m = buildChain("sghmc", spec, s, core) as SghmcMethod;
-  m.samplerState = () => core.states;
+  m.samplerState = async () => {
+    const [tau, g, vHat, momentum] = await Promise.all(
+      ["tau", "gm", "vhat", "mom"].map((name) => m.slot(name).toSegments()),
+    );
+    return m.layout.segments.map((seg, i) => ({
+      tau: tau[seg.name],
+      g: g[seg.name],
+      vHat: vHat[seg.name],
+      momentum: momentum[seg.name],
+      priorPrecision: core.lam[i],
+    }));
+  };
   return m;
 }

@@ -10,13 +10,15 @@
  * `SGLD`/`pSGLD` optimizers (loss = mean cross-entropy × N), and pSGLD needs
  * a larger `lr` than SGLD.
  *
- * Samples are collected after `burnIn` epochs every `sampleFreq` epochs,
- * streamed to `sampleDir` when given; `predict` averages over them.
+ * Each step is one engine kernel run (`sgmcmc/kernels.ts`) fused with its
+ * noise, after the forward and backward pass. Samples are collected after
+ * `burnIn` epochs every `sampleFreq` epochs, streamed to `sampleDir` when
+ * given; `predict` averages over them.
  *
  * @module
  */
+import type { Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import type { HostTensor } from "../core/safetensors.ts";
 import { stripUndefined } from "./map.ts";
 import {
   buildChain,
@@ -24,13 +26,10 @@ import {
   type SamplerCore,
   type SgmcmcMethod,
 } from "./sgmcmc/chain.ts";
-import { psgldUpdate, sgldUpdate } from "./sgmcmc/kernels.ts";
-import type { SampleLayout } from "./sgmcmc/sample_store.ts";
+import { psgldKernel, sgldKernel } from "./sgmcmc/kernels.ts";
 
 export * from "./sgmcmc/schedule.ts";
-export { psgldUpdate, sgldUpdate } from "./sgmcmc/kernels.ts";
-export { InlineNoise, type NoiseSource, WorkerNoise } from "./sgmcmc/noise.ts";
-export type { PsgldStepSettings, SgldStepSettings } from "./sgmcmc/kernels.ts";
+export { APPLY_MASK, psgldKernel, sgldKernel } from "./sgmcmc/kernels.ts";
 export {
   type SampleEntry,
   SampleFileError,
@@ -43,13 +42,16 @@ export {
 export {
   buildChain,
   type ChainSettings,
+  type ChainState,
   checkBurnIn,
   checkChainSettings,
   pickSamples,
   type SamplerCore,
   type SgmcmcMethod,
+  type SlotSpec,
   type StepContext,
 } from "./sgmcmc/chain.ts";
+export { predictSamples, type SamplePredictArgs } from "./sgmcmc/predict.ts";
 
 /**
  * Settings of {@linkcode buildSgld} and {@linkcode buildPsgld} (all optional;
@@ -71,7 +73,6 @@ export interface SgldSettings extends Partial<ChainSettings> {
 
 /** Defaults shared by SGLD and pSGLD (pSGLD overrides `lr`). */
 export const SGLD_DEFAULTS: Required<Omit<SgldSettings, "sampleDir" | "noiseStd">> = {
-  noiseWorker: false,
   lr: 1e-5,
   priorSig: 0.1,
   burnIn: 2,
@@ -102,86 +103,56 @@ function resolveSettings(settings: SgldSettings, lr: number): Full {
   return s;
 }
 
+/** Prior precision per segment: 1/σ², 0 for the flat-prior `log_noise`. */
+function priorPrecisions(layout: Layout, priorSig: number): number[] {
+  const prec = 1 / (priorSig * priorSig);
+  return layout.segments.map((g) => (g.name === "log_noise" ? 0 : prec));
+}
+
 function sgldCore(s: Full): SamplerCore {
-  const prec = 1 / (s.priorSig * s.priorSig);
-  const precOf: number[] = [];
+  let prec: number[] = [];
   return {
-    reset(layout: SampleLayout) {
-      precOf.length = 0;
-      for (const l of layout) precOf.push(l.name === "log_noise" ? 0 : prec);
+    slots: [],
+    reset(layout) {
+      prec = priorPrecisions(layout, s.priorSig);
     },
-    update(_name, i, out, theta, grad, ctx) {
-      sgldUpdate(
-        out,
-        theta,
-        grad,
-        {
-          lr: ctx.lr,
-          gradScale: ctx.gradScale,
-          priorPrecision: precOf[i],
-          noise: ctx.noise,
-        },
-        ctx.rng,
-        ctx.xi(i),
-      );
+    update(ctx) {
+      ctx.engine.run(sgldKernel(Boolean(ctx.xi)), ctx.layout, {
+        arrays: { p: ctx.theta, g: ctx.grads, keep: ctx.keep },
+        normals: ctx.xi ? { xi: ctx.xi } : {},
+        scalars: { h: ctx.lr / 2, scale: ctx.gradScale, prec, sd: Math.sqrt(ctx.lr) },
+      });
     },
-    stateTensors: () => ({}),
     stateExtra: () => ({}),
     setState() {},
   };
 }
 
 function psgldCore(s: Full): SamplerCore {
-  const prec = 1 / (s.priorSig * s.priorSig);
-  let layout: SampleLayout = [];
-  let sq: Float32Array[] = [];
-  const precOf: number[] = [];
+  let prec: number[] = [];
   return {
-    reset(l: SampleLayout) {
-      layout = l;
-      sq = l.map((p) => new Float32Array(p.shape.reduce((a, b) => a * b, 1)));
-      precOf.length = 0;
-      for (const p of l) precOf.push(p.name === "log_noise" ? 0 : prec);
+    slots: [{ name: "sq", key: "square_avg", init: 0 }],
+    reset(layout) {
+      prec = priorPrecisions(layout, s.priorSig);
     },
-    update(_name, i, out, theta, grad, ctx) {
-      psgldUpdate(
-        out,
-        theta,
-        grad,
-        sq[i],
-        {
-          lr: ctx.lr,
-          gradScale: ctx.gradScale,
-          priorPrecision: precOf[i],
-          noise: ctx.noise,
+    update(ctx) {
+      ctx.engine.run(psgldKernel(Boolean(ctx.xi)), ctx.layout, {
+        arrays: { p: ctx.theta, g: ctx.grads, keep: ctx.keep, sq: ctx.slots.sq },
+        normals: ctx.xi ? { xi: ctx.xi } : {},
+        scalars: {
+          h: ctx.lr / 2,
+          scale: ctx.gradScale,
+          prec,
           alpha: s.alpha,
+          beta: 1 - s.alpha,
           eps: s.eps,
+          sdl: Math.sqrt(ctx.lr),
         },
-        ctx.rng,
-        ctx.xi(i),
-      );
-    },
-    stateTensors() {
-      const out: Record<string, HostTensor> = {};
-      layout.forEach((p, i) => out[`opt/${p.name}/square_avg`] = { data: sq[i], shape: p.shape });
-      return out;
-    },
-    stateExtra: () => ({}),
-    setState(tensors) {
-      layout.forEach((p, i) => {
-        const t = tensors[`opt/${p.name}/square_avg`];
-        if (!t) throw new Error(`pSGLD state: missing tensor "opt/${p.name}/square_avg"`);
-        if (t.data.length !== sq[i].length) {
-          throw new Error(`pSGLD state: "opt/${p.name}/square_avg" has the wrong size`);
-        }
-        sq[i] = t.data.slice();
       });
     },
-    /** The preconditioner's running averages (tests). */
-    get squareAvg() {
-      return sq;
-    },
-  } as SamplerCore;
+    stateExtra: () => ({}),
+    setState() {},
+  };
 }
 
 /**
@@ -203,8 +174,8 @@ export function buildSgld(spec: NetSpec, settings: SgldSettings = {}): SgmcmcMet
 
 /** A pSGLD method, with its preconditioner state exposed for inspection. */
 export type PsgldMethod = SgmcmcMethod & {
-  /** The RMSprop running averages v of ∇U², one per parameter tensor. */
-  squareAvg(): Float32Array[];
+  /** The RMSprop running averages v of ∇U², one host array per parameter tensor. */
+  squareAvg(): Promise<Float32Array[]>;
 };
 
 /**
@@ -220,8 +191,7 @@ export type PsgldMethod = SgmcmcMethod & {
  */
 export function buildPsgld(spec: NetSpec, settings: SgldSettings = {}): PsgldMethod {
   const s = resolveSettings(settings, PSGLD_DEFAULT_LR);
-  const core = psgldCore(s);
-  const m = buildChain("psgld", spec, s, core) as PsgldMethod;
-  m.squareAvg = () => (core as unknown as { squareAvg: Float32Array[] }).squareAvg;
+  const m = buildChain("psgld", spec, s, psgldCore(s)) as PsgldMethod;
+  m.squareAvg = async () => Object.values(await m.slot("sq").toSegments());
   return m;
 }

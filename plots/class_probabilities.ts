@@ -13,7 +13,9 @@ import { axis, checkLength, renderPlot } from "./plot_base.ts";
 import type { SvgElement } from "./svg.ts";
 
 /**
- * Colours of classes 0–9 (Tableau 10); further classes repeat them.
+ * Colours of classes 0–9; further classes repeat them. Chosen apart from every method colour
+ * (`METHOD_COLORS`, at least 24 CIELAB ΔE from each) and from each other (at least 30), so a
+ * class line is never mistaken for a method in figures that show both.
  *
  * @example
  * ```ts
@@ -22,16 +24,16 @@ import type { SvgElement } from "./svg.ts";
  * ```
  */
 export const CLASS_COLORS: readonly string[] = Object.freeze([
-  "#4e79a7",
-  "#f28e2b",
-  "#e15759",
-  "#76b7b2",
-  "#59a14f",
-  "#edc948",
-  "#b07aa1",
-  "#ff9da7",
-  "#9c755f",
-  "#bab0ac",
+  "#000075",
+  "#fc8d62",
+  "#00876c",
+  "#ff1493",
+  "#637939",
+  "#b66dff",
+  "#924900",
+  "#004949",
+  "#f032e6",
+  "#e7969c",
 ]);
 
 const OTHER_COLOR = "#dddddd";
@@ -72,6 +74,8 @@ export interface ClassProbabilityCommon {
   classNames?: string[];
   /** x axis label (default `"rotation angle (°)"`). */
   xLabel?: string;
+  /** Tick values of the x axis in `"lines"` mode (default: chosen by the scale). */
+  xTicks?: number[];
   /** `"lines"` (default): one line per class; `"stacked"`: stacked bars per angle. */
   mode?: "lines" | "stacked";
   /** Classes whose probability never reaches this are left out / lumped as "other" (0.05). */
@@ -207,13 +211,14 @@ function renderProbPlot(
   xLabel: string,
   mode: "lines" | "stacked",
   marks: Plot.Markish[],
+  xTicks?: number[],
 ): SvgElement {
   return renderPlot({
     width: w,
     height: h,
     x: mode === "stacked"
       ? { label: xLabel, labelAnchor: "center", labelArrow: "none", type: "band", padding: 0.1 }
-      : axis(xLabel),
+      : axis(xLabel, { ticks: xTicks }),
     y: axis("predicted probability", { domain: [0, 1] }),
     marks,
   });
@@ -255,7 +260,7 @@ function figure(
       return {
         title: panelTitles ? p.method : undefined,
         titleColor: methodColors.get(p.method),
-        render: (w: number, h: number) => renderProbPlot(w, h, xLabel, mode, marks),
+        render: (w: number, h: number) => renderProbPlot(w, h, xLabel, mode, marks, common.xTicks),
       };
     }),
   };

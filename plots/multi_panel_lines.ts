@@ -57,6 +57,8 @@ export interface MultiPanelLinesOptions {
   height?: number;
   /** Logarithmic x axis on every panel. */
   logX?: boolean;
+  /** Tick values of the shared x axis (default: chosen by the scale). */
+  xTicks?: number[];
   /** Draw a dot at every point (default: when no series has more than 25 points). */
   dots?: boolean;
 }
@@ -104,7 +106,7 @@ export function multiPanelLines(opts: MultiPanelLinesOptions): SvgElement {
           renderPlot({
             width: w,
             height: h,
-            x: axis(opts.xLabel, { log: opts.logX }),
+            x: axis(opts.xLabel, { log: opts.logX, ticks: opts.xTicks }),
             y: axis(p.yLabel, { log: p.logY }),
             marks,
           }),

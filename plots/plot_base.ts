@@ -58,7 +58,7 @@ export function renderPlot(options: Plot.PlotOptions): SvgElement {
 
 /**
  * Scale options for a labelled axis: label centred along the axis without arrow, optional log
- * scale, grid lines.
+ * scale, grid lines, optional explicit tick values (e.g. angles at multiples of 45°).
  *
  * @example
  * ```ts
@@ -68,7 +68,7 @@ export function renderPlot(options: Plot.PlotOptions): SvgElement {
  */
 export function axis(
   label: string | undefined,
-  opts: { log?: boolean; domain?: [number, number]; grid?: boolean } = {},
+  opts: { log?: boolean; domain?: [number, number]; grid?: boolean; ticks?: number[] } = {},
 ): Plot.ScaleOptions {
   const o: Plot.ScaleOptions = {
     label: label ?? null,
@@ -82,6 +82,7 @@ export function axis(
   }
   if (opts.domain) o.domain = opts.domain;
   else o.nice = true;
+  if (opts.ticks) o.ticks = opts.ticks;
   return o;
 }
 

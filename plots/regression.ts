@@ -15,6 +15,9 @@ import type { SvgElement } from "./svg.ts";
 const TOTAL_FILL = "#f6c48f";
 /** Colour of the data points. */
 const DATA_COLOR = "#333333";
+/** The true function: black dashes over a white halo, drawn above the mean line. */
+const TRUTH_COLOR = "#000000";
+const TRUTH_DASH = "5,3";
 
 /**
  * A model's predictions on a grid of inputs.
@@ -176,6 +179,25 @@ function bandRows(fn: string, p: RegressionPrediction): BandRow[] {
   });
 }
 
+/**
+ * Band rows with every value clamped to `domain` widened by its span on each side: the panel
+ * clips at its edges, and the path never holds coordinates far outside it (a σ of 1e7 would
+ * otherwise put points ±1e8 px away, which renderers draw as stripes).
+ */
+function clampRows(rows: BandRow[], domain: [number, number]): BandRow[] {
+  const span = Math.max(domain[1] - domain[0], 1e-9);
+  const lo = domain[0] - span, hi = domain[1] + span;
+  const c = (v: number) => (Number.isNaN(v) ? v : Math.min(hi, Math.max(lo, v)));
+  return rows.map((r) => ({
+    x: r.x,
+    mean: c(r.mean),
+    epiLo: c(r.epiLo),
+    epiHi: c(r.epiHi),
+    totLo: c(r.totLo),
+    totHi: c(r.totHi),
+  }));
+}
+
 function xyRows(fn: string, field: string, d: XY | undefined): { x: number; y: number }[] {
   if (d === undefined) return [];
   checkLength(fn, `${field}.y`, d.y, d.x?.length ?? -1);
@@ -210,18 +232,29 @@ function bandMarks(
   if (data.length > 0) {
     marks.push(Plot.dot(data, { x: "x", y: "y", r: 2, fill: DATA_COLOR, fillOpacity: 0.7 }));
   }
+  marks.push(Plot.line(rows, { x: "x", y: "mean", stroke: color, strokeWidth: 2 }));
   if (truth.length > 0) {
+    // Above the mean line (often right on it): black dashes edged in white show on any colour,
+    // and the mean line shows between the dashes.
     marks.push(
       Plot.line(truth, {
         x: "x",
         y: "y",
-        stroke: "#555",
-        strokeDasharray: "5,3",
+        stroke: "white",
+        strokeDasharray: TRUTH_DASH,
+        strokeLinecap: "butt",
+        strokeWidth: 3.5,
+      }),
+      Plot.line(truth, {
+        x: "x",
+        y: "y",
+        stroke: TRUTH_COLOR,
+        strokeDasharray: TRUTH_DASH,
+        strokeLinecap: "butt",
         strokeWidth: 1.5,
       }),
     );
   }
-  marks.push(Plot.line(rows, { x: "x", y: "mean", stroke: color, strokeWidth: 2 }));
   return marks;
 }
 
@@ -232,7 +265,7 @@ function bandLegend(color: string, hasData: boolean, hasTruth: boolean): LegendE
     { label: "±2σ total (epistemic + aleatoric)", color: TOTAL_FILL, kind: "area", opacity: 0.7 },
   ];
   if (hasData) legend.push({ label: "data", color: DATA_COLOR, kind: "dot", opacity: 0.7 });
-  if (hasTruth) legend.push({ label: "true function", color: "#555", dash: true });
+  if (hasTruth) legend.push({ label: "true function", color: TRUTH_COLOR, dash: true });
   return legend;
 }
 
@@ -284,7 +317,7 @@ export function regressionBands(opts: RegressionBandsOptions): SvgElement {
   const truth = xyRows(fn, "truth", opts.truth);
   const color = colorsFor([opts.method ?? "MAP"]).get(opts.method ?? "MAP") as string;
   const yDomain = opts.yDomain ?? fitDomain([rows], [...data, ...truth]);
-  const marks = bandMarks(rows, color, data, truth);
+  const marks = bandMarks(clampRows(rows, yDomain), color, data, truth);
   return buildFigure({
     width: opts.width ?? 450,
     height: opts.height ?? 270,
@@ -346,7 +379,7 @@ export function regressionPanels(opts: RegressionPanelsOptions): SvgElement {
     columns,
     panels: all.map((p, i) => {
       const color = colors.get(p.method) as string;
-      const marks = bandMarks(rows[i], color, data, truth);
+      const marks = bandMarks(clampRows(rows[i], yDomain), color, data, truth);
       return {
         title: p.title ?? p.method,
         titleColor: color,

@@ -69,3 +69,50 @@ Deno.test("loadCsv: a non-numeric or empty cell names file, line and column", as
     );
   });
 });
+
+Deno.test("loadCsv: a header-only file and rows with extra or missing fields are errors", async () => {
+  await withFile("h.csv", "x,y\n", async (path) => {
+    await assert.rejects(
+      () => loadCsv(path, { features: ["x"], target: "y" }),
+      (e: unknown) =>
+        e instanceof DatasetError &&
+        e.message === `${path}: no data rows after the header (line 1)`,
+    );
+  });
+  await withFile("b.csv", "x,y\n\n\n", async (path) => {
+    await assert.rejects(() => loadCsv(path, { features: ["x"], target: "y" }), /no data rows/);
+  });
+  await withFile("empty.csv", "", async (path) => {
+    await assert.rejects(
+      () => loadCsv(path, { features: ["x"], target: "y" }),
+      /the file is empty/,
+    );
+  });
+  await withFile("x.csv", "x,y\n1,2\n3,4,5\n", async (path) => {
+    await assert.rejects(
+      () => loadCsv(path, { features: ["x"], target: "y" }),
+      (e: unknown) =>
+        e instanceof DatasetError &&
+        e.message.startsWith(
+          `${path}, line 3: 3 fields, but the header (line 1) has 2 (extra fields would be dropped)`,
+        ),
+    );
+  });
+  await withFile("m.tsv", "x\ty\tz\n1\t2\n", async (path) => {
+    await assert.rejects(
+      () => loadCsv(path, { features: ["x"], target: "y" }),
+      /m\.tsv, line 2: 2 fields, but the header \(line 1\) has 3; check the separator "\\t"/,
+    );
+  });
+  // Blank lines hold no data: skipped, and line numbers still count them.
+  await withFile("g.csv", "x,y\n1,2\n\n3,oops\n", async (path) => {
+    await assert.rejects(
+      () => loadCsv(path, { features: ["x"], target: "y" }),
+      /g\.csv, line 4, column "y": "oops" is not a number/,
+    );
+  });
+  await withFile("ok.csv", "x,y\n1,2\n\n3,4\n\n", async (path) => {
+    const ds = await loadCsv(path, { features: ["x"], target: "y" });
+    assert.deepEqual(Array.from(ds.y), [2, 4]);
+  });
+});

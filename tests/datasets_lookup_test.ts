@@ -246,3 +246,72 @@ Deno.test("checksum warnings are printed on stderr once per file by default", as
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Runs `code` (TypeScript, with `mod` the datasets module URL) in a child; returns stderr. */
+async function childStderr(code: string, env: Record<string, string>, cwd?: string) {
+  const mod = new URL("../datasets/mod.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--no-check",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      `const mod = ${JSON.stringify(mod)};\n${code}`,
+    ],
+    env: { BNN_DATA_DIR: "", NO_COLOR: "1", ...env },
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  return stderr;
+}
+
+Deno.test("checksum warning: once per file however its folder is named; it says how to accept", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await writeFakeSet(root, "mnist", "test", 2);
+    const code = `const { loadMnist } = await import(mod);
+      for (const dataDir of [${JSON.stringify(root)}, ${JSON.stringify(root + "/.")}, "."]) {
+        await loadMnist("mnist", "test", { dataDir, download: false });
+      }`;
+    const stderr = await childStderr(code, {}, root);
+    const lines = stderr.split("\n").filter((l) => l.startsWith("Warning:"));
+    assert.equal(lines.length, 2, stderr); // images and labels, once each
+    assert.match(
+      lines[0],
+      /To accept this file for good: md5sum .*t10k-images-idx3-ubyte\.gz > .*t10k-images-idx3-ubyte\.gz\.md5 \(or set BNN_ACCEPT_CHECKSUM=1\)/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("checksum warning: accepted for good by a recorded <file>.md5 or BNN_ACCEPT_CHECKSUM=1", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await writeFakeSet(root, "mnist", "test", 2);
+    const images = join(root, "mnist", "t10k-images-idx3-ubyte.gz");
+    const md5 = async (p: string) => {
+      const { createHash } = await import("node:crypto");
+      return createHash("md5").update(await Deno.readFile(p)).digest("hex");
+    };
+    // `md5sum FILE > FILE.md5` format: accepts the images, not the labels.
+    await Deno.writeTextFile(`${images}.md5`, `${await md5(images)}  ${images}\n`);
+    const code = `const { loadMnist } = await import(mod);
+      await loadMnist("mnist", "test", { dataDir: ${JSON.stringify(root)}, download: false });`;
+    let lines = (await childStderr(code, {})).split("\n").filter((l) => l.startsWith("Warning:"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /t10k-labels-idx1-ubyte\.gz has MD5/);
+    // A recorded checksum of other bytes does not accept the file.
+    await Deno.writeTextFile(`${images}.md5`, "0123456789abcdef0123456789abcdef\n");
+    lines = (await childStderr(code, {})).split("\n").filter((l) => l.startsWith("Warning:"));
+    assert.equal(lines.length, 2);
+    // The environment variable accepts every local file (structure is still checked).
+    const quiet = await childStderr(code, { BNN_ACCEPT_CHECKSUM: "1" });
+    assert.doesNotMatch(quiet, /Warning/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

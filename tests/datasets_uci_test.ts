@@ -193,3 +193,25 @@ Deno.test({
     assert.equal(s.train.xShape[0], 13);
   },
 });
+
+Deno.test("an empty UCI split is an error naming the split file (not a later 0-feature error)", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const [file, what] of [["index_test_0.txt", "test"], ["index_train_0.txt", "training"]]) {
+      await Deno.remove(join(root, "uci"), { recursive: true }).catch(() => {});
+      await writeSet(root, "concrete", { ...BASE, [file]: "\n" });
+      await assert.rejects(
+        () => loadUci("concrete", { ...OFF, dataDir: root }),
+        (e: unknown) =>
+          e instanceof DatasetError &&
+          e.message.startsWith(join(root, "uci", "concrete", file)) &&
+          e.message.includes(`the ${what} split of UCI concrete split 0 is empty`),
+        file,
+      );
+    }
+    const t = await loadUciTable("concrete", { ...OFF, dataDir: root });
+    assert.throws(() => splitUci(t, [0, 1], []), /concrete: the test split is empty/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

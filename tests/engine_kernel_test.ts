@@ -1,6 +1,16 @@
 // The kernel language: parsing and checking, and the compiled JavaScript loop.
 import assert from "node:assert/strict";
-import { compileJs, compileWgsl, defineKernel, KernelError } from "../core/engine/mod.ts";
+import {
+  compileJs,
+  compileWgsl,
+  defineKernel,
+  KernelError,
+  sigmoidExact,
+  sigmoidJs,
+  softplusExact,
+  softplusInverse,
+  softplusJs,
+} from "../core/engine/mod.ts";
 
 Deno.test("kernel language: the JS loop computes the body for every parameter", () => {
   const k = defineKernel({
@@ -115,4 +125,18 @@ Deno.test("kernel language: WGSL uses uniforms, device scalars and a partials bu
   assert.ok(w.hasSums);
   assert.match(w.code, /u\.s_lr \* d_c\[0\]/);
   assert.match(w.code, /partials_/);
+});
+
+Deno.test("softplus and sigmoid tables: float32-accurate, exact outside the table, NaN kept", () => {
+  for (let i = 0; i <= 20000; i++) {
+    const x = -40 + (60 * i) / 20000;
+    const sp = softplusExact(x), sg = sigmoidExact(x);
+    assert.ok(Math.abs(softplusJs(x) - sp) <= 3e-7 * sp, `softplus(${x})`);
+    assert.ok(Math.abs(sigmoidJs(x) - sg) <= 3e-7 * sg + 1e-12, `sigmoid(${x})`);
+  }
+  assert.ok(Number.isNaN(softplusJs(NaN)) && Number.isNaN(sigmoidJs(NaN)));
+  for (const s of [1e-5, 0.05, 1, 40]) {
+    assert.ok(Math.abs(softplusExact(softplusInverse(s)) - s) < 1e-9 * (1 + s));
+  }
+  assert.throws(() => softplusInverse(0), /needs a value > 0, found 0/);
 });

@@ -166,3 +166,23 @@ Deno.test("webgpu engine: binding one tensor as input and output is a clear erro
   );
   p.dispose();
 });
+
+Deno.test("webgpu engine: a dispatch the device rejects makes the next read throw", async () => {
+  const e = await gpu();
+  // One segment over the adapter's storage-binding limit (llvmpipe: 128 MiB): the device
+  // rejects the dispatch without an exception; the read after it must not return garbage.
+  const limit = Number(
+    (tf.backend() as unknown as { device: GPUDevice }).device.limits
+      .maxStorageBufferBindingSize,
+  );
+  const n = limit / 4 + 1024;
+  if (n > 2 ** 28) return; // a real GPU with huge bindings: nothing to provoke cheaply
+  const layout = new Layout([{ name: "big", shape: [n] }]);
+  const k = defineKernel({ name: "fill", outputs: ["o"], scalars: ["c"], body: "o = c;" });
+  const out = e.run(k, layout, { scalars: { c: 1 } }).outputs.o[0];
+  await assert.rejects(() => e.read(out), /reported \d+ error\(s\) before this read/);
+  out.dispose();
+  const ok = e.run(k, new Layout([{ name: "s", shape: [4] }]), { scalars: { c: 2 } }).outputs.o[0];
+  assert.deepEqual(Array.from(await e.read(ok)), [2, 2, 2, 2]); // errors are reported once
+  ok.dispose();
+});

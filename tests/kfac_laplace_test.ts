@@ -230,6 +230,19 @@ Deno.test("study hooks: weight samples, |w|/σ scores, pruning masks", async () 
   m.dispose();
 });
 
+Deno.test("row chunks: every chunk of inputs sees the same weight draws (and the same GLM)", async () => {
+  for (const settings of [{}, { lastLayer: true }, { predictive: "glm" as const }]) {
+    const m = await trained(settings);
+    const whole = await logProbs(m.predict(xt, { samples: 6, seed: 4 }));
+    const chunked = await logProbs(m.predict(xt, { samples: 6, seed: 4, chunk: 7 }));
+    assert.ok(
+      maxDiff(whole, chunked) < 1e-5,
+      `${JSON.stringify(settings)}: ${maxDiff(whole, chunked)}`,
+    );
+    m.dispose();
+  }
+});
+
 Deno.test("bad settings are named", () => {
   assert.throws(() => buildKfacLaplace(spec, { priorPrecision: -1 }), /prior precision τ/);
   assert.throws(() => buildKfacLaplace(spec, { predictive: "nuts" as "glm" }), /predictive/);

@@ -32,12 +32,15 @@ function quick(key: string): Record<string, unknown> {
   if (key.startsWith("bbb")) {
     Object.assign(s, { nSamples: 2, firstEpochSamples: 2, predictSamples: 4 });
   }
-  if (key === "ensemble") Object.assign(s, { nNets: 2 });
+  // Three members: predict gives one sample per member (at most nNets), and the test asks for 3.
+  if (key === "ensemble") Object.assign(s, { nNets: 3 });
   if (key === "kfac_laplace") Object.assign(s, { samples: 4 });
   return s;
 }
 
-const ported = (Deno.env.get("BNN_TEST_METHODS") ?? "map,mc_dropout,kfac_laplace").split(",");
+const ported = (Deno.env.get("BNN_TEST_METHODS") ??
+  "map,mc_dropout,ensemble,bbb_gaussian,bbb_laplace,bbb_gmm,bbb_local,bbb_flipout,sgld,psgld,sghmc,kfac_laplace")
+  .split(",");
 const BACKEND = Deno.env.get("BNN_TEST_BACKEND") ?? "webgpu";
 
 for (const key of ported) {

@@ -3,6 +3,7 @@ import * as Plot from "@observablehq/plot";
 import { DOMParser } from "linkedom";
 import {
   binValues,
+  CLASS_COLORS,
   classProbabilities,
   classProbabilitiesPanels,
   colorsFor,
@@ -484,4 +485,112 @@ Deno.test("saveSvg: creates directories, writes atomically, leaves no temp file"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Every number in the `d` attributes of the figure's paths. */
+function pathCoordinates(root: Node): number[] {
+  return all(root, "path").flatMap((p) =>
+    (String(p.getAttribute("d") ?? "").match(/-?\d+(\.\d+)?(e[+-]?\d+)?/g) ?? []).map(Number)
+  );
+}
+
+Deno.test("regression bands are clamped to the panel: no path runs millions of pixels out", () => {
+  // A heteroscedastic SG-MCMC panel gone wild: σ up to 4e7 at one end.
+  const wild = {
+    ...prediction(0.1),
+    aleatoricStd: grid.map((v) => (v > 1 ? 4e7 : 0.2)),
+    epistemicStd: grid.map((v) => (v < -1 ? 1e6 : 0.1)),
+  };
+  for (
+    const fig of [
+      regressionPanels({
+        title: "t",
+        xLabel: "x",
+        yLabel: "y",
+        panels: [{ method: "SGLD", ...wild }],
+        yDomain: [-3, 3],
+      }),
+      regressionBands({ ...wild, method: "SGLD", title: "t", xLabel: "x", yLabel: "y" }),
+    ]
+  ) {
+    const root = parse(fig);
+    const coords = pathCoordinates(root);
+    assert.ok(coords.length > 0);
+    const worst = Math.max(...coords.map(Math.abs));
+    assert.ok(worst < 3000, `largest path coordinate ${worst} px`);
+    assert.equal(marks(root, "area", "path").length, 3, "the bands are still drawn");
+  }
+});
+
+Deno.test("the true function is drawn above the mean line, in its own legend style", () => {
+  const p = prediction(0.1);
+  const root = parse(regressionBands({
+    ...p,
+    truth: { x: p.x, y: p.mean }, // right on the mean line, the usual case
+    method: "MAP",
+    title: "t",
+    xLabel: "x",
+    yLabel: "y",
+  }));
+  const lines = all(root, '.panel g[aria-label="line"]');
+  const stroke = (g: Node) => g.querySelector("[stroke]")?.getAttribute("stroke");
+  const dash = (g: Node) => g.querySelector("[stroke-dasharray]")?.getAttribute("stroke-dasharray");
+  const meanAt = lines.findIndex((g) => stroke(g) === methodColor("MAP"));
+  const truthAt = lines.findIndex((g) => stroke(g) === "#000000" && dash(g));
+  assert.ok(meanAt >= 0 && truthAt > meanAt, `mean line ${meanAt}, truth ${truthAt}: truth on top`);
+  const entries = all(root, ".legend-entry");
+  const swatch = (label: string) =>
+    entries.find((e: Node) => e.textContent === label)?.querySelector("line,path,rect");
+  assert.equal(swatch("true function")?.getAttribute("stroke"), "#000000");
+  assert.ok(swatch("true function")?.getAttribute("stroke-dasharray"));
+  assert.notEqual(
+    swatch("true function")?.getAttribute("stroke"),
+    swatch("predictive mean")?.getAttribute("stroke"),
+  );
+});
+
+/** CIELAB ΔE (1976) between two `#rrggbb` colours. */
+function deltaE(a: string, b: string): number {
+  const lab = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => {
+      const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c > 0.04045 ? ((c + 0.055) / 1.055) ** 2.4 : c / 12.92;
+    });
+    const f = (t: number) => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116);
+    const x = f((0.4124 * r + 0.3576 * g + 0.1805 * bl) / 0.95047);
+    const y = f(0.2126 * r + 0.7152 * g + 0.0722 * bl);
+    const z = f((0.0193 * r + 0.1192 * g + 0.9505 * bl) / 1.08883);
+    return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+  };
+  const [p, q] = [lab(a), lab(b)];
+  return Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+}
+
+Deno.test("class colours are distinct from every method colour and from each other", () => {
+  for (const [c, cls] of CLASS_COLORS.map((c, i) => [c, i] as const)) {
+    for (const [method, m] of Object.entries(METHOD_COLORS)) {
+      assert.ok(deltaE(c, m) >= 20, `class ${cls} ${c} vs ${method} ${m}: ΔE ${deltaE(c, m)}`);
+    }
+  }
+  for (let i = 0; i < CLASS_COLORS.length; i++) {
+    for (let j = i + 1; j < CLASS_COLORS.length; j++) {
+      const d = deltaE(CLASS_COLORS[i], CLASS_COLORS[j]);
+      assert.ok(d >= 25, `classes ${i} and ${j}: ΔE ${d}`);
+    }
+  }
+});
+
+Deno.test("explicit x ticks: rotation angles at multiples of 45°", () => {
+  const x = [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180];
+  const ticks = [0, 45, 90, 135, 180];
+  const lines = parse(multiPanelLines({
+    title: "t",
+    xLabel: "rotation angle (°)",
+    xTicks: ticks,
+    panels: [{ title: "a", yLabel: "y", series: [{ name: "MAP", x, y: x.map((v) => v / 10) }] }],
+  }));
+  assert.deepEqual(texts(lines, 'g[aria-label="x-axis tick label"] text'), ticks.map(String));
+  const probsOf = x.map(() => [0.6, 0.4]);
+  const cp = parse(classProbabilities({ angles: x, probs: probsOf, method: "MAP", xTicks: ticks }));
+  assert.deepEqual(texts(cp, 'g[aria-label="x-axis tick label"] text'), ticks.map(String));
 });

@@ -1,29 +1,41 @@
 /**
  * SG-MCMC update rules and settings: SGLD without noise is exactly SGD on
- * the potential, pSGLD's preconditioner is RMSprop's running average, the
- * methods' steps are the kernels applied to the tfjs gradient (N/n scaling,
- * per-tensor prior), schedules follow their formulas, bad settings fail with
- * clear errors, and steps do not leak tensors.
+ * the potential, every kernel variant matches its reference formula,
+ * pSGLD's preconditioner is RMSprop's running average, the methods' steps
+ * are the kernels applied to the tfjs gradient (N/n scaling, per-tensor
+ * prior, Gibbs prior draws, gradient clipping), the clipping window is
+ * harvested with a fixed lag and resumes exactly, schedules follow their
+ * formulas, bad settings fail with clear errors, and steps do not leak
+ * tensors.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
+import { getEngine, Layout } from "../core/engine/mod.ts";
 import { nllSum } from "../core/likelihood.ts";
-import type { NetSpec, StepInfo } from "../core/method.ts";
+import type { NetSpec, StepInfo, TensorBatch } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
-import { fit } from "../core/train.ts";
 import {
   buildPsgld,
   buildSgld,
   checkBurnIn,
   collectsAt,
-  InlineNoise,
   pickSamples,
-  psgldUpdate,
+  psgldKernel,
   scheduleAt,
-  WorkerNoise,
+  sgldKernel,
+  type SgmcmcMethod,
 } from "../methods/sgld.ts";
-import { buildSghmc, sghmcInitState, sghmcUpdate } from "../methods/sghmc.ts";
+import {
+  buildSghmc,
+  CLIP_BLOCK,
+  CLIP_WINDOW,
+  ClipWindow,
+  NO_CLIP,
+  SGHMC_MASS,
+  sghmcKernel,
+} from "../methods/sghmc.ts";
+import { hostRun, psgldRef, sghmcRef, sghmcRefInit, sgldRef } from "./sgmcmc_reference.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
 
@@ -42,6 +54,41 @@ const info = (epoch = 0, step = 0, n = 4): StepInfo => ({
   epochs: 10,
 });
 
+/** Runs a step and frees the tensors it reports. */
+async function step(
+  m: SgmcmcMethod,
+  batch: TensorBatch,
+  i: StepInfo,
+): Promise<Record<string, number>> {
+  const r = await m.step(batch, i);
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (typeof v === "number") out[k] = v;
+    else {
+      out[k] = (await v.data())[0];
+      v.dispose();
+    }
+  }
+  return out;
+}
+
+/** The next `n` N(0, 1) draws of a CPU-engine noise stream in state `state`. */
+function draws(state: number[], n: number): { z: Float32Array; state: number[] } {
+  const r = new Rng(0);
+  r.setState(state);
+  const z = new Float32Array(n);
+  r.fillNormal(z);
+  return { z, state: r.getState() };
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
+    assert.ok(err <= tol, `${what}[${i}]: ${got[i]} vs ${want[i]} (error ${err})`);
+  }
+}
+
 Deno.test("SGLD with noise off is bitwise SGD on U = (N/n)·NLL + ‖θ‖²/2σ²", async () => {
   // Dyadic numbers: every intermediate is exact in float32, so any correct order of
   // operations gives the same bits.
@@ -54,7 +101,7 @@ Deno.test("SGLD with noise off is bitwise SGD on U = (N/n)·NLL + ‖θ‖²/2σ
   await m.setState(st);
   const xs = [[1, 2], [3, -1]], ys = [1, 0];
   const batch = { x: tf.tensor2d(xs), y: tf.tensor2d(ys, [2, 1]), n: 2 };
-  m.step(batch, info(0, 0, 4)); // N = 4, n = 2: likelihood scaled by 2
+  await step(m, batch, info(0, 0, 4)); // N = 4, n = 2: likelihood scaled by 2
   // Hand-written SGD: θ ← θ − (lr/2)·(2·∇NLL + θ/σ²), ∇NLL of Σ (x·w + b − y)²/2.
   const gw = [0, 0];
   let gb = 0;
@@ -67,52 +114,186 @@ Deno.test("SGLD with noise off is bitwise SGD on U = (N/n)·NLL + ‖θ‖²/2σ
   const lr = 2 ** -4, prec = 1 / 4;
   const expW = w.map((v, j) => v - (lr / 2) * (2 * gw[j] + prec * v));
   const expB = b - (lr / 2) * (2 * gb + prec * b);
-  const cur = m.current();
+  const cur = await m.current();
   assert.deepEqual([...cur["l0.w"]], expW);
   assert.deepEqual([...cur["l0.b"]], [expB]);
   tf.dispose([batch.x, batch.y]);
   m.dispose();
 });
 
+Deno.test("every SG-MCMC kernel variant on the engine is its reference formula", async () => {
+  const e = getEngine();
+  const layout = new Layout([{ name: "w", shape: [5, 3] }, { name: "b", shape: [3] }]);
+  const P = layout.total;
+  const rng = new Rng(4);
+  const theta0 = rng.normalArray(P, 0, 0.3), grad = rng.normalArray(P, 0, 2);
+  const sq0 = Float32Array.from(rng.normalArray(P), (v) => v * v);
+  const seg = (a: Float32Array, i: number) =>
+    a.subarray(layout.segments[i].off, layout.segments[i].off + layout.segments[i].size);
+  const prec = [4, 0.5], lr = 3e-3, scale = 7;
+  const g = e.vector(layout, grad);
+  for (const noise of [false, true]) {
+    // SGLD and pSGLD
+    for (const kind of ["sgld", "psgld"] as const) {
+      const p = e.vector(layout, theta0), sq = e.vector(layout, sq0);
+      const stream = e.noise(9, 1);
+      const z = noise ? draws(stream.getState(), P).z : undefined;
+      const xi = noise ? stream.take(layout) : undefined;
+      e.run(kind === "sgld" ? sgldKernel(noise) : psgldKernel(noise), layout, {
+        arrays: { p, g, sq },
+        normals: xi ? { xi } : {},
+        scalars: {
+          h: lr / 2,
+          scale,
+          prec,
+          sd: Math.sqrt(lr),
+          sdl: Math.sqrt(lr),
+          alpha: 0.99,
+          beta: 1 - 0.99,
+          eps: 1e-8,
+        },
+      });
+      xi?.release();
+      const got = await p.toHost(), gotSq = await sq.toHost();
+      layout.segments.forEach((_, i) => {
+        const s = { lr, gradScale: scale, priorPrecision: prec[i], alpha: 0.99, eps: 1e-8 };
+        const zi = z && seg(z, i);
+        const v = seg(sq0, i).slice();
+        const want = kind === "sgld"
+          ? sgldRef(seg(theta0, i), seg(grad, i), s, zi)
+          : psgldRef(seg(theta0, i), seg(grad, i), v, s, zi);
+        assertClose(seg(got, i), want, 1e-6, `${kind} noise=${noise} seg ${i}`);
+        if (kind === "psgld") assertClose(seg(gotSq, i), v, 1e-6, `psgld v seg ${i}`);
+      });
+      p.dispose();
+      sq.dispose();
+    }
+    // SGHMC: adapting or frozen mass, with or without a momentum redraw
+    for (const adapt of [false, true]) {
+      for (const resample of [false, true]) {
+        const init = sghmcRefInit(P);
+        init.tau.set(Float32Array.from(rng.uniformArray(P, 1, 20)));
+        init.g.set(rng.normalArray(P));
+        init.vHat.set(Float32Array.from(rng.uniformArray(P, 0.01, 50)));
+        init.momentum.set(rng.normalArray(P, 0, 0.01));
+        const p = e.vector(layout, theta0);
+        const slots = {
+          tau: e.vector(layout, init.tau),
+          gm: e.vector(layout, init.g),
+          vhat: e.vector(layout, init.vHat),
+          mom: e.vector(layout, init.momentum),
+          minv: e.vector(layout, 0),
+        };
+        // The frozen-mass kernel reads 1/(√V̂ + 1e-6) from minv.
+        if (!adapt) e.run(SGHMC_MASS, layout, { arrays: slots });
+        const stream = e.noise(5, 2);
+        const a = draws(stream.getState(), P);
+        const zm = resample ? stream.take(layout) : undefined;
+        const xi = noise ? stream.take(layout) : undefined;
+        const zs = resample ? a.z : undefined;
+        const xs = noise ? (resample ? draws(a.state, P).z : a.z) : undefined;
+        const lam = [60, 0], lr2 = 1e-4, clip = 0.75;
+        e.run(sghmcKernel({ adapt, resample, noise }), layout, {
+          arrays: { p, g, ...slots },
+          normals: { ...(zm ? { zm } : {}), ...(xi ? { xi } : {}) },
+          scalars: {
+            scale,
+            clip: tf.tensor1d([clip]),
+            lam,
+            mmax: lam.map((l) => (l > 0 ? 1 / (lr2 * l) : 1e30)),
+            lr2,
+            lr4: lr2 * lr2,
+            fric: 0.05,
+          },
+        });
+        zm?.release();
+        xi?.release();
+        const got = await p.toHost();
+        const gotSlots = {
+          tau: await slots.tau.toHost(),
+          g: await slots.gm.toHost(),
+          vHat: await slots.vhat.toHost(),
+          momentum: await slots.mom.toHost(),
+        };
+        layout.segments.forEach((_, i) => {
+          const st = {
+            tau: seg(init.tau, i).slice(),
+            g: seg(init.g, i).slice(),
+            vHat: seg(init.vHat, i).slice(),
+            momentum: seg(init.momentum, i).slice(),
+          };
+          const want = sghmcRef(
+            seg(theta0, i),
+            seg(grad, i),
+            st,
+            {
+              lr: 1e-2,
+              gradScale: scale * clip,
+              lam: lam[i],
+              friction: 0.05,
+              adapt,
+            },
+            zs && seg(zs, i),
+            xs && seg(xs, i),
+          );
+          const what = `sghmc adapt=${adapt} resample=${resample} noise=${noise} seg ${i}`;
+          // V̂ is used in double precision inside the kernel, rounded to float32 in the
+          // reference: ~1e-7 relative differences.
+          assertClose(seg(got, i), want, 1e-5, what);
+          for (const k of ["tau", "g", "vHat", "momentum"] as const) {
+            assertClose(seg(gotSlots[k], i), st[k], 1e-5, `${what} ${k}`);
+          }
+        });
+        p.dispose();
+        Object.values(slots).forEach((v) => v.dispose());
+      }
+    }
+  }
+  g.dispose();
+});
+
 Deno.test("pSGLD preconditioner is RMSprop's running average of the squared gradient", async () => {
+  const e = getEngine();
   const rng = new Rng(9);
   const n = 5, steps = 20;
+  const layout = new Layout([{ name: "p", shape: [n] }]);
   const grads = Array.from({ length: steps }, () => rng.normalArray(n, 0, 3));
-  // The kernel with a flat prior and gradScale 1: d = g.
-  const v = new Float32Array(n), theta = new Float32Array(n);
+  // The kernel with a flat prior and scale 1: d = g.
+  const p = e.vector(layout, 0), v = e.vector(layout, 0);
   const expected = new Float64Array(n);
   for (const g of grads) {
-    psgldUpdate(theta, theta, g, v, {
-      lr: 1e-3,
-      gradScale: 1,
-      priorPrecision: 0,
-      noise: false,
-      alpha: 0.99,
-      eps: 1e-8,
-    }, rng);
+    const gt = tf.tensor1d(g);
+    e.run(psgldKernel(false), layout, {
+      arrays: { p, g: [gt], sq: v },
+      scalars: { h: 5e-4, scale: 1, prec: 0, alpha: 0.99, beta: 0.01, eps: 1e-8 },
+    });
+    gt.dispose();
     for (let j = 0; j < n; j++) expected[j] = 0.99 * expected[j] + 0.01 * g[j] * g[j];
   }
-  for (let j = 0; j < n; j++) assert.ok(Math.abs(v[j] - expected[j]) <= 1e-6 * expected[j]);
+  const got = await v.toHost();
+  for (let j = 0; j < n; j++) assert.ok(Math.abs(got[j] - expected[j]) <= 1e-6 * expected[j]);
   // tfjs's RMSprop (decay 0.99) accumulates the same average.
-  const p = tf.variable(tf.zeros([n]), true, "rms_probe");
+  const probe = tf.variable(tf.zeros([n]), true, "rms_probe");
   const opt = tf.train.rmsprop(1e-3, 0.99, 0, 1e-8);
   for (const g of grads) {
     const gt = tf.tensor1d(g);
     opt.applyGradients({ rms_probe: gt });
     gt.dispose();
   }
-  const ms = (await opt.getWeights()).find((w) => w.name === "rms_probe/rms")!.tensor.dataSync();
-  for (let j = 0; j < n; j++) assert.ok(Math.abs(v[j] - ms[j]) <= 1e-5 * ms[j], `v[${j}]`);
+  const ms = await (await opt.getWeights()).find((w) => w.name === "rms_probe/rms")!.tensor.data();
+  for (let j = 0; j < n; j++) assert.ok(Math.abs(got[j] - ms[j]) <= 1e-5 * ms[j], `v[${j}]`);
   opt.dispose();
+  probe.dispose();
   p.dispose();
+  v.dispose();
 });
 
 /** Gradient of the summed NLL of the linear net at the method's current weights. */
-function tfGrads(w: Float32Array, b: Float32Array, x: tf.Tensor2D, y: tf.Tensor) {
+async function tfGrads(w: Float32Array, b: Float32Array, x: tf.Tensor2D, y: tf.Tensor) {
   const [gw, gb] = tf.grads((wt: tf.Tensor, bt: tf.Tensor) =>
     nllSum(linSpec, tf.add(tf.matMul(x, wt), bt) as tf.Tensor2D, y, tf.scalar(Math.log(0.5)))
   )([tf.tensor2d(w, [2, 1]), tf.tensor1d(b)]);
-  const out = { w: gw.dataSync() as Float32Array, b: gb.dataSync() as Float32Array };
+  const out = { w: (await gw.data()) as Float32Array, b: (await gb.data()) as Float32Array };
   tf.dispose([gw, gb]);
   return out;
 }
@@ -120,39 +301,65 @@ function tfGrads(w: Float32Array, b: Float32Array, x: tf.Tensor2D, y: tf.Tensor)
 Deno.test("pSGLD and SGHMC method steps are their kernels on the N/n-scaled tfjs gradient", async () => {
   const x = tf.tensor2d([[0.3, -1.2], [1.5, 0.4]]), y = tf.tensor2d([[0.7], [-0.2]]);
   const batch = { x, y, n: 2 };
-  for (const kind of ["psgld", "sghmc"] as const) {
+  for (const kind of ["psgld", "sghmc", "sghmc clipped"] as const) {
     const m = kind === "psgld"
       ? buildPsgld(linSpec, { lr: 1e-3, priorSig: 0.5, noiseStd: 0.5 })
-      : buildSghmc(linSpec, { lr: 1e-2, priorSig: 0.5, noiseStd: 0.5, burnIn: 3, clipStdMul: 0 });
+      : buildSghmc(linSpec, {
+        lr: 1e-2,
+        priorSig: 0.5,
+        noiseStd: 0.5,
+        burnIn: 3,
+        clipStdMul: kind === "sghmc" ? 0 : 20,
+      });
     m.init(3);
-    const before = m.current();
     const st = await m.getState();
+    const maxGrad = 0.5;
+    if (kind === "sghmc clipped") {
+      // A threshold far below this step's norm: the gradient is scaled down.
+      Object.assign(st.extra.sampler as object, { gradBuf: [], maxGrad, pending: [] });
+      await m.setState(st);
+    }
+    const before = await m.current();
     const rng = new Rng(0);
     rng.setState(st.extra.rng as number[]);
-    const xi = new InlineNoise(3, st.extra.noise as number[]).next(); // [w1, w2, b]
-    const g = tfGrads(before["l0.w"], before["l0.b"], x, y);
-    const nInfo = info(0, 0, 10); // N = 10, n = 2
-    m.step(batch, nInfo);
-    const after = m.current();
-    const expW = new Float32Array(2), expB = new Float32Array(1);
+    const a = draws(st.extra.noise as number[], 3); // [w1, w2, b]: the injected noise first
+    const zm = draws(a.state, 3).z; // then SGHMC's momentum redraw
+    const xi = a.z;
+    const g = await tfGrads(before["l0.w"], before["l0.b"], x, y);
+    await step(m, batch, info(0, 0, 10)); // N = 10, n = 2
+    const after = await m.current();
+    let expW: Float32Array, expB: Float32Array;
     if (kind === "psgld") {
-      const s = { lr: 1e-3, gradScale: 5, priorPrecision: 4, noise: true, alpha: 0.99, eps: 1e-8 };
-      psgldUpdate(expW, before["l0.w"], g.w, new Float32Array(2), s, rng, xi.subarray(0, 2));
-      psgldUpdate(expB, before["l0.b"], g.b, new Float32Array(1), s, rng, xi.subarray(2));
+      const s = { lr: 1e-3, gradScale: 5, priorPrecision: 4, alpha: 0.99, eps: 1e-8 };
+      expW = psgldRef(before["l0.w"], g.w, new Float32Array(2), s, xi.subarray(0, 2));
+      expB = psgldRef(before["l0.b"], g.b, new Float32Array(1), s, xi.subarray(2));
     } else {
       // Step 0 resamples the prior precision (Gamma draw per tensor) and the momentum.
       const lamW = rng.gamma(10 + 1, 10 + (before["l0.w"][0] ** 2 + before["l0.w"][1] ** 2) / 2);
       const lamB = rng.gamma(10 + 0.5, 10 + before["l0.b"][0] ** 2 / 2);
-      const s = {
-        lr: 1e-2,
-        gradScale: 5,
-        friction: 0.05,
-        adapt: true,
-        resampleMomentum: true,
-        noise: true,
-      };
-      sghmcUpdate(expW, before["l0.w"], g.w, sghmcInitState(2, lamW), s, rng, xi.subarray(0, 2));
-      sghmcUpdate(expB, before["l0.b"], g.b, sghmcInitState(1, lamB), s, rng, xi.subarray(2));
+      let scale = 5;
+      if (kind === "sghmc clipped") {
+        const norm = 5 * Math.hypot(g.w[0], g.w[1], g.b[0]);
+        assert.ok(norm > maxGrad, "the test clips");
+        scale *= maxGrad / (norm + 1e-6);
+      }
+      const s = { lr: 1e-2, gradScale: scale, friction: 0.05, adapt: true };
+      expW = sghmcRef(
+        before["l0.w"],
+        g.w,
+        sghmcRefInit(2),
+        { ...s, lam: lamW },
+        zm.subarray(0, 2),
+        xi.subarray(0, 2),
+      );
+      expB = sghmcRef(
+        before["l0.b"],
+        g.b,
+        sghmcRefInit(1),
+        { ...s, lam: lamB },
+        zm.subarray(2),
+        xi.subarray(2),
+      );
     }
     for (let j = 0; j < 2; j++) {
       assert.ok(Math.abs(after["l0.w"][j] - expW[j]) < 1e-6, `${kind} w[${j}]`);
@@ -168,22 +375,37 @@ Deno.test("SGHMC after burn-in stays bounded on weights the data leave unconstra
   // A dead unit's weight: zero likelihood gradient, so d = λθ and burn-in leaves V̂ ≈ (λθ)².
   // Frozen while θ was near 0, the uncapped step ε²·λ/√V̂ would be ~1e4: the weight would
   // grow geometrically. With the cap (ε²·m·λ ≤ 1) it oscillates about 0 with |θ| bounded.
-  const lr = 1e-2, lam = 60;
-  const st = sghmcInitState(3, lam);
+  const lr = 1e-2, lam = 60, lr2 = lr * lr;
   const theta = new Float32Array([1e-6, -3e-7, 0.05]);
-  st.vHat.set([(lam * 1e-6) ** 2, (lam * 3e-7) ** 2, (lam * 0.05) ** 2]);
-  const zero = new Float32Array(3);
+  const vhat = new Float32Array([(lam * 1e-6) ** 2, (lam * 3e-7) ** 2, (lam * 0.05) ** 2]);
+  const mom = new Float32Array(3), zero = new Float32Array(3), minv = new Float32Array(3);
+  hostRun(SGHMC_MASS, { vhat, minv }, {}, {});
   const rng = new Rng(3);
+  const zm = new Float32Array(3), xi = new Float32Array(3);
   let maxAbs = 0;
   for (let t = 0; t < 2000; t++) {
-    sghmcUpdate(theta, theta, zero, st, {
-      lr,
-      gradScale: 1,
-      friction: 0.05,
-      adapt: false,
-      resampleMomentum: t % 50 === 0,
-      noise: true,
-    }, rng);
+    const resample = t % 50 === 0;
+    if (resample) rng.fillNormal(zm);
+    rng.fillNormal(xi);
+    hostRun(
+      sghmcKernel({ adapt: false, resample, noise: true }),
+      {
+        p: theta,
+        g: zero,
+        minv,
+        mom,
+      },
+      { zm, xi },
+      {
+        scale: 1,
+        clip: 1,
+        lam,
+        mmax: 1 / (lr2 * lam),
+        lr2,
+        lr4: lr2 * lr2,
+        fric: 0.05,
+      },
+    );
     for (const v of theta) maxAbs = Math.max(maxAbs, Math.abs(v));
   }
   assert.ok(theta.every(Number.isFinite));
@@ -212,7 +434,7 @@ Deno.test("cyclical SGHMC adapts the mass while exploring and freezes it while s
   let prev = await vHat();
   const changed: boolean[] = [];
   for (let t = 0; t < 8; t++) {
-    m.step({ x, y, n: 2 }, {
+    await step(m, { x, y, n: 2 }, {
       datasetSize: 10,
       epoch: t >> 1,
       step: t & 1,
@@ -228,44 +450,89 @@ Deno.test("cyclical SGHMC adapts the mass while exploring and freezes it while s
   tf.dispose([x, y]);
 });
 
-Deno.test("worker noise is the inline stream, drawn ahead; the chain is the same with either", async () => {
-  const state = new Rng(5).getState();
-  const inline = new InlineNoise(1000, state), worker = new WorkerNoise(1000, state);
-  for (let k = 0; k < 3; k++) assert.deepEqual(worker.next(), inline.next());
-  assert.deepEqual(worker.getState().map((v) => v | 0), inline.getState().map((v) => v | 0));
-  worker.setState(state);
-  inline.setState(state);
-  assert.deepEqual(worker.next(), inline.next());
-  worker.dispose();
-  const spec: NetSpec = { inputDim: 6, hidden: [8], outputDim: 3, task: "classification" };
-  const r = new Rng(2);
-  const train = {
-    x: r.normalArray(40 * 6),
-    y: Int32Array.from({ length: 40 }, () => r.int(3)),
-    n: 40,
-    xShape: [6],
-    yShape: [],
+Deno.test("the injected noise is the engine's seeded stream; steps without noise draw none", async () => {
+  const spec: NetSpec = { inputDim: 3, hidden: [4], outputDim: 2, task: "classification" };
+  const x = tf.tensor2d(new Rng(1).normalArray(12), [4, 3]);
+  const y = tf.tensor1d([0, 1, 1, 0], "int32");
+  const run = async (noise: boolean) => {
+    const m = buildSgld(spec, { lr: 1e-3, noise });
+    m.init(5);
+    const s0 = (await m.getState()).extra.noise;
+    for (let t = 0; t < 3; t++) await step(m, { x, y, n: 4 }, info(0, t, 8));
+    const s1 = (await m.getState()).extra.noise;
+    const w = (await m.current())["l0.w"];
+    m.dispose();
+    return { s0, s1, w };
   };
-  const a = buildSgld(spec, { lr: 1e-3, burnIn: 0 });
-  const b = buildSgld(spec, { lr: 1e-3, burnIn: 0, noiseWorker: true });
-  for (const m of [a, b]) {
-    await fit(m, train, { epochs: 2, batchSize: 10, seed: 3, progress: false });
+  const a = await run(true), b = await run(true), quiet = await run(false);
+  assert.deepEqual(a.w, b.w, "same seed, same chain");
+  assert.notDeepEqual(a.s1, a.s0, "noisy steps advance the stream");
+  assert.deepEqual(quiet.s1, quiet.s0, "steps without noise draw nothing");
+  assert.notDeepEqual(quiet.w, a.w);
+  tf.dispose([x, y]);
+});
+
+Deno.test("clipping window: threshold from the newest 1001 norms, harvested with a fixed lag, resumable", async () => {
+  const e = getEngine();
+  const norms = Array.from({ length: 1200 }, (_, t) => 1 + ((t * 7919) % 101) / 100);
+  norms[1100] = 1e6; // an outlier: clipped, and kept out of the window
+  const run = async (w: ClipWindow, from: number, to: number, log: number[]) => {
+    for (let t = from; t < to; t++) {
+      await w.begin(t);
+      log.push(w.maxGrad);
+      const coef = w.coefficient(tf.scalar(norms[t]));
+      if (t === 1100) {
+        assert.ok(typeof coef !== "number");
+        const c = (await coef.data())[0];
+        assert.ok(Math.abs(c - w.maxGrad / (1e6 + 1e-6)) < 1e-9, `coefficient ${c}`);
+      }
+      if (typeof coef !== "number") coef.dispose();
+      w.record(t, tf.scalar(norms[t]));
+    }
+  };
+  const full = new ClipWindow(e, 2), log: number[] = [];
+  await run(full, 0, 1200, log);
+  // No clipping until 1001 norms are known: at block boundaries t the norms of steps
+  // s < t − CLIP_BLOCK are known, 1008 of them at t = 1024 (992 at t = 1008); the threshold
+  // comes from the newest 1001 (steps 7…1007).
+  const first = log.findIndex((v) => v < NO_CLIP);
+  assert.equal(first, 1024);
+  const win = norms.slice(1008 - (CLIP_WINDOW + 1), 1008);
+  const mean = win.reduce((a, b) => a + b, 0) / win.length;
+  const sd = Math.sqrt(win.reduce((a, b) => a + (b - mean) ** 2, 0) / win.length);
+  assert.ok(Math.abs(log[1024] - (mean + 2 * sd)) < 1e-5, `${log[1024]} vs ${mean + 2 * sd}`);
+  // The threshold changes only at block boundaries.
+  for (let t = 1025; t < 1200; t++) {
+    if (t % CLIP_BLOCK) assert.equal(log[t], log[t - 1]);
   }
-  assert.deepEqual(b.current(), a.current());
+  assert.ok(full.gradBuf.length <= CLIP_WINDOW && !full.gradBuf.includes(1e6));
+  // Saved mid-block (with norms not yet harvested, some not yet read) and restored: the
+  // same thresholds as the uninterrupted window.
+  const a = new ClipWindow(e, 2), logA: number[] = [];
+  await run(a, 0, 1037, logA);
+  const saved = JSON.parse(JSON.stringify(await a.getState()));
+  assert.ok(saved.pending.length > CLIP_BLOCK);
   a.dispose();
+  const b = new ClipWindow(e, 2);
+  b.setState(saved);
+  await run(b, 1037, 1200, logA);
+  assert.deepEqual(logA, log);
+  full.dispose();
   b.dispose();
 });
 
-Deno.test("steps keep the tensor count flat (MLP, classification)", () => {
+Deno.test("steps keep the tensor count flat (MLP, classification)", async () => {
   const spec: NetSpec = { inputDim: 6, hidden: [8, 8], outputDim: 3, task: "classification" };
   const x = tf.tensor2d(new Rng(1).normalArray(24), [4, 6]);
   const y = tf.tensor1d([0, 1, 2, 1], "int32");
   for (const m of [buildSgld(spec), buildPsgld(spec), buildSghmc(spec, { burnIn: 1 })]) {
     m.init(0);
-    m.step({ x, y, n: 4 }, info(0, 0, 100));
+    // SGHMC's clipping keeps each step's norm on the device until its block of 16 is read.
+    const at = (s: number) => ({ ...info(0, 0, 100), step: s, batchesPerEpoch: 100 });
+    for (let s = 0; s < CLIP_BLOCK; s++) await step(m, { x, y, n: 4 }, at(s));
     const count = tf.memory().numTensors;
-    for (let s = 1; s < 6; s++) {
-      const r = m.step({ x, y, n: 4 }, info(0, s, 100));
+    for (let s = CLIP_BLOCK; s < 4 * CLIP_BLOCK; s++) {
+      const r = await step(m, { x, y, n: 4 }, at(s));
       assert.ok(Number.isFinite(r.loss) && r.errors >= 0 && r.errors <= 1);
     }
     assert.equal(tf.memory().numTensors, count, `${m.name} leaks tensors`);
@@ -300,7 +567,7 @@ Deno.test("schedules: fixed, Robbins–Monro decay and cosine cycles", () => {
   assert.deepEqual(pickSamples(2, 4), [0, 0, 1, 1]);
 });
 
-Deno.test("bad settings are clear errors", () => {
+Deno.test("bad settings are clear errors", async () => {
   const spec: NetSpec = { inputDim: 2, hidden: [4], outputDim: 2, task: "classification" };
   assert.throws(() => buildSgld(spec, { lr: 0 }), /lr must be .*> 0, found 0/);
   assert.throws(() => buildPsgld(spec, { lr: -1e-3 }), /lr must be .*> 0, found -0.001/);
@@ -319,11 +586,13 @@ Deno.test("bad settings are clear errors", () => {
   // burn-in ≥ epochs is refused at the first step, before any update
   const m = buildSgld(spec, { burnIn: 10 });
   m.init(0);
+  const before = await m.current();
   const x = tf.tensor2d([[0, 1]]), y = tf.tensor1d([1], "int32");
-  assert.throws(
-    () => m.step({ x, y, n: 1 }, { ...info(), epochs: 10 }),
+  await assert.rejects(
+    async () => await m.step({ x, y, n: 1 }, { ...info(), epochs: 10 }),
     (e: Error) => e instanceof RangeError && /burn_in \(10 epochs\)/.test(e.message),
   );
+  assert.deepEqual(await m.current(), before);
   tf.dispose([x, y]);
   m.dispose();
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
-import type { NetSpec } from "../core/method.ts";
+import type { MethodState, NetSpec } from "../core/method.ts";
 import { loadMethod, readSaved, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { fit } from "../core/train.ts";
@@ -60,7 +60,7 @@ Deno.test("samples: burn-in, thinning, streaming to disk with a bounded memory c
     batchSize: 20,
     seed: 4,
     progress: false,
-    onEpoch: (rec) => void (chainAt[rec.epoch - 1] = m.current()["l0.w"]),
+    onEpoch: async (rec) => void (chainAt[rec.epoch - 1] = (await m.current())["l0.w"]),
   });
   // collected after (zero-based) epochs 2, 4, 6, 8, 10; the newest 3 are kept
   assert.deepEqual(m.store.entries.map((e) => e.epoch), [6, 8, 10]);
@@ -78,7 +78,10 @@ Deno.test("samples: burn-in, thinning, streaming to disk with a bounded memory c
   // the oldest kept sample comes back from disk, equal to the chain at that epoch
   assert.deepEqual(m.store.get(0)["l0.w"], chainAt[6]);
   assert.deepEqual(m.store.get(2)["l0.w"], chainAt[10]);
-  assert.deepEqual(m.sampleWeights(3).map((s) => s["l0.w"]), [6, 8, 10].map((e) => chainAt[e]));
+  assert.deepEqual(
+    (await m.sampleWeights(3)).map((s) => s["l0.w"]),
+    [6, 8, 10].map((e) => chainAt[e]),
+  );
   // a saved model predicts identically after load, reading samples from disk
   const before = await predictArray(m);
   await saveMethod(dir, m);
@@ -143,7 +146,8 @@ Deno.test("resume continues the chain exactly (SGHMC and pSGLD, samples on disk)
     const resumed = make(b);
     const r = await fit(resumed, train, { ...opts, epochs: 5, checkpointDir: b, resume: true });
     assert.equal(r.resumedFrom, 3);
-    assert.deepEqual(resumed.current(), full.current(), `${full.name}: chains differ`);
+    assert.deepEqual(await resumed.current(), await full.current(), `${full.name}: chains differ`);
+    assertSameState(await resumed.getState(), await full.getState(), full.name);
     assert.deepEqual(resumed.store.entries, full.store.entries);
     for (let i = 0; i < full.store.count; i++) {
       assert.deepEqual(resumed.store.get(i), full.store.get(i));
@@ -158,8 +162,8 @@ Deno.test("resume continues the chain exactly (SGHMC and pSGLD, samples on disk)
 Deno.test("pruning hooks: |mean of samples| scores, masks apply to every sample, setState restores", async () => {
   const m = buildSgld(spec, { lr: 1e-3, burnIn: 0, sampleFreq: 1 });
   await fit(m, train, { epochs: 3, batchSize: 30, seed: 2, progress: false });
-  const samples = m.sampleWeights(3);
-  const scores = m.pruningScores();
+  const samples = await m.sampleWeights(3);
+  const scores = await m.pruningScores();
   const j = 5;
   const mean = (samples[0]["l0.w"][j] + samples[1]["l0.w"][j] + samples[2]["l0.w"][j]) / 3;
   assert.ok(Math.abs(scores["l0.w"][j] - Math.abs(mean)) < 1e-6);
@@ -168,11 +172,50 @@ Deno.test("pruning hooks: |mean of samples| scores, masks apply to every sample,
   const keep = new Uint8Array(35).fill(1);
   keep[j] = 0;
   m.applyPruningMask({ "l0.w": keep });
-  for (const s of m.sampleWeights(3)) assert.equal(s["l0.w"][j], 0);
-  assert.equal(m.current()["l0.w"][j], 0);
-  assert.equal(m.pruningScores()["l0.w"][j], 0);
+  for (const s of await m.sampleWeights(3)) assert.equal(s["l0.w"][j], 0);
+  assert.equal((await m.current())["l0.w"][j], 0);
+  assert.equal((await m.pruningScores())["l0.w"][j], 0);
   assert.throws(() => m.applyPruningMask({ "l0.w": new Uint8Array(3) }), /35/);
+  // Steps keep the masked weight at exactly 0 in the chain and in new samples; the mask
+  // travels in the state.
+  const x = tf.tensor2d(train.x.subarray(0, 30 * 5), [30, 5]);
+  const y = tf.tensor1d((train.y as Int32Array).subarray(0, 30), "int32");
+  const stepInfo = { datasetSize: 60, epoch: 3, step: 0, batchesPerEpoch: 2, epochs: 5 };
+  const steps = async (mm: SgmcmcMethod, n: number) => {
+    for (let t = 0; t < n; t++) {
+      const r = await mm.step({ x, y, n: 30 }, { ...stepInfo, step: t % 2 });
+      tf.dispose(Object.values(r).filter((v) => typeof v !== "number") as tf.Tensor[]);
+    }
+  };
+  await steps(m, 4);
+  await m.endEpoch!(3, stepInfo);
+  assert.equal(m.store.count, 4);
+  const cur = await m.current();
+  assert.equal(cur["l0.w"][j], 0);
+  assert.ok(cur["l0.w"].some((v, i) => i !== j && v !== 0));
+  for (const s of await m.sampleWeights(4)) assert.equal(s["l0.w"][j], 0);
+  const pruned = await m.getState();
+  assert.ok("mask/l0.w" in pruned.tensors);
+  const reloaded = buildSgld(spec, { lr: 1e-3, burnIn: 0, sampleFreq: 1 });
+  await reloaded.setState(pruned);
+  await steps(reloaded, 3);
+  assert.equal((await reloaded.current())["l0.w"][j], 0);
+  reloaded.dispose();
+  tf.dispose([x, y]);
   await m.setState(saved);
-  assert.ok(m.sampleWeights(3).some((s) => s["l0.w"][j] !== 0));
+  assert.ok((await m.sampleWeights(3)).some((s) => s["l0.w"][j] !== 0));
   m.dispose();
 });
+
+function assertSameState(got: MethodState, want: MethodState, what: string) {
+  assert.deepEqual(Object.keys(got.tensors).sort(), Object.keys(want.tensors).sort(), what);
+  for (const [k, t] of Object.entries(want.tensors)) {
+    assert.deepEqual(Array.from(got.tensors[k].data), Array.from(t.data), `${what}: ${k}`);
+  }
+  // The runs stream their samples to different folders.
+  const noDir = (e: Record<string, unknown>) => ({
+    ...e,
+    store: { ...e.store as object, dir: "" },
+  });
+  assert.deepEqual(noDir(got.extra), noDir(want.extra), `${what}: JSON state`);
+}

@@ -61,13 +61,13 @@ function nonDifferentiable(inner: Method): Method {
   };
 }
 
-Deno.test("fgsmDirection through predict: the sign step raises the predictive NLL", () => {
+Deno.test("fgsmDirection through predict: the sign step raises the predictive NLL", async () => {
   for (const m of [buildMap(spec), buildMcDropout(spec, { dropout: 0.3 })]) {
     m.init(1);
     const { x, y } = data(40, 2);
     const S = m.name === "map" ? 1 : 8;
     const before = tf.memory().numTensors;
-    const d = fgsmDirection(m, x, y, { samples: S, seed: 5, rowsPerChunk: 16 });
+    const d = await fgsmDirection(m, x, y, { samples: S, seed: 5, rowsPerChunk: 16 });
     assert.equal(tf.memory().numTensors, before, "no tensors leak");
     assert.equal(d.source, "predict");
     assert.equal(d.samples, S);
@@ -93,30 +93,52 @@ Deno.test("fgsmDirection through predict: the sign step raises the predictive NL
   }
 });
 
-Deno.test("fgsmDirection falls back to sampleWeights when predict is not differentiable", () => {
+Deno.test("fgsmDirection falls back to sampleWeights when predict is not differentiable", async () => {
   const map = buildMap(spec);
   map.init(3);
   const { x, y } = data(30, 4);
-  const viaPredict = fgsmDirection(map, x, y, { samples: 1, seed: 0 });
+  const viaPredict = await fgsmDirection(map, x, y, { samples: 1, seed: 0 });
   const wrapped = nonDifferentiable(map);
-  const viaWeights = fgsmDirection(wrapped, x, y, { samples: 1, seed: 0 });
+  const viaWeights = await fgsmDirection(wrapped, x, y, { samples: 1, seed: 0 });
   assert.equal(viaWeights.source, "sampleWeights");
   // MAP has one weight set: both routes compute the same gradient.
   assert.deepEqual(Array.from(viaWeights.sign), Array.from(viaPredict.sign));
   // Without the hook there is no way to get a gradient: a clear error.
   const bare: Method = { ...wrapped, sampleWeights: undefined };
-  assert.throws(
+  await assert.rejects(
     () => fgsmDirection(bare, x, y, { samples: 1, seed: 0 }),
     /not differentiable in its inputs and the method has no sampleWeights hook/,
   );
   map.dispose();
 });
 
-Deno.test("fgsmDirection sampleWeights route for MC dropout caps S and raises the NLL", () => {
+Deno.test("fgsmDirection falls back to sampleWeights when tfjs gets the predict gradient wrong", async () => {
+  const map = buildMap(spec);
+  map.init(3);
+  const { x, y } = data(30, 4);
+  const viaPredict = await fgsmDirection(map, x, y, { samples: 1, seed: 0 });
+  // A batch-broadcast matmul ([1, n, d] × [2, d, 1]) on x, as a forward over stacked weight
+  // samples does: tfjs's BatchMatMul gradient comes back unreduced and throws.
+  const broadcasting: Method = {
+    ...map,
+    predict(xx, opts) {
+      const p = map.predict(xx, opts) as Extract<Prediction, { task: "classification" }>;
+      const zero = tf.mul(tf.sum(tf.matMul(xx.expandDims(0), tf.ones([2, spec.inputDim, 1]))), 0);
+      return { task: "classification", logProbs: tf.add(p.logProbs, zero) as tf.Tensor3D };
+    },
+    sampleWeights: map.sampleWeights.bind(map),
+  };
+  const d = await fgsmDirection(broadcasting, x, y, { samples: 1, seed: 0 });
+  assert.equal(d.source, "sampleWeights");
+  assert.deepEqual(Array.from(d.sign), Array.from(viaPredict.sign));
+  map.dispose();
+});
+
+Deno.test("fgsmDirection sampleWeights route for MC dropout caps S and raises the NLL", async () => {
   const m = buildMcDropout(spec, { dropout: 0.2 });
   m.init(6);
   const { x, y } = data(20, 7);
-  const d = fgsmDirection(m, x, y, { samples: 50, seed: 1, forceSampleWeights: true });
+  const d = await fgsmDirection(m, x, y, { samples: 50, seed: 1, forceSampleWeights: true });
   assert.equal(d.source, "sampleWeights");
   assert.equal(d.samples, 20, "capped at MAX_FALLBACK_SAMPLES");
   // Against a 200-sample predictive the step still raises the NLL (dropout p = 0.2).
@@ -168,13 +190,13 @@ Deno.test("normalizeWith re-normalises [0, 1] pixels with another set's statisti
   assert.throws(() => normalizeWith(ds, { mean: 0, std: 1 }), /normalised already/);
 });
 
-Deno.test("evaluateClassifier: one weight set has exactly zero epistemic entropy", () => {
+Deno.test("evaluateClassifier: one weight set has exactly zero epistemic entropy", async () => {
   const m = buildMap(spec);
   m.init(0);
   const { x, y } = data(25, 8);
   const ds = { x, y, n: 25, xShape: [12], yShape: [], numClasses: 3 } as unknown as ImageDataset;
   const before = tf.memory().numTensors;
-  const { metrics, uncertainty } = evaluateClassifier(m, ds, 1, 0);
+  const { metrics, uncertainty } = await evaluateClassifier(m, ds, 1, 0);
   assert.equal(tf.memory().numTensors, before);
   assert.ok(uncertainty.epistemic.every((v) => v === 0));
   assert.equal(metrics.epistemicMean, 0);

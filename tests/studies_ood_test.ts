@@ -31,7 +31,13 @@ Deno.test({
     if (!hasKmnist) {
       assert.match(r.stdout, /note: skipped KMNIST/);
       assert.match(await Deno.readTextFile(`${dir}/res/ood.md`), /Skipped KMNIST/);
+      // Said once, in the study's terms.
+      const notes = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /KMNIST/.test(l));
+      assert.equal(notes.length, 1, notes.join("\n"));
+      assert.doesNotMatch(notes[0], /download: false/);
+      assert.match(notes[0], /run with --download to fetch them/);
     }
+    assert.match(await Deno.readTextFile(`${dir}/res/ood.md`), /^## .*\(quick budget\)$/m);
     const rows = csvParse(await Deno.readTextFile(`${dir}/res/ood.csv`));
     assert.deepEqual(rows.columns, OOD_COLUMNS);
     const json = JSON.parse(await Deno.readTextFile(`${dir}/res/ood.json`));

@@ -58,8 +58,8 @@ Deno.test("pruningSweep restores the weights between fractions and at the end", 
   });
   await fit(m, ds, { epochs: 5, batchSize: 64, seed: 0, progress: false });
   const ev = (mm: Method) => evaluate(mm, ds, { samples: 1 });
-  const before = ev(m);
-  const weightsBefore = m.sampleWeights(1)[0];
+  const before = await ev(m);
+  const weightsBefore = (await m.sampleWeights(1))[0];
   // Unsorted on purpose: the 0 after 0.99 must see the restored network.
   const rs = await pruningSweep(m, [0.99, 0, 0.5], ev);
   assert.ok(rs);
@@ -69,7 +69,7 @@ Deno.test("pruningSweep restores the weights between fractions and at the end", 
   assert.equal(rs[1].removed, 0);
   assert.equal(rs[1].metrics.logLikMean, before.logLikMean);
   assert.ok(rs[0].metrics.errorPct! > before.errorPct! + 10, JSON.stringify(rs));
-  assert.deepEqual(m.sampleWeights(1)[0], weightsBefore);
+  assert.deepEqual((await m.sampleWeights(1))[0], weightsBefore);
   m.dispose();
 });
 
@@ -117,6 +117,11 @@ Deno.test({
     for (const t of ["MAP", "MC Dropout", "test error (%)", "weights kept"]) {
       assert.ok(text.includes(t), t);
     }
+    // Which ranking each method was pruned by: in the legend and in the rows.
+    for (const t of ["MAP (ranked by |w|)", "MC Dropout (ranked by |w|)", "(quick budget)"]) {
+      assert.ok(text.includes(t), t);
+    }
+    assert.ok(csv.every((row) => row.ranking === "|w|"), "ranking column");
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -94,7 +94,19 @@ Deno.test("regression_toy.ts: small run on map + mc_dropout writes both figures 
     for (const t of ["GP posterior (ground truth)", "MAP", "MC Dropout", "±2σ epistemic", "data"]) {
       assert.ok(text.includes(t), `${kind}: ${t}`);
     }
+    assert.match(doc.querySelector(".figure-title").textContent, /\(quick budget\)$/);
+    // Bands stay near the panel: no path coordinates far outside it.
+    const coords = Array.from(
+      doc.querySelectorAll("path"),
+      (p: { getAttribute(n: string): string }) =>
+        (p.getAttribute("d") ?? "").match(/-?\d+(\.\d+)?(e[+-]?\d+)?/g) ?? [],
+    ).flat().map(Number);
+    assert.ok(Math.max(...coords.map(Math.abs)) < 5000, "clamped bands");
   }
+  assert.match(
+    r.stdout,
+    /^wrote toy_homoscedastic\.svg, toy_heteroscedastic\.svg, regression_toy\.csv, regression_toy\.json to .* in [\d.]+ s$/m,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

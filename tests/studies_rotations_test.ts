@@ -76,6 +76,19 @@ Deno.test({
     assert.ok(digit.documentElement.textContent.includes("MC Dropout"));
     assert.equal(digit.querySelectorAll("image").length, 5, "one image per angle");
     assert.match(r.stdout, /Rotated MNIST/);
+    // Quick budgets say so; angle ticks at multiples of 45°.
+    for (const doc of [fig, digit]) {
+      assert.match(doc.querySelector(".figure-title").textContent, /\(quick budget\)$/);
+      const ticks = Array.from(
+        doc.querySelectorAll('g[aria-label="x-axis tick label"] text'),
+        (t: { textContent: string }) => Number(t.textContent),
+      );
+      assert.ok(ticks.length >= 5 && ticks.every((a) => a % 45 === 0), `ticks ${ticks}`);
+    }
+    assert.match(
+      r.stdout,
+      /^wrote rotations\.csv, rotations\.json, rotations\.svg, rotated_digit\.svg to .* in [\d.]+ s$/m,
+    );
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { DOMParser } from "linkedom";
 import { parseFlags } from "../core/cli.ts";
+import { parseHidden } from "../experiments/lib/train_script.ts";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
@@ -134,4 +135,97 @@ Deno.test({
     assert.match(again.stderr, /resuming from .*checkpoint\.safetensors/);
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+Deno.test("flag parsing: a leading -- is accepted, flags are quoted as typed", () => {
+  const specs = {
+    batch_size: { type: "int" as const, default: 128, min: 1, help: "" },
+    quick: { type: "boolean" as const, default: false, help: "" },
+    methods: { type: "string" as const, default: "all", help: "methods" },
+  };
+  const meta = { name: "t", description: "" };
+  // `deno task study:x -- --quick` passes ["--", "--quick"].
+  assert.equal(parseFlags(["--", "--quick"], specs, meta)?.quick, true);
+  assert.equal(parseFlags(["--", "--batch-size", "3"], specs, meta)?.batch_size, 3);
+  assert.throws(
+    () => parseFlags(["--quik"], specs, meta),
+    (e: Error) => /unknown flag '--quik'/.test(e.message) && !e.message.includes("=true"),
+  );
+  assert.throws(
+    () => parseFlags(["--batch-size", "x"], specs, meta),
+    (e: Error) => e.message === `--batch-size expects a number, found "x"`,
+  );
+  assert.throws(
+    () => parseFlags(["--quick=maybe"], specs, meta),
+    (e: Error) => e.message.startsWith("--quick expects true or false"),
+  );
+  assert.throws(() => parseFlags(["stray"], specs, meta), /unexpected argument 'stray'/);
+  assert.throws(() => parseFlags(["--batch_size"], specs, meta), /--batch_size expects a value/);
+  assert.throws(
+    () => parseFlags(["--batch_size", "--quick"], specs, meta),
+    /--batch_size expects a value/,
+  );
+});
+
+Deno.test("flag parsing: decimal numbers only, no empty strings", () => {
+  const specs = {
+    epochs: { type: "int" as const, default: 1, min: 0, help: "" },
+    lr: { type: "number" as const, default: 1, help: "" },
+    methods: { type: "string" as const, default: "all", help: "comma list of methods" },
+    note: { type: "string" as const, default: "", allowEmpty: true, help: "" },
+  };
+  const meta = { name: "t", description: "" };
+  for (const bad of ["0x10", "0b11", "0o7", "Infinity", "1_000", "", " "]) {
+    assert.throws(
+      () => parseFlags(["--epochs", bad], specs, meta),
+      /--epochs expects a number/,
+      bad,
+    );
+  }
+  assert.equal(parseFlags(["--lr", "-1.5e-3"], specs, meta)?.lr, -1.5e-3);
+  assert.equal(parseFlags(["--lr=.5"], specs, meta)?.lr, 0.5);
+  assert.equal(parseFlags(["--epochs", "1e3"], specs, meta)?.epochs, 1000);
+  assert.throws(() => parseFlags(["--methods", ""], specs, meta), /--methods must not be empty/);
+  assert.equal(parseFlags(["--note="], specs, meta)?.note, "");
+  assert.deepEqual(parseHidden(" 12, 8"), [12, 8]);
+  for (const bad of ["", "0x10", "12,", "12,-3", "1.5", "0"]) {
+    assert.throws(
+      () => parseHidden(bad),
+      /--hidden expects comma-separated positive integers/,
+      bad,
+    );
+  }
+});
+
+Deno.test("`deno task <study> -- --quick` runs (the leading -- is accepted)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "study:regression_toy", "--", "--quick", "-h"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.match(new TextDecoder().decode(out.stdout), /regression_toy\.ts/);
+  assert.doesNotMatch(stderr, /Unexpected argument/);
+});
+
+Deno.test("help text has no contradictions such as `(the default mode) (default: false)`", async () => {
+  for (
+    const script of [
+      "experiments/train_map_mnist.ts",
+      "experiments/weights.ts",
+      "experiments/all.ts",
+    ]
+  ) {
+    const r = await runScript(script, ["-h"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /\(default: false\)/, script);
+    assert.doesNotMatch(r.stdout, /the default mode/, script);
+    for (const line of r.stdout.split("\n")) {
+      // A default stated in the help text and again by the parser would be said twice.
+      assert.doesNotMatch(line, /\(default[^)]*\).*\(default/, line);
+    }
+  }
+  const r = await runScript("experiments/train_map_mnist.ts", ["-h"]);
+  assert.match(r.stdout, /--overwrite\s+start again, replacing the checkpoint/);
 });

@@ -220,3 +220,25 @@ Deno.test("bad training settings are clear errors", async () => {
     /batch size/,
   );
 });
+
+Deno.test("loadModel: one call loads any saved model; an unknown method is named", async () => {
+  const { loadModel } = await import("../methods/registry.ts");
+  const m = buildMap(CLS, { optimizer: "adam", lr: 1e-2 });
+  m.init(3);
+  const dir = await Deno.makeTempDir();
+  await saveMethod(dir, m);
+  const back = await loadModel(dir);
+  assert.equal(back.name, "map");
+  assert.deepEqual(
+    (await back.getState()).tensors["l0.w"].data,
+    (await m.getState()).tensors["l0.w"].data,
+  );
+  // A manifest naming a method no builder knows.
+  const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  const { buildFromManifest } = await import("../methods/registry.ts");
+  assert.throws(
+    () => buildFromManifest({ ...manifest, method: "vi_flows" }),
+    /"vi_flows" model, which no registered method loads \(known: map, mc_dropout/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});

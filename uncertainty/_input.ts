@@ -4,7 +4,12 @@
  * a checked shape, and labels/targets become checked typed arrays.
  *
  * Tensors are read through the structural {@linkcode TensorLike} type, so this
- * module (and the metrics built on it) never loads TensorFlow.js.
+ * module (and the metrics built on it) never loads TensorFlow.js. Only
+ * tensors on a CPU backend (`cpu`, `wasm`, `tensorflow`) are read, with
+ * `dataSync`; a tensor on a GPU backend (`webgpu`, `webgl`) is refused with a
+ * TypeError, since reading it synchronously would stall on the device: read
+ * it first with `await readPrediction(pred)` (or `await engine.read(t)`) and
+ * pass the `{ data, shape }` arrays.
  *
  * @module
  */
@@ -23,9 +28,50 @@ function isTensor(x: unknown): x is TensorLike {
     Array.isArray((x as { shape?: unknown }).shape);
 }
 
+/** Backends whose tensors live in host memory, where `dataSync` is a copy, not a device wait. */
+const HOST_BACKENDS: ReadonlySet<string> = new Set(["cpu", "wasm", "tensorflow"]);
+
+/** The part of TensorFlow.js's global engine (`globalThis._tfengine`) used to find a tensor's backend. */
+interface TfEngineLike {
+  registry?: Record<string, unknown>;
+  state?: { tensorInfo?: { get(dataId: unknown): { backend?: unknown } | undefined } };
+}
+
+/**
+ * Name of the tfjs backend holding tensor `x` (`"webgpu"`, `"wasm"`, …), found
+ * through the engine tfjs keeps on `globalThis`; `undefined` when `x` is not a
+ * tfjs tensor (a structural stand-in) or no engine is loaded. Internal helper.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { tensorBackendName } from "./_input.ts";
+ * await tf.setBackend("cpu");
+ * tensorBackendName(tf.zeros([2])); // "cpu"
+ * tensorBackendName({ shape: [2], dataSync: () => [0, 0] }); // undefined
+ * ```
+ */
+export function tensorBackendName(x: TensorLike): string | undefined {
+  const engine = (globalThis as { _tfengine?: TfEngineLike })._tfengine;
+  const dataId = (x as { dataId?: unknown }).dataId;
+  if (!engine?.state?.tensorInfo || dataId === undefined) return undefined;
+  const backend = engine.state.tensorInfo.get(dataId)?.backend;
+  if (backend === undefined) return undefined;
+  for (const [name, b] of Object.entries(engine.registry ?? {})) if (b === backend) return name;
+  return undefined;
+}
+
 function tensorValues(x: TensorLike, what: string): ArrayLike<number> {
   if (x.dtype === "string" || x.dtype === "complex64") {
     throw new TypeError(`${what}: expected a numeric tensor, found dtype ${x.dtype}`);
+  }
+  const backend = tensorBackendName(x);
+  if (backend !== undefined && !HOST_BACKENDS.has(backend)) {
+    throw new TypeError(
+      `${what}: the tensor is on the ${backend} backend, which the uncertainty functions do ` +
+        `not read synchronously; await readPrediction(pred) (core/evaluate.ts) or ` +
+        `getEngine().read(t) first and pass the { data, shape } arrays`,
+    );
   }
   return x.dataSync() as ArrayLike<number>;
 }

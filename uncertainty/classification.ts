@@ -127,7 +127,8 @@ function mean(a: Float64Array): number {
 
 /**
  * Computes the predictive distribution and the entropy decomposition from
- * `[S, N, C]` predictions (a `tf.Tensor3D` or `{ data, shape }`).
+ * `[S, N, C]` predictions (`{ data, shape }`, e.g. from `await readPrediction(pred)`,
+ * or a `tf.Tensor3D` on a CPU backend).
  *
  * Cost: one pass over the `[S, N, C]` values with a single `exp` (log input)
  * or `log` (probability input) per value; entries whose probability

@@ -1,8 +1,13 @@
 /**
- * Uncertainty quantification and evaluation on prediction tensors: the
+ * Uncertainty quantification and evaluation on predictions: the
  * predictive distribution and its entropy decomposition (classification),
  * the Gaussian-mixture predictive (regression), test metrics, calibration,
  * out-of-distribution detection, and results tables with atomic writers.
+ *
+ * Predictions are host arrays `{ data, shape }` (what `await
+ * readPrediction(pred)` returns), or tensors on a CPU backend (`cpu`, `wasm`,
+ * `tensorflow`); a tensor on `webgpu` is refused with a TypeError rather than
+ * read synchronously. Nothing here loads TensorFlow.js.
  *
  * @example
  * ```ts

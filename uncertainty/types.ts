@@ -7,7 +7,10 @@
 
 /**
  * The part of a TensorFlow.js `tf.Tensor` the uncertainty functions use; any
- * `tf.Tensor` matches it, so this module never imports TensorFlow.js.
+ * `tf.Tensor` matches it, so this module never imports TensorFlow.js. Only
+ * tensors on a CPU backend (`cpu`, `wasm`, `tensorflow`) are accepted; a
+ * tensor on `webgpu` (or `webgl`) gives a TypeError: read it first with
+ * `await readPrediction(pred)` and pass {@linkcode PredictionArray}s.
  *
  * @example
  * ```ts
@@ -23,7 +26,7 @@ export interface TensorLike {
   readonly dtype?: string;
   /** Whether the tensor has been disposed. */
   readonly isDisposed?: boolean;
-  /** Synchronously downloads the values. */
+  /** Synchronously downloads the values (called only for tensors on a CPU backend). */
   dataSync(): ArrayLike<unknown>;
 }
 

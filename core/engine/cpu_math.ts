@@ -27,6 +27,13 @@ export function sigmoidExact(x: number): number {
   return e / (1 + e);
 }
 
+/** Lowest argument of the interpolation table. */
+export const TABLE_LO = LO;
+/** End (exclusive) of the interpolation table. */
+export const TABLE_HI = HI;
+/** Table points per unit of the argument. */
+export const TABLE_PER_UNIT = PER_UNIT;
+
 // Interleaved pairs [softplus, sigmoid] at LO + i / PER_UNIT.
 const TABLE = (() => {
   const t = new Float64Array(2 * (COUNT + 1));
@@ -37,6 +44,18 @@ const TABLE = (() => {
   }
   return t;
 })();
+
+/**
+ * The interpolation table: pairs `[softplus, sigmoid]` at `TABLE_LO + i /
+ * TABLE_PER_UNIT` (for generated loops that inline the lookup).
+ *
+ * @example
+ * ```ts
+ * import { SOFTPLUS_SIGMOID_TABLE, TABLE_LO, TABLE_PER_UNIT } from "@bayes/nn";
+ * SOFTPLUS_SIGMOID_TABLE[2 * (0 - TABLE_LO) * TABLE_PER_UNIT]; // softplus(0) = log 2
+ * ```
+ */
+export const SOFTPLUS_SIGMOID_TABLE: Float64Array = TABLE;
 
 /**
  * softplus(x) = log(1 + eˣ), interpolated (float32-accurate).
@@ -75,6 +94,25 @@ export function sigmoidJs(x: number): number {
   }
   return sigmoidExact(x);
 }
+
+/** Mantissa bits indexing the log table (2¹¹ intervals: error ≤ 3e-8). */
+export const LOG_TABLE_BITS = 11;
+
+/**
+ * log(1 + j / 2¹¹), j = 0 … 2¹¹: with a float32's exponent e and mantissa m,
+ * log x = e·ln 2 + log(1 + m), interpolated in this table (for generated
+ * loops; `Math.log` costs about twice as much there).
+ *
+ * @example
+ * ```ts
+ * import { LOG_TABLE } from "@bayes/nn";
+ * LOG_TABLE[LOG_TABLE.length - 1]; // log 2
+ * ```
+ */
+export const LOG_TABLE: Float64Array = Float64Array.from(
+  { length: (1 << LOG_TABLE_BITS) + 1 },
+  (_, j) => Math.log1p(j / (1 << LOG_TABLE_BITS)),
+);
 
 /** log(1 + x). */
 export const log1pJs: (x: number) => number = Math.log1p;

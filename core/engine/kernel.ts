@@ -20,7 +20,8 @@
  *
  * Expressions: numbers, names, `+ - * /`, comparisons, `&& || !`,
  * parentheses and the functions `sqrt exp log abs min max pow clamp sign
- * select(f, t, cond) sigmoid softplus log1p`. Every value is a float.
+ * select(f, t, cond) sigmoid softplus log1p f32`. Every value is a float
+ * (`f32(x)` rounds to float32, as stored: the CPU computes in doubles).
  *
  * Names are declared by the kernel: per-parameter `inputs` (read), `inouts`
  * (updated in place), `outputs` (new tensors), `normals` (standard normal
@@ -132,6 +133,7 @@ export const KERNEL_FUNCTIONS: Readonly<Record<string, number>> = {
   sigmoid: 1,
   softplus: 1,
   log1p: 1,
+  f32: 1,
   min: 2,
   max: 2,
   pow: 2,

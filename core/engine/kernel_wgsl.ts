@@ -41,6 +41,7 @@ const FN: Record<string, string> = {
   clamp: "clamp",
   select: "select",
   log1p: "log1p_",
+  f32: "f32",
   sigmoid: "sigmoid_",
   softplus: "softplus_",
 };

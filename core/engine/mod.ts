@@ -12,4 +12,4 @@ export * from "./philox.ts";
 export * from "./cpu_math.ts";
 export * from "./current.ts";
 export { CpuEngine } from "./cpu.ts";
-export { WebGpuEngine } from "./webgpu.ts";
+export { WebGpuDeviceError, WebGpuEngine } from "./webgpu.ts";

@@ -40,6 +40,15 @@ const MAX_SHARDS = 8;
 /** Values a batched forward pass may hold per sample chunk (floats). */
 const PASS_BUDGET = 64 * 2 ** 20;
 
+/** Raised on a read after the WebGPU device reported errors (results would be wrong). */
+export class WebGpuDeviceError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "WebGpuDeviceError";
+  }
+}
+
 class GpuBlock implements NoiseBlock {
   constructor(
     readonly samples: number,
@@ -136,10 +145,17 @@ export class WebGpuEngine implements Engine {
   readonly #gathers = new Map<number, GPUComputePipeline>();
   /** Dispatches recorded by this engine (for benchmarks). */
   dispatches = 0;
+  /** Errors the device reported since the last read (validation, out of memory). */
+  readonly #errors: string[] = [];
 
   constructor() {
     this.#be = tf.backend() as Backend;
     this.#device = this.#be.device as GPUDevice;
+    // A dispatch that fails validation (a buffer over a binding limit) or runs out of memory
+    // raises no exception: it leaves stale or zero values. Every read checks for such errors.
+    this.#device.addEventListener("uncapturederror", (e) => {
+      this.#errors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
     const info = this.#be.adapterInfo ?? {};
     this.label = `webgpu engine on ${info.description || info.vendor || "a WebGPU adapter"}`;
   }
@@ -366,6 +382,14 @@ export class WebGpuEngine implements Engine {
     const td = this.#be.tensorMap.get(t.dataId);
     if (td.values != null && td.resource == null) return Float32Array.from(td.values);
     const ab: ArrayBuffer = await this.#be.getBufferData(td.resource);
+    if (this.#errors.length) {
+      const errors = this.#errors.splice(0);
+      throw new WebGpuDeviceError(
+        `the WebGPU device reported ${errors.length} error(s) before this read, so the values ` +
+          `are not trustworthy (the network or batch may be too large for this adapter); ` +
+          `the first: ${errors[0].split("\n")[0]}`,
+      );
+    }
     if (t.dtype === "int32" || t.dtype === "bool") {
       return Float32Array.from(new Int32Array(ab, 0, t.size));
     }
@@ -465,7 +489,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 
   samplesPerPass(samples: number, valuesPerSample: number): number {
-    return Math.max(1, Math.min(samples, Math.floor(PASS_BUDGET / Math.max(1, valuesPerSample))));
+    // Each tensor of a pass (e.g. the [k, rows, width] activations) is bound whole by tfjs's
+    // kernels: beyond the device's binding limit a dispatch fails validation and leaves stale
+    // or zero values (llvmpipe: 128 MiB, 32 Mi floats), so the budget never exceeds it.
+    const binding = Math.floor(Number(this.#device.limits.maxStorageBufferBindingSize) / 4);
+    const budget = Math.min(PASS_BUDGET, binding);
+    return Math.max(1, Math.min(samples, Math.floor(budget / Math.max(1, valuesPerSample))));
   }
 }
 

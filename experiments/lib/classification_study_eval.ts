@@ -11,9 +11,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { FlagSpecs } from "../../core/cli.ts";
-import { predictDataset } from "../../core/evaluate.ts";
+import { readPrediction } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
-import type { Method } from "../../core/method.ts";
+import type { Method, Prediction } from "../../core/method.ts";
 import type { ImageDataset } from "../../datasets/mnist.ts";
 import { rotateImages } from "../../datasets/rotate.ts";
 import { take } from "../../datasets/subset.ts";
@@ -23,7 +23,7 @@ import {
   classificationUncertainty,
 } from "../../uncertainty/classification.ts";
 import { type ClassificationMetrics, classificationMetrics } from "../../uncertainty/metrics.ts";
-import { mnistModel, type StudyContext, studyMnist } from "./study.ts";
+import { mnistModel, type StudyContext, studyTest, type StudyTrain, studyTrain } from "./study.ts";
 
 /**
  * Posterior samples per prediction in `--full` mode (the reference's 100).
@@ -72,8 +72,7 @@ export const EVAL_FLAGS: FlagSpecs = {
   train_limit: {
     type: "int",
     min: 1,
-    help: "train missing models on only the first N training examples (tests; " +
-      "use a separate --models_dir)",
+    help: "train missing models on only the first N training examples (tests)",
   },
 };
 
@@ -113,7 +112,8 @@ export function testExamples(
 
 /**
  * MNIST train and test sets of a study, with `--train_limit` and the
- * study's test size applied (`fullTest`: the whole test set).
+ * study's test size applied (`fullTest`: the whole test set). The training
+ * set is lazy: it is read only if a model has to be trained.
  *
  * @example
  * ```ts
@@ -124,14 +124,13 @@ export function testExamples(
 export async function studyData(
   ctx: StudyContext,
   sizes: { quick?: number; full?: number },
-): Promise<{ train: ImageDataset; test: ImageDataset; fullTest: ImageDataset }> {
-  const { train, test } = await studyMnist(ctx);
-  const trainLimit = ctx.flags.train_limit as number | undefined;
+): Promise<{ train: StudyTrain; test: ImageDataset; fullTest: ImageDataset }> {
+  const fullTest = await studyTest(ctx);
   const testLimit = testExamples(ctx, sizes);
   return {
-    train: trainLimit ? take(train, trainLimit) : train,
-    test: testLimit ? take(test, testLimit) : test,
-    fullTest: test,
+    train: studyTrain(ctx, ctx.flags.train_limit as number | undefined),
+    test: testLimit ? take(fullTest, testLimit) : fullTest,
+    fullTest,
   };
 }
 
@@ -165,7 +164,7 @@ export interface StudyModel {
  */
 export async function* studyModels(
   ctx: StudyContext,
-  train: ImageDataset,
+  train: StudyTrain,
   log: (line: string) => void = (l) => console.error(l),
 ): AsyncGenerator<StudyModel> {
   for (const entry of ctx.methods) {
@@ -199,37 +198,69 @@ export interface ClassifierEval {
 }
 
 /**
- * Predicts `ds` with `samples` posterior samples and computes the metrics
- * and the entropy decomposition; frees the prediction tensors. With one
- * sample the epistemic part is set to exactly 0 (and the aleatoric part to
- * the total), so point estimates give no spurious rounding-level scores.
+ * Predicts `ds` with `samples` posterior samples, reads the prediction
+ * asynchronously (`readPrediction`: no synchronous GPU read) and computes the
+ * metrics and the entropy decomposition on the host; frees the prediction
+ * tensors. With one sample the epistemic part is set to exactly 0 (and the
+ * aleatoric part to the total), so point estimates give no spurious
+ * rounding-level scores.
  *
  * @example
  * ```ts
  * import { evaluateClassifier } from "./classification_study_eval.ts";
- * // const { metrics, uncertainty } = evaluateClassifier(method, test, 100, 0);
+ * // const { metrics, uncertainty } = await evaluateClassifier(method, test, 100, 0);
  * ```
  */
-export function evaluateClassifier(
+export async function evaluateClassifier(
   method: Method,
   ds: ImageDataset,
   samples: number,
   seed: number,
-): ClassifierEval {
-  const pred = predictDataset(method, ds, samples, seed);
+): Promise<ClassifierEval> {
+  const logProbs = await predictLogProbs(method, ds.x, ds.n, samples, seed);
+  const uncertainty = classificationUncertainty(logProbs);
+  if (uncertainty.s === 1) {
+    // One weight set: the mutual information is exactly 0 (not rounding noise).
+    uncertainty.aleatoric.set(uncertainty.total);
+    uncertainty.epistemic.fill(0);
+    uncertainty.aleatoricMean = uncertainty.totalMean;
+    uncertainty.epistemicMean = 0;
+  }
+  return { metrics: classificationMetrics(uncertainty, ds.y), uncertainty };
+}
+
+/**
+ * Per-sample class log-probabilities `[S, n, C]` of inputs `x` (`n` rows,
+ * row-major) as host arrays, read asynchronously; the prediction tensors are
+ * freed.
+ *
+ * @example
+ * ```ts
+ * import { predictLogProbs } from "./classification_study_eval.ts";
+ * // const { data, shape } = await predictLogProbs(method, test.x, test.n, 20, 0);
+ * ```
+ */
+export async function predictLogProbs(
+  method: Method,
+  x: Float32Array,
+  n: number,
+  samples: number,
+  seed: number,
+): Promise<{ data: Float32Array; shape: number[] }> {
+  const xt = tf.tensor2d(x, [n, x.length / Math.max(n, 1)]);
+  let pred: Prediction;
+  try {
+    pred = method.predict(xt, { samples, seed });
+  } finally {
+    xt.dispose();
+  }
   try {
     if (pred.task !== "classification") {
       throw new TypeError(`${method.name}: predict returned a ${pred.task} prediction`);
     }
-    const uncertainty = classificationUncertainty(pred.logProbs);
-    if (uncertainty.s === 1) {
-      // One weight set: the mutual information is exactly 0 (not rounding noise).
-      uncertainty.aleatoric.set(uncertainty.total);
-      uncertainty.epistemic.fill(0);
-      uncertainty.aleatoricMean = uncertainty.totalMean;
-      uncertainty.epistemicMean = 0;
-    }
-    return { metrics: classificationMetrics(uncertainty, ds.y), uncertainty };
+    const host = await readPrediction(pred);
+    if (host.task !== "classification") throw new TypeError("expected a classification read");
+    return host.logProbs;
   } finally {
     disposePrediction(pred);
   }
@@ -243,44 +274,33 @@ export function evaluateClassifier(
  * @example
  * ```ts
  * import { classProbabilityStats } from "./classification_study_eval.ts";
- * // const { mean, std } = classProbabilityStats(method, rotatedDigits, 13, 100, 0);
+ * // const { mean, std } = await classProbabilityStats(method, rotatedDigits, 13, 100, 0);
  * ```
  */
-export function classProbabilityStats(
+export async function classProbabilityStats(
   method: Method,
   x: Float32Array,
   n: number,
   samples: number,
   seed: number,
-): { mean: number[][]; std: number[][] } {
-  const xt = tf.tensor2d(x, [n, x.length / n]);
-  const pred = method.predict(xt, { samples, seed });
-  xt.dispose();
-  try {
-    if (pred.task !== "classification") {
-      throw new TypeError(`${method.name}: predict returned a ${pred.task} prediction`);
-    }
-    const [S, N, C] = pred.logProbs.shape;
-    const lp = pred.logProbs.dataSync();
-    const mean: number[][] = [];
-    const std: number[][] = [];
-    for (let i = 0; i < N; i++) {
-      const m = new Array<number>(C).fill(0);
-      const sq = new Array<number>(C).fill(0);
-      for (let s = 0; s < S; s++) {
-        for (let c = 0; c < C; c++) {
-          const p = Math.exp(lp[(s * N + i) * C + c]);
-          m[c] += p;
-          sq[c] += p * p;
-        }
+): Promise<{ mean: number[][]; std: number[][] }> {
+  const { data: lp, shape: [S, N, C] } = await predictLogProbs(method, x, n, samples, seed);
+  const mean: number[][] = [];
+  const std: number[][] = [];
+  for (let i = 0; i < N; i++) {
+    const m = new Array<number>(C).fill(0);
+    const sq = new Array<number>(C).fill(0);
+    for (let s = 0; s < S; s++) {
+      for (let c = 0; c < C; c++) {
+        const p = Math.exp(lp[(s * N + i) * C + c]);
+        m[c] += p;
+        sq[c] += p * p;
       }
-      mean.push(m.map((v) => v / S));
-      std.push(sq.map((v, c) => Math.sqrt(Math.max(0, v / S - (m[c] / S) ** 2))));
     }
-    return { mean, std };
-  } finally {
-    disposePrediction(pred);
+    mean.push(m.map((v) => v / S));
+    std.push(sq.map((v, c) => Math.sqrt(Math.max(0, v / S - (m[c] / S) ** 2))));
   }
+  return { mean, std };
 }
 
 /**

@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { getEngine } from "../../core/engine/current.ts";
 import type { Method } from "../../core/method.ts";
 import { layerShapes, type LayerTensors, mlpForward } from "../../core/mlp.ts";
 
@@ -111,7 +112,11 @@ function predictGradient(
   return { grad, samples: drawn };
 }
 
-function weightSetTensors(method: Method, samples: number, seed: number): LayerTensors[] {
+async function weightSetTensors(
+  method: Method,
+  samples: number,
+  seed: number,
+): Promise<LayerTensors[]> {
   if (!method.sampleWeights) {
     throw new TypeError(
       `${method.name}: predict is not differentiable in its inputs and the method has no ` +
@@ -120,7 +125,7 @@ function weightSetTensors(method: Method, samples: number, seed: number): LayerT
   }
   const shapes = new Map(layerShapes(method.spec).map((p) => [p.name, p.shape]));
   const nLayers = method.spec.hidden.length + 1;
-  return method.sampleWeights(samples, seed).map((set) => {
+  return (await method.sampleWeights(samples, seed)).map((set) => {
     const w: tf.Tensor2D[] = [];
     const b: tf.Tensor1D[] = [];
     for (let i = 0; i < nLayers; i++) {
@@ -148,7 +153,8 @@ function sampledWeightsGradient(sets: LayerTensors[], x: tf.Tensor2D, y: tf.Tens
 
 /**
  * Sign of the input gradient of the predictive NLL of labels `y` at inputs
- * `x` (`n` rows, row-major), computed in row chunks.
+ * `x` (`n` rows, row-major), computed in row chunks; each chunk's gradient
+ * is read asynchronously (no synchronous GPU read).
  *
  * @example
  * ```ts
@@ -156,16 +162,19 @@ function sampledWeightsGradient(sets: LayerTensors[], x: tf.Tensor2D, y: tf.Tens
  * import { fgsmDirection } from "./classification_study_fgsm.ts";
  * const m = buildMap({ inputDim: 4, hidden: [8], outputDim: 3, task: "classification" });
  * m.init(0);
- * const d = fgsmDirection(m, new Float32Array(8), new Int32Array([0, 2]), { samples: 1, seed: 0 });
+ * const d = await fgsmDirection(m, new Float32Array(8), new Int32Array([0, 2]), {
+ *   samples: 1,
+ *   seed: 0,
+ * });
  * d.sign.length; // 8
  * ```
  */
-export function fgsmDirection(
+export async function fgsmDirection(
   method: Method,
   x: Float32Array,
   y: Int32Array,
   opts: FgsmOptions,
-): FgsmDirection {
+): Promise<FgsmDirection> {
   const n = y.length;
   const d = method.spec.inputDim;
   if (x.length !== n * d) {
@@ -189,8 +198,12 @@ export function fgsmDirection(
             g = r.grad;
             samples = r.samples;
           } catch (e) {
-            // tfjs: "Cannot compute gradient of y=f(x) with respect to x…"
-            const notDifferentiable = /cannot compute gradient/i.test((e as Error).message);
+            // tfjs: "Cannot compute gradient of y=f(x) with respect to x…", or a gradient tfjs
+            // gets wrong ("Error in gradient for op BatchMatMul…": a batch-broadcast matmul,
+            // as in a forward over stacked weight samples, returns an unreduced gradient).
+            const notDifferentiable = /cannot compute gradient|error in gradient for op/i.test(
+              (e as Error).message,
+            );
             if (start > 0 || !notDifferentiable) throw e;
             // Not differentiable through predict: switch to sampled weights.
             source = "sampleWeights";
@@ -199,12 +212,16 @@ export function fgsmDirection(
         if (!g) {
           if (!sets) {
             samples = Math.min(opts.fallbackSamples ?? opts.samples, MAX_FALLBACK_SAMPLES);
-            sets = weightSetTensors(method, samples, opts.seed);
+            sets = await weightSetTensors(method, samples, opts.seed);
           }
           g = sampledWeightsGradient(sets, xt, yt);
         }
-        const gd = g.dataSync();
-        g.dispose();
+        let gd: Float32Array;
+        try {
+          gd = await getEngine().read(g);
+        } finally {
+          g.dispose();
+        }
         for (let i = 0; i < gd.length; i++) sign[start * d + i] = Math.sign(gd[i]);
       } finally {
         xt.dispose();

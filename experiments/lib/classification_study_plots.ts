@@ -222,6 +222,8 @@ export function uncertaintyCurves<R extends UncertaintyCurveRow>(
     x: keyof R & string;
     xLabel: string;
     metric: { key: keyof R & string; title: string; yLabel: string };
+    /** Tick values of the x axis (e.g. angles at multiples of 45°). */
+    xTicks?: number[];
   },
 ): SvgElement {
   const methods = [...new Set(rows.map((r) => r.method))];
@@ -234,6 +236,7 @@ export function uncertaintyCurves<R extends UncertaintyCurveRow>(
   return multiPanelLines({
     title: opts.title,
     xLabel: opts.xLabel,
+    xTicks: opts.xTicks,
     columns: 2,
     height: 560,
     panels: [

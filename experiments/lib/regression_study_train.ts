@@ -9,9 +9,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { FlagSpecs, FlagValues } from "../../core/cli.ts";
-import type { TargetScale } from "../../core/evaluate.ts";
+import { readPrediction, type TargetScale } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
-import type { Method, NetSpec } from "../../core/method.ts";
+import type { Method, NetSpec, Prediction } from "../../core/method.ts";
 import { fit } from "../../core/train.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import type { MethodEntry } from "../../methods/registry.ts";
@@ -210,80 +210,80 @@ export function samplesFor(method: Method, samples: number): number {
   return method.defaultSamples > 1 ? samples : 1;
 }
 
-function predictRaw(
+type HostArray = { data: Float32Array; shape: number[] };
+
+/** Predicts `n` standardised rows and reads μ and log σ asynchronously (tensors freed). */
+async function predictRaw(
   method: Method,
   x: Float32Array,
   n: number,
   samples: number,
   seed: number,
-): { mean: tf.Tensor3D; logSigma: tf.Tensor3D } {
+): Promise<{ mean: HostArray; logSigma: HostArray }> {
   const xt = tf.tensor2d(x, [n, x.length / Math.max(n, 1)]);
+  let p: Prediction;
   try {
-    const p = method.predict(xt, { samples: samplesFor(method, samples), seed });
-    if (p.task !== "regression") {
-      disposePrediction(p);
-      throw new TypeError(`${method.name}: expected a regression prediction`);
-    }
-    return p;
+    p = method.predict(xt, { samples: samplesFor(method, samples), seed });
   } finally {
     xt.dispose();
+  }
+  try {
+    if (p.task !== "regression") {
+      throw new TypeError(`${method.name}: expected a regression prediction`);
+    }
+    const host = await readPrediction(p);
+    if (host.task !== "regression") throw new TypeError("expected a regression read");
+    return host;
+  } finally {
+    disposePrediction(p);
   }
 }
 
 /**
  * Test log-likelihood, RMSE and mean variances of `method` on a
  * standardised set, in original units (`regressionMetrics` with the
- * training split's `yMean`/`yStd`).
+ * training split's `yMean`/`yStd`), from a prediction read asynchronously.
  *
  * @example
  * ```ts
  * import { evalRegression } from "./regression_study_train.ts";
- * // const m = evalRegression(method, split.test, 100, 0, { yMean, yStd });
+ * // const m = await evalRegression(method, split.test, 100, 0, { yMean, yStd });
  * ```
  */
-export function evalRegression(
+export async function evalRegression(
   method: Method,
   ds: ArrayDataset,
   samples: number,
   seed: number,
   scale: TargetScale,
-): RegressionMetrics {
-  const p = predictRaw(method, ds.x, ds.n, samples, seed);
-  try {
-    return regressionMetrics(p.mean, p.logSigma, ds.y, {
-      yMean: scale.yMean,
-      yStd: scale.yStd,
-      targetsStandardized: true,
-    });
-  } finally {
-    p.mean.dispose();
-    p.logSigma.dispose();
-  }
+): Promise<RegressionMetrics> {
+  const p = await predictRaw(method, ds.x, ds.n, samples, seed);
+  return regressionMetrics(p.mean, p.logSigma, ds.y, {
+    yMean: scale.yMean,
+    yStd: scale.yStd,
+    targetsStandardized: true,
+  });
 }
 
 /**
  * Predictive mean and aleatoric/epistemic variances (original units) of
- * `method` at standardised inputs `x` (`n` rows).
+ * `method` at standardised inputs `x` (`n` rows), from a prediction read
+ * asynchronously.
  *
  * @example
  * ```ts
  * import { predictUncertainty } from "./regression_study_train.ts";
- * // const u = predictUncertainty(method, gridStd, 300, 100, 0, { yMean, yStd });
+ * // const u = await predictUncertainty(method, gridStd, 300, 100, 0, { yMean, yStd });
  * ```
  */
-export function predictUncertainty(
+export async function predictUncertainty(
   method: Method,
   x: Float32Array,
   n: number,
   samples: number,
   seed: number,
   scale: TargetScale,
-): RegressionUncertainty {
-  const p = predictRaw(method, x, n, samples, seed);
-  try {
-    return regressionUncertainty(p.mean, p.logSigma, scale);
-  } finally {
-    p.mean.dispose();
-    p.logSigma.dispose();
-  }
+): Promise<RegressionUncertainty> {
+  const p = await predictRaw(method, x, n, samples, seed);
+  return regressionUncertainty(p.mean, p.logSigma, scale);
 }

@@ -28,11 +28,6 @@ export const SGMCMC_FLAGS: FlagSpecs = {
     default: 10,
     help: "samples kept in memory (all are streamed to <models_dir>/samples/)",
   },
-  noise_worker: {
-    type: "boolean",
-    default: true,
-    help: "draw the injected noise one step ahead on a worker thread (same draws, faster)",
-  },
   schedule: {
     type: "string",
     default: "fixed",
@@ -74,7 +69,6 @@ export function sgmcmcSettings(f: FlagValues): Record<string, unknown> {
     maxSamples: f.max_samples as number,
     memorySamples: f.memory_samples as number,
     sampleDir: join(String(f.models_dir), "samples"),
-    noiseWorker: Boolean(f.noise_worker),
     schedule: f.schedule,
     decayB: f.decay_b as number,
     decayGamma: f.decay_gamma as number,

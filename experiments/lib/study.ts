@@ -1,16 +1,21 @@
 /**
  * Shared machinery of the study scripts: the common flags (`--methods`,
  * `--results_dir`, `--models_dir`, `--seed`, `--quick`/`--full`, …) and
- * trained MNIST models per method — loaded from `--models_dir` when a
- * matching saved model is there, otherwise trained with the registry's
- * budget and saved for the next study.
+ * trained MNIST models per method — loaded from `--models_dir` when a saved
+ * model recorded with the same settings (method settings, network, seed,
+ * budget, training-data limit) is there, otherwise trained with the
+ * registry's budget and saved for the next study. The MNIST training set is
+ * read only when a model has to be trained. The models folder is locked
+ * while a study uses it (see `core/lock.ts`).
  *
  * @module
  */
 import { join } from "node:path";
+import { removeStaleTemps } from "../../core/atomic.ts";
 import { initBackend } from "../../core/backend.ts";
 import {
   CliError,
+  ensureExistingDir,
   ensureWritableDir,
   type FlagSpecs,
   type FlagValues,
@@ -18,7 +23,8 @@ import {
 } from "../../core/cli.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
 import { loadMethod, readSaved, saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
-import { fit } from "../../core/train.ts";
+import { acquireDirLock, type DirLock } from "../../core/lock.ts";
+import { CHECKPOINT_FILE, fit } from "../../core/train.ts";
 import { type ImageDataset, loadMnist } from "../../datasets/mnist.ts";
 import { take } from "../../datasets/subset.ts";
 import {
@@ -39,13 +45,14 @@ export const STUDY_FLAGS: FlagSpecs = {
   models_dir: {
     type: "string",
     default: "models/studies",
-    help: "trained models are reused from / saved to <models_dir>/<quick|full>/<method>",
+    help: "trained models are reused from / saved to " +
+      "<models_dir>/<quick|full>/seed<seed>/<method> (reused only if trained with the same settings)",
   },
   seed: { type: "int", default: 0, help: "random seed" },
   quick: {
     type: "boolean",
     default: false,
-    help: "small budgets: minutes on a 2-core CPU (the default mode)",
+    help: "small budgets, minutes on a 2-core CPU (used unless --full is given)",
   },
   full: { type: "boolean", default: false, help: "the reference's training budgets (hours)" },
   backend: {
@@ -73,6 +80,8 @@ export interface StudyContext {
   resultsDir: string;
   /** Seed. */
   seed: number;
+  /** The lock on `--models_dir`, taken by the first {@linkcode mnistModel} call. */
+  modelsLock?: Promise<DirLock>;
 }
 
 /**
@@ -97,6 +106,9 @@ export async function startStudy(
   const f = parseFlags(args, specs, { name, description });
   if (!f) return null;
   if (f.quick && f.full) throw new CliError("--quick and --full cannot be combined");
+  if (String(f.methods).trim() === "" || String(f.methods).split(",").every((k) => !k.trim())) {
+    throw new CliError(`--methods is empty: give a comma list of ${Object.keys(METHODS)} or all`);
+  }
   const methods = (() => {
     try {
       return selectMethods(String(f.methods));
@@ -106,6 +118,8 @@ export async function startStudy(
   })();
   await ensureWritableDir(String(f.results_dir), "--results_dir");
   await ensureWritableDir(String(f.models_dir), "--models_dir");
+  if (f.data_dir !== undefined) await ensureExistingDir(String(f.data_dir), "--data_dir");
+  await reportStaleTemps(String(f.results_dir));
   await initBackend({ backend: String(f.backend) });
   return {
     flags: f,
@@ -128,61 +142,317 @@ export const MNIST_SPEC: NetSpec = {
 export const QUICK_TRAIN_EXAMPLES = 10_000;
 
 /**
- * MNIST train and test sets for a study (quick mode: the first 10 000
- * training examples; the full test set either way unless `testLimit`).
+ * The MNIST training set of a study, read on first use only (a study whose
+ * models are all saved never reads it). `limit` is the number of examples
+ * used (quick mode: {@linkcode QUICK_TRAIN_EXAMPLES}, lowered by
+ * `trainLimit`), recorded with every model trained on it.
+ *
+ * @example
+ * ```ts
+ * import type { StudyTrain } from "./study.ts";
+ * const describe = (t: StudyTrain) => `first ${t.limit ?? "all"} examples`;
+ * ```
+ */
+export interface StudyTrain {
+  /** Examples used (`undefined`: the whole training set). */
+  limit?: number;
+  /** Loads the set (once; later calls return the same promise). */
+  load(): Promise<ImageDataset>;
+}
+
+/**
+ * The lazily loaded MNIST training set of a study (see {@linkcode StudyTrain}).
+ *
+ * @example
+ * ```ts
+ * import { studyTrain } from "./study.ts";
+ * // const train = studyTrain(ctx, 500); // nothing read yet
+ * // const ds = await train.load();
+ * ```
+ */
+export function studyTrain(ctx: StudyContext, trainLimit?: number): StudyTrain {
+  const modeLimit = ctx.full ? undefined : QUICK_TRAIN_EXAMPLES;
+  const limit = trainLimit && trainLimit > 0
+    ? Math.min(trainLimit, modeLimit ?? Infinity)
+    : modeLimit;
+  let loaded: Promise<ImageDataset> | undefined;
+  return {
+    limit,
+    load: () =>
+      loaded ??= loadMnist("mnist", "train", {
+        dataDir: ctx.flags.data_dir as string | undefined,
+        limit,
+      }),
+  };
+}
+
+/**
+ * The MNIST test set of a study (the whole set unless `testLimit`).
+ *
+ * @example
+ * ```ts
+ * import { studyTest } from "./study.ts";
+ * // const test = await studyTest(ctx, 2000);
+ * ```
+ */
+export async function studyTest(ctx: StudyContext, testLimit?: number): Promise<ImageDataset> {
+  const test = await loadMnist("mnist", "test", {
+    dataDir: ctx.flags.data_dir as string | undefined,
+  });
+  return testLimit ? take(test, testLimit) : test;
+}
+
+/**
+ * MNIST train (lazy, see {@linkcode studyTrain}) and test sets for a study
+ * (quick mode: the first 10 000 training examples; the full test set either
+ * way unless `testLimit`).
+ *
+ * @example
+ * ```ts
+ * import { studyMnist } from "./study.ts";
+ * // const { train, test } = await studyMnist(ctx, 2000);
+ * ```
  */
 export async function studyMnist(
   ctx: StudyContext,
   testLimit?: number,
-): Promise<{ train: ImageDataset; test: ImageDataset }> {
-  const dataDir = ctx.flags.data_dir as string | undefined;
-  const train = await loadMnist("mnist", "train", {
-    dataDir,
-    limit: ctx.full ? undefined : QUICK_TRAIN_EXAMPLES,
-  });
-  const test = await loadMnist("mnist", "test", { dataDir });
-  return { train, test: testLimit ? take(test, testLimit) : test };
+  trainLimit?: number,
+): Promise<{ train: StudyTrain; test: ImageDataset }> {
+  return { train: studyTrain(ctx, trainLimit), test: await studyTest(ctx, testLimit) };
 }
 
 /**
+ * Everything that determines a study model, recorded in its manifest
+ * (`info.study`): a saved model is reused only when this matches.
+ *
+ * @example
+ * ```ts
+ * import type { StudyModelRecord } from "./study.ts";
+ * const r: StudyModelRecord = {
+ *   method: "map", mode: "quick", spec: { inputDim: 784, hidden: [1200, 1200], outputDim: 10,
+ *   task: "classification" }, settings: {}, epochs: 3, batchSize: 128, seed: 0,
+ *   data: { dataset: "mnist", limit: 10000 },
+ * };
+ * ```
+ */
+export interface StudyModelRecord {
+  /** Registry key. */
+  method: string;
+  /** Budget used (`quick` or `full`). */
+  mode: "quick" | "full";
+  /** Network. */
+  spec: NetSpec;
+  /** Settings given to the builder (the budget's). */
+  settings: Record<string, unknown>;
+  /** Training epochs. */
+  epochs: number;
+  /** Minibatch size. */
+  batchSize: number;
+  /** Seed of initialisation, minibatch order and noise. */
+  seed: number;
+  /** Training data: the set and how many of its first examples (`null`: all). */
+  data: { dataset: string; limit: number | null };
+}
+
+/**
+ * The record of the model `entry` would be trained as in this study.
+ *
+ * @example
+ * ```ts
+ * import { studyModelRecord } from "./study.ts";
+ * // studyModelRecord(ctx, METHODS.map, train).seed === ctx.seed
+ * ```
+ */
+export function studyModelRecord(
+  ctx: StudyContext,
+  entry: MethodEntry,
+  train: StudyTrain,
+): StudyModelRecord {
+  const budget = ctx.full ? entry.full : entry.quick;
+  return {
+    method: entry.key,
+    mode: ctx.full ? "full" : "quick",
+    spec: MNIST_SPEC,
+    settings: budget.settings ?? {},
+    epochs: budget.epochs,
+    batchSize: budget.batchSize,
+    seed: ctx.seed,
+    data: { dataset: "mnist", limit: train.limit ?? null },
+  };
+}
+
+/** JSON with object keys sorted, so equal records compare equal. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${
+      Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) =>
+        `${JSON.stringify(k)}:${stable(o[k])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/**
+ * What differs between a saved model's record and the wanted one, as
+ * `field saved → wanted` parts; `null` when they match. A model saved
+ * without a record (older versions) never matches.
+ *
+ * @example
+ * ```ts
+ * import { recordDifference } from "./study.ts";
+ * recordDifference({ seed: 0 }, { seed: 1 }); // "seed 0 → 1"
+ * ```
+ */
+export function recordDifference(saved: unknown, wanted: object): string | null {
+  if (!saved || typeof saved !== "object") {
+    return "it records no training settings (saved by an older version)";
+  }
+  const s = saved as Record<string, unknown>, w = wanted as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of new Set([...Object.keys(w), ...Object.keys(s)])) {
+    if (stable(s[k]) !== stable(w[k])) {
+      parts.push(`${k} ${stable(s[k] ?? null)} → ${stable(w[k] ?? null)}`);
+    }
+  }
+  return parts.length ? parts.join(", ") : null;
+}
+
+/**
+ * Folder of `entry`'s model in this study:
+ * `<models_dir>/<quick|full>/seed<seed>/<key>`.
+ *
+ * @example
+ * ```ts
+ * import { studyModelDir } from "./study.ts";
+ * // studyModelDir(ctx, METHODS.map) → "models/studies/quick/seed0/map"
+ * ```
+ */
+export function studyModelDir(ctx: StudyContext, entry: MethodEntry): string {
+  return join(
+    String(ctx.flags.models_dir),
+    ctx.full ? "full" : "quick",
+    `seed${ctx.seed}`,
+    entry.key,
+  );
+}
+
+async function reportStaleTemps(dir: string, depth = 2): Promise<void> {
+  const { removed, bytes } = await removeStaleTemps(dir, depth);
+  if (removed.length) {
+    console.error(
+      `note: removed ${removed.length} temporary file(s) (${(bytes / 2 ** 20).toFixed(1)} MiB) ` +
+        `left in ${dir} by runs that were killed`,
+    );
+  }
+}
+
+/** Locks `--models_dir` for this process (once) and clears temporary files of killed runs. */
+function lockModels(ctx: StudyContext): Promise<DirLock> {
+  return ctx.modelsLock ??= (async () => {
+    const dir = String(ctx.flags.models_dir);
+    const lock = await acquireDirLock(dir, { what: "--models_dir" });
+    await reportStaleTemps(dir, 5);
+    return lock;
+  })();
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/**
  * A trained MNIST model for `entry`: loaded from
- * `<models_dir>/<quick|full>/<key>` when saved there before (and not
- * `--retrain`), else trained with the registry budget and saved.
+ * {@linkcode studyModelDir} when a model recorded with the same settings
+ * (see {@linkcode StudyModelRecord}) is saved there (and not `--retrain`),
+ * else trained with the registry budget and saved (a saved model with other
+ * settings is replaced, and `log` says what differed). The training set is
+ * loaded only in the second case.
+ *
+ * @example
+ * ```ts
+ * import { mnistModel, studyTrain } from "./study.ts";
+ * // const method = await mnistModel(ctx, METHODS.map, studyTrain(ctx));
+ * ```
  */
 export async function mnistModel(
   ctx: StudyContext,
   entry: MethodEntry,
-  train: ImageDataset,
+  train: StudyTrain,
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<Method> {
-  const dir = join(String(ctx.flags.models_dir), ctx.full ? "full" : "quick", entry.key);
-  const exists = await Deno.stat(join(dir, WEIGHTS_FILE)).then(() => true, () => false);
-  if (exists && !ctx.flags.retrain) {
-    const { manifest } = await readSaved(dir);
-    const m = buildFromManifest(manifest);
-    await loadMethod(dir, m);
-    log(`${entry.label}: loaded ${dir}`);
-    return m;
+  await lockModels(ctx);
+  const dir = studyModelDir(ctx, entry);
+  const record = studyModelRecord(ctx, entry, train);
+  if (await exists(join(dir, WEIGHTS_FILE))) {
+    if (ctx.flags.retrain) {
+      log(`${entry.label}: --retrain: training again (replaces the model saved in ${dir})`);
+    }
+    // With --retrain the saved file is not even read (it may be damaged).
+    const manifest = ctx.flags.retrain ? undefined : (await readSaved(dir)).manifest;
+    const diff = manifest ? recordDifference(manifest.info?.study, record) : "";
+    if (manifest && diff === null) {
+      const m = buildFromManifest(manifest);
+      await loadMethod(dir, m);
+      log(`${entry.label}: loaded ${dir}`);
+      return m;
+    } else if (manifest) {
+      log(
+        `${entry.label}: the model saved in ${dir} was trained differently (${diff}); ` +
+          "training one for these settings (it replaces the saved one)",
+      );
+    }
+  }
+  // Resume only a checkpoint of this very configuration.
+  const ckpt = join(dir, CHECKPOINT_FILE);
+  let resume = false;
+  if (await exists(ckpt)) {
+    const saved = await readSaved(dir, CHECKPOINT_FILE).catch(() => undefined);
+    const diff = saved ? recordDifference(saved.manifest.info?.study, record) : "unreadable";
+    resume = diff === null && !ctx.flags.retrain;
+    if (!resume) {
+      await Deno.remove(ckpt);
+      if (!ctx.flags.retrain) {
+        const why = saved ? `it was for other settings: ${diff}` : "it is unreadable";
+        log(`${entry.label}: discarded the checkpoint in ${dir} (${why})`);
+      }
+    }
   }
   const budget = ctx.full ? entry.full : entry.quick;
   const m = entry.build(MNIST_SPEC, budget.settings);
+  const data = await train.load();
   const t0 = performance.now();
-  log(`${entry.label}: training ${budget.epochs} epoch(s) on ${train.n} examples…`);
-  const r = await fit(m, train, {
+  log(`${entry.label}: training ${budget.epochs} epoch(s) on ${data.n} examples…`);
+  const info = { study: record, dataset: "mnist", normalization: data.normalization };
+  const r = await fit(m, data, {
     epochs: budget.epochs,
     batchSize: budget.batchSize,
     seed: ctx.seed,
     checkpointDir: dir,
-    resume: true,
-    info: { dataset: "mnist", normalization: train.normalization },
+    resume,
+    info,
   });
-  await saveMethod(dir, m, {
-    dataset: "mnist",
-    normalization: train.normalization,
-    history: r.history,
-  });
+  await saveMethod(dir, m, { ...info, trainExamples: data.n, history: r.history });
   log(
     `${entry.label}: trained in ${((performance.now() - t0) / 1000).toFixed(0)} s, saved to ${dir}`,
   );
   return m;
+}
+
+/**
+ * One progress line `<method>: <stage> <seconds> s` on stderr, for logs of
+ * long runs: printed only when stderr is not a terminal (a file or a pipe),
+ * so an interactive run stays quiet. `t0` is the stage's `performance.now()`.
+ *
+ * @example
+ * ```ts
+ * import { logStage } from "./study.ts";
+ * const t0 = performance.now();
+ * // … evaluate …
+ * logStage("MAP", "angle 45°", t0); // "MAP: angle 45° 1.2 s" in a log file
+ * ```
+ */
+export function logStage(method: string, stage: string, t0: number): void {
+  if (Deno.stderr.isTerminal()) return;
+  console.error(`${method}: ${stage} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -9,17 +9,20 @@
  */
 import { join } from "node:path";
 import { initBackend } from "../../core/backend.ts";
+import { removeStaleTemps } from "../../core/atomic.ts";
 import {
   CliError,
+  ensureExistingDir,
   ensureWritableDir,
   type FlagSpecs,
   type FlagValues,
   parseFlags,
 } from "../../core/cli.ts";
-import { predictDataset } from "../../core/evaluate.ts";
+import { predictDataset, readPrediction } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
-import { saveMethod } from "../../core/persist.ts";
+import { acquireDirLock } from "../../core/lock.ts";
+import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
 import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
@@ -27,6 +30,7 @@ import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
 import { saveSvg } from "../../plots/svg.ts";
 import { type ClassificationMetrics, classificationMetrics } from "../../uncertainty/metrics.ts";
 import { writeCsv, writeJson } from "../../uncertainty/io.ts";
+import { checkTrainingMemory, formatBytes } from "./memory.ts";
 
 /** Flags every training script has. */
 export const COMMON_FLAGS: FlagSpecs = {
@@ -56,6 +60,11 @@ export const COMMON_FLAGS: FlagSpecs = {
   models_dir: { type: "string", help: "folder for the checkpoint and the saved model" },
   results_dir: { type: "string", help: "folder for metrics and figures" },
   resume: { type: "boolean", default: false, help: "continue from the checkpoint in models_dir" },
+  overwrite: {
+    type: "boolean",
+    default: false,
+    help: "start again, replacing the checkpoint and model already in models_dir",
+  },
   eval_samples: {
     type: "int",
     min: 1,
@@ -85,6 +94,12 @@ export interface TrainScript {
   /** Builds the method from the network and the parsed flags. */
   build: (spec: NetSpec, f: FlagValues) => Method;
   /**
+   * Float32 copies of the parameters the method keeps while training
+   * (weights, gradients, optimizer state…; default 4), for the memory
+   * estimate made before anything is allocated.
+   */
+  memoryCopies?: (f: FlagValues) => number;
+  /**
    * Trains the method (default: {@linkcode fit}); ensembles override this to
    * train their members.
    */
@@ -113,12 +128,29 @@ export interface TrainRunResult {
   resultsDir: string;
 }
 
-/** Parses `--hidden 1200,1200` into widths. */
-export function parseHidden(s: string): number[] {
-  const parts = s.split(",").map((p) => p.trim()).filter((p) => p !== "");
+/**
+ * Parses `--hidden 1200,1200` into widths: decimal positive integers, at
+ * least one (an empty list would silently train a network without hidden
+ * layers).
+ *
+ * @example
+ * ```ts
+ * import { parseHidden } from "./train_script.ts";
+ * parseHidden("1200, 1200"); // [1200, 1200]
+ * ```
+ */
+export function parseHidden(s: string, flag = "--hidden"): number[] {
+  const parts = s.split(",").map((p) => p.trim());
+  const ok = (p: string) => /^\d+(?:[eE]\+?\d+)?$/.test(p) && Number(p) > 0;
+  if (s.trim() === "" || !parts.every(ok)) {
+    throw new CliError(
+      `${flag} expects comma-separated positive integers (layer widths, e.g. 1200,1200), ` +
+        `found "${s}"`,
+    );
+  }
   const ws = parts.map(Number);
-  if (!ws.every((w) => Number.isInteger(w) && w > 0)) {
-    throw new CliError(`--hidden expects comma-separated positive integers, found "${s}"`);
+  if (!ws.every(Number.isSafeInteger)) {
+    throw new CliError(`${flag}: width ${ws.find((w) => !Number.isSafeInteger(w))} is too large`);
   }
   return ws;
 }
@@ -144,13 +176,50 @@ export async function runTrainScript(
   if (!f) return null;
   script.validate?.(f);
   const hidden = parseHidden(String(f.hidden));
+  if (f.resume && f.overwrite) throw new CliError("--resume and --overwrite cannot be combined");
   const modelsDir = String(f.models_dir), resultsDir = String(f.results_dir);
   await ensureWritableDir(modelsDir, "--models_dir");
   await ensureWritableDir(resultsDir, "--results_dir");
+  if (f.data_dir !== undefined) await ensureExistingDir(String(f.data_dir), "--data_dir");
   const spec: NetSpec = { inputDim: 784, hidden, outputDim: 10, task: "classification" };
   const method = script.build(spec, f); // validates method settings before any work
 
-  await initBackend({ backend: String(f.backend) });
+  // One run per models folder: checkpoints, models and SG-MCMC samples would mix.
+  const lock = await acquireDirLock(modelsDir, { what: "--models_dir" });
+  try {
+    return await trainLocked(script, f, method, spec, modelsDir, resultsDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(
+  script: TrainScript,
+  f: FlagValues,
+  method: Method,
+  spec: NetSpec,
+  modelsDir: string,
+  resultsDir: string,
+): Promise<TrainRunResult> {
+  for (const dir of new Set([modelsDir, resultsDir])) {
+    const { removed, bytes } = await removeStaleTemps(dir);
+    if (removed.length) {
+      console.error(
+        `note: removed ${removed.length} temporary file(s) (${formatBytes(bytes)}) ` +
+          `left in ${dir} by runs that were killed`,
+      );
+    }
+  }
+  const ckpt = join(modelsDir, CHECKPOINT_FILE);
+  if (f.overwrite) await clearModelsDir(modelsDir);
+  else if (!f.resume) await refuseToReplace(modelsDir);
+
+  const backend = await initBackend({ backend: String(f.backend) });
+  checkTrainingMemory(spec, {
+    copies: script.memoryCopies?.(f) ?? 4,
+    batchSize: Number(f.batch_size),
+    backend: backend.name,
+  });
   const dataOpts = { dataDir: f.data_dir as string | undefined };
   const name = f.dataset as MnistName;
   const train = await loadMnist(name, "train", {
@@ -164,8 +233,7 @@ export async function runTrainScript(
 
   if (f.resume) {
     // Say which it is: a mistyped --models_dir would otherwise train from scratch unnoticed.
-    const ckpt = join(modelsDir, CHECKPOINT_FILE);
-    const found = await Deno.stat(ckpt).then(() => true, () => false);
+    const found = await exists(ckpt);
     console.error(
       found
         ? `resuming from ${ckpt}`
@@ -201,9 +269,10 @@ export async function runTrainScript(
   await saveMethod(modelsDir, method, { ...info, history, flags: f });
   const samples = Math.min(Number(f.test_samples), method.defaultSamples);
   const pred = predictDataset(method, test, samples, Number(f.seed));
-  if (pred.task !== "classification") throw new Error("expected a classification prediction");
-  const metrics = classificationMetrics(pred.logProbs, test.y);
+  const host = await readPrediction(pred); // asynchronous: no synchronous GPU read
   disposePrediction(pred);
+  if (host.task !== "classification") throw new Error("expected a classification prediction");
+  const metrics = classificationMetrics(host.logProbs, test.y);
   await writeJson(join(resultsDir, "test_metrics.json"), {
     method: method.name,
     settings: method.settings,
@@ -219,6 +288,80 @@ export async function runTrainScript(
   );
   method.dispose();
   return { history, test: metrics, modelsDir, resultsDir };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** Files of an earlier run in a models folder (checkpoint, saved model, SG-MCMC samples). */
+async function earlierRun(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of [CHECKPOINT_FILE, WEIGHTS_FILE]) if (await exists(join(dir, f))) out.push(f);
+  return out;
+}
+
+/** Epochs recorded in a checkpoint's manifest (read from the header only), if readable. */
+async function checkpointEpochs(path: string): Promise<number | undefined> {
+  try {
+    using file = await Deno.open(path);
+    const head = new Uint8Array(8);
+    if ((await file.read(head)) !== 8) return undefined;
+    const len = Number(new DataView(head.buffer).getBigUint64(0, true));
+    if (len > 1e8) return undefined;
+    const buf = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const n = await file.read(buf.subarray(got));
+      if (n === null) return undefined;
+      got += n;
+    }
+    const header = JSON.parse(new TextDecoder().decode(buf));
+    const epoch = JSON.parse(header.__metadata__.manifest).info.epoch;
+    return typeof epoch === "number" ? epoch : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses to start over a checkpoint or model of an earlier run (unless --resume/--overwrite). */
+async function refuseToReplace(dir: string): Promise<void> {
+  const found = await earlierRun(dir);
+  if (found.length === 0) return;
+  const epochs = found.includes(CHECKPOINT_FILE)
+    ? await checkpointEpochs(join(dir, CHECKPOINT_FILE))
+    : undefined;
+  throw new CliError(
+    `--models_dir ${dir} already holds ${
+      found.includes(CHECKPOINT_FILE)
+        ? `a checkpoint${epochs !== undefined ? ` (${epochs} epoch(s))` : ""}`
+        : "a saved model"
+    } of an earlier run: pass --resume to continue it, or --overwrite to start again and ` +
+      "replace it (or choose another --models_dir)",
+  );
+}
+
+/** --overwrite: removes an earlier run's checkpoint, model and SG-MCMC sample files. */
+async function clearModelsDir(dir: string): Promise<void> {
+  const found = await earlierRun(dir);
+  for (const f of [...found, "manifest.json"]) await Deno.remove(join(dir, f)).catch(() => {});
+  let samples = 0;
+  try {
+    for await (const e of Deno.readDir(join(dir, "samples"))) {
+      if (e.isFile && /^sample_\d+\.safetensors$/.test(e.name)) {
+        await Deno.remove(join(dir, "samples", e.name));
+        samples++;
+      }
+    }
+  } catch {
+    // no samples folder
+  }
+  if (found.length || samples) {
+    console.error(
+      `note: --overwrite: removed ${
+        [...found, ...(samples ? [`${samples} sample file(s)`] : [])]
+          .join(", ")
+      } of an earlier run in ${dir}`,
+    );
+  }
 }
 
 /** Loss and error against epoch, two panels. */

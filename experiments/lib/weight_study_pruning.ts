@@ -105,14 +105,31 @@ export interface PruningResult {
   /** Weights scored. */
   total: number;
   /** Whatever `evaluate` returned for the pruned method. */
-  metrics: { errorPct?: number; logLikMean: number };
+  metrics: PruningMetrics;
+}
+
+/**
+ * What a pruning sweep's `evaluate` returns (e.g. `core/evaluate.ts`'s `EvalResult`).
+ *
+ * @example
+ * ```ts
+ * import type { PruningMetrics } from "./weight_study_pruning.ts";
+ * const m: PruningMetrics = { errorPct: 1.7, logLikMean: -0.06 };
+ * ```
+ */
+export interface PruningMetrics {
+  /** Test error in percent (classification). */
+  errorPct?: number;
+  /** Test log-likelihood per example. */
+  logLikMean: number;
 }
 
 /**
  * Prunes `method` to each fraction in turn (one global threshold on
- * `pruningScores()`), evaluates it, and restores the original state
- * (`getState`/`setState`) before the next fraction and at the end. Returns
- * `undefined` when the method lacks the pruning hooks.
+ * `pruningScores()`), evaluates it (`evaluate` may be async), and restores
+ * the original state (`getState`/`setState`) before the next fraction and at
+ * the end. `onFraction` is called after each evaluation (progress lines).
+ * Returns `undefined` when the method lacks the pruning hooks.
  *
  * @example
  * ```ts
@@ -124,20 +141,43 @@ export interface PruningResult {
 export async function pruningSweep(
   method: Method,
   fractions: readonly number[],
-  evaluate: (m: Method) => { errorPct?: number; logLikMean: number },
+  evaluate: (m: Method) => PruningMetrics | Promise<PruningMetrics>,
+  onFraction?: (r: PruningResult) => void,
 ): Promise<PruningResult[] | undefined> {
   if (!method.pruningScores || !method.applyPruningMask) return undefined;
   const saved = await method.getState();
-  const prune = globalPruner(method.pruningScores());
+  const prune = globalPruner(await method.pruningScores());
   const out: PruningResult[] = [];
   for (const fraction of fractions) {
     const mask = prune(fraction);
-    if (mask.removed > 0) method.applyPruningMask(mask.keep);
+    if (mask.removed > 0) await method.applyPruningMask(mask.keep);
     try {
-      out.push({ fraction, removed: mask.removed, total: mask.total, metrics: evaluate(method) });
+      const metrics = await evaluate(method);
+      out.push({ fraction, removed: mask.removed, total: mask.total, metrics });
+      onFraction?.(out[out.length - 1]);
     } finally {
       if (mask.removed > 0) await method.setState(saved);
     }
   }
   return out;
+}
+
+/**
+ * The score each registered method ranks its weights by in `pruningScores`
+ * (lowest removed first), for figure legends and tables; `undefined` for a
+ * method not listed.
+ *
+ * @example
+ * ```ts
+ * import { pruningRanking } from "./weight_study_pruning.ts";
+ * pruningRanking("bbb_gaussian"); // "|μ|/σ"
+ * pruningRanking("map"); // "|w|"
+ * ```
+ */
+export function pruningRanking(key: string): string | undefined {
+  if (key === "map" || key === "mc_dropout" || key === "ensemble") return "|w|";
+  if (key.startsWith("bbb")) return "|μ|/σ";
+  if (key === "kfac_laplace") return "|w_MAP|/σ";
+  if (key === "sgld" || key === "psgld" || key === "sghmc") return "|sample mean|";
+  return undefined;
 }

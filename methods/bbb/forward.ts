@@ -58,31 +58,50 @@ export function localForward(
  * Flipout (Wen et al. 2018): one shared perturbation ΔW per sample, made
  * pseudo-independent per example by random signs:
  * `out = h·μ_W + b + ((h∘S)·ΔW)∘R`, with `S` `[n, in]` and `R` `[n, out]`
- * entries ±1.
+ * entries ±1. With a leading samples dimension (`ΔW` `[k, in, out]`, `b`
+ * `[k, out]`, `S` `[k, n, in]`, `R` `[k, n, out]`) all k samples go through
+ * at once and the output is `[k, n, out]`.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { flipoutForward } from "@bayes/nn/methods/bbb";
  * const x = tf.ones([4, 2]) as tf.Tensor2D;
- * const out = flipoutForward(x, [tf.zeros([2, 3]) as tf.Tensor2D], [tf.ones([2, 3]) as tf.Tensor2D],
- *   [tf.zeros([3]) as tf.Tensor1D], [tf.ones([4, 2])], [tf.ones([4, 3])]);
+ * const out = flipoutForward(x, [tf.zeros([2, 3]) as tf.Tensor2D], [tf.ones([2, 3])],
+ *   [tf.zeros([3])], [tf.ones([4, 2])], [tf.ones([4, 3])]);
  * ```
  */
 export function flipoutForward(
   x: tf.Tensor2D,
   muW: tf.Tensor2D[],
-  deltaW: tf.Tensor2D[],
-  b: tf.Tensor1D[],
+  deltaW: tf.Tensor[],
+  b: tf.Tensor[],
   signIn: tf.Tensor[],
   signOut: tf.Tensor[],
-): tf.Tensor2D {
-  let h = x;
+): tf.Tensor {
+  let h: tf.Tensor = x;
   const L = muW.length;
+  const batched = deltaW[0].rank === 3;
   for (let l = 0; l < L; l++) {
-    const base = tf.fused.matMul({ a: h, b: muW[l], bias: b[l] });
-    const pert = tf.mul(tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l]), signOut[l]);
-    const out = tf.add(base, pert) as tf.Tensor2D;
+    let out: tf.Tensor;
+    if (!batched) {
+      const base = tf.fused.matMul({ a: h as tf.Tensor2D, b: muW[l], bias: b[l] });
+      const pert = tf.mul(
+        tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D),
+        signOut[l],
+      );
+      out = tf.add(base, pert);
+    } else {
+      const k = deltaW[l].shape[0];
+      const [inDim, outDim] = muW[l].shape;
+      // The mean path shares μ_W across samples: one matmul over all rows.
+      const rows = h.rank === 2 ? h : h.reshape([-1, inDim]);
+      let base = tf.matMul(rows as tf.Tensor2D, muW[l]) as tf.Tensor;
+      base = h.rank === 2 ? base.expandDims(0) : base.reshape([k, -1, outDim]);
+      const hs = tf.mul(h.rank === 2 ? h.expandDims(0) : h, signIn[l]);
+      const pert = tf.mul(tf.matMul(hs as tf.Tensor3D, deltaW[l] as tf.Tensor3D), signOut[l]);
+      out = tf.add(tf.add(base, b[l].reshape([k, 1, outDim])), pert);
+    }
     h = l === L - 1 ? out : tf.relu(out);
   }
   return h;

@@ -1,12 +1,11 @@
 /**
  * Weight priors of Bayes by Backprop — isotropic Gaussian, Laplace, and the
- * two-component Gaussian scale mixture of Blundell et al. (2015) — with their
- * log densities, gradients, and the Monte Carlo KL accumulation used in
- * training; plus the closed-form KL between Gaussians.
+ * two-component Gaussian scale mixture of Blundell et al. (2015) — as host
+ * functions (log density and its gradient) and as kernel text for the
+ * parameter engine; plus the closed-form KL between Gaussians.
  *
  * @module
  */
-import { softplusTable, TABLE_LO, TABLE_PER_UNIT } from "./softplus.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -37,21 +36,13 @@ export interface BbbPrior {
   /** d log p(w) / dw of one weight. */
   gradLogDensity(w: number): number;
   /**
-   * Monte Carlo KL pathwise terms at sampled weights `w = μ + σ·ε` of one
-   * segment: for `i` in `[start, end)` (flat indices of `eps`, `gMu`,
-   * `gSigma`; the segment's weight is `w[i − start]`) adds
-   * `−scale·∂log p/∂w` to `gMu[i]` and that times `eps[i]` to `gSigma[i]`.
-   * Returns Σ log p(w) over the segment.
+   * Kernel text computing, from a kernel variable `w`, `lp_<tag>` = log p(w)
+   * and `gp_<tag>` = −d log p(w)/dw (the KL's pathwise gradient), with its
+   * scalars (pass {@linkcode BbbPrior.constants}).
    */
-  accumulate(
-    w: Float32Array,
-    eps: Float32Array,
-    gMu: Float32Array,
-    gSigma: Float32Array,
-    start: number,
-    end: number,
-    scale: number,
-  ): number;
+  kernel(w: string, tag: string): string;
+  /** Values of the scalars {@linkcode BbbPrior.kernel} reads. */
+  readonly constants: Readonly<Record<string, number>>;
 }
 
 /** Raised for invalid Bayes-by-Backprop settings. */
@@ -86,9 +77,8 @@ export function gaussianPrior(sigma: number): BbbPrior {
     name: "gaussian",
     logDensity: (w) => c - 0.5 * w * w * prec,
     gradLogDensity: (w) => -w * prec,
-    accumulate: (w, eps, gMu, gSigma, start, end, scale) =>
-      (end - start) * c -
-      0.5 * prec * gaussianKernel(w, eps, gMu, gSigma, start, end, scale * prec),
+    kernel: (w, t) => `let lp_${t} = pc - 0.5 * ${w} * ${w} * pprec; let gp_${t} = ${w} * pprec;`,
+    constants: { pc: c, pprec: prec },
   };
 }
 
@@ -109,14 +99,15 @@ export function laplacePrior(b: number): BbbPrior {
     name: "laplace",
     logDensity: (w) => c - Math.abs(w) * inv,
     gradLogDensity: (w) => (w > 0 ? -inv : w < 0 ? inv : 0),
-    accumulate: (w, eps, gMu, gSigma, start, end, scale) =>
-      (end - start) * c - inv * laplaceKernel(w, eps, gMu, gSigma, start, end, scale * inv),
+    kernel: (w, t) => `let lp_${t} = pc - abs(${w}) * pinv; let gp_${t} = sign(${w}) * pinv;`,
+    constants: { pc: c, pinv: inv },
   };
 }
 
 /**
  * Two-component scale mixture π·N(0, σ₁²) + (1−π)·N(0, σ₂²), evaluated per
- * weight in log space (stable for tiny σ₂).
+ * weight in log space (stable for tiny σ₂): with the wider component written
+ * first, log p = a₀ − h·w² + softplus(z), z = C − K·w², K ≥ 0.
  *
  * @example
  * ```ts
@@ -131,14 +122,9 @@ export function gmmPrior(pi: number, sigma1: number, sigma2: number): BbbPrior {
   }
   positive("mixture sigma1 (prior sigma)", sigma1);
   positive("mixture sigma2", sigma2);
-  // Write the wider component first: log p = a(w) + softplus(z), with
-  // a = log πw·N(w; 0, σw²) and z = log[πn·N(w; 0, σn²) / (πw·N(w; 0, σw²))] = C − K·w², K ≥ 0.
-  const [piW, sW, piN, sN] = sigma1 >= sigma2 ? [pi, sigma1, 1 - pi, sigma2] : [
-    1 - pi,
-    sigma2,
-    pi,
-    sigma1,
-  ];
+  const [piW, sW, piN, sN] = sigma1 >= sigma2
+    ? [pi, sigma1, 1 - pi, sigma2]
+    : [1 - pi, sigma2, pi, sigma1];
   const a0 = Math.log(piW) - HALF_LOG_2PI - Math.log(sW);
   const h1 = 0.5 / (sW * sW);
   const C = Math.log((piN * sW) / (piW * sN));
@@ -146,110 +132,18 @@ export function gmmPrior(pi: number, sigma1: number, sigma2: number): BbbPrior {
   const pW = 1 / (sW * sW), pN = 1 / (sN * sN);
   const softplus = (z: number) => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
   const sigmoid = (z: number) => z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-  const exactLog = (w: number) => a0 - h1 * w * w + softplus(C - K * w * w);
-  const exactGrad = (w: number) => -w * (pW + sigmoid(C - K * w * w) * (pN - pW));
   return {
     name: "gmm",
-    logDensity: exactLog,
-    gradLogDensity: exactGrad,
-    accumulate: (w, eps, gMu, gSigma, start, end, scale) =>
-      gmmKernel(w, eps, gMu, gSigma, start, end, C, K, scale * pW, scale * (pN - pW), a0, h1),
+    logDensity: (w) => a0 - h1 * w * w + softplus(C - K * w * w),
+    gradLogDensity: (w) => -w * (pW + sigmoid(C - K * w * w) * (pN - pW)),
+    // z is clamped at −32, where the narrow component's share (< 1.3e-14) no longer matters
+    // (and the CPU's softplus table covers it).
+    kernel: (w, t) =>
+      `let z_${t} = max(gc - gk * ${w} * ${w}, -32); ` +
+      `let lp_${t} = ga0 - gh1 * ${w} * ${w} + softplus(z_${t}); ` +
+      `let gp_${t} = ${w} * (gpw + sigmoid(z_${t}) * gpd);`,
+    constants: { ga0: a0, gh1: h1, gc: C, gk: K, gpw: pW, gpd: pN - pW },
   };
-}
-
-/**
- * The mixture's Monte Carlo KL loop (see {@linkcode BbbPrior.accumulate}),
- * at module level with its constants as arguments (V8 keeps them in
- * registers; read from a closure they cost 2–3× here). Branch-free in the
- * common case: z is clamped at −32, where the narrow component's share
- * (< 1.3e-14) no longer matters, and log(1 + eᶻ) and sigmoid(z) come from
- * the interpolation table.
- */
-function gmmKernel(
-  w: Float32Array,
-  eps: Float32Array,
-  gMu: Float32Array,
-  gSigma: Float32Array,
-  start: number,
-  end: number,
-  C: number,
-  K: number,
-  kW: number,
-  kD: number,
-  a0: number,
-  h1: number,
-): number {
-  const t = softplusTable();
-  const lo = TABLE_LO, per = TABLE_PER_UNIT;
-  let sum = 0, sumW2 = 0;
-  for (let i = start; i < end; i++) {
-    const wi = w[i - start];
-    const w2 = wi * wi;
-    sumW2 += w2;
-    let z = C - K * w2;
-    let sp: number, r: number;
-    if (z < 15.99) {
-      z = z > -32 ? z : -32;
-      const x = (z - lo) * per;
-      const j = x | 0;
-      const f = x - j;
-      const q = 3 * j;
-      sp = t[q] + f * (t[q + 3] - t[q]);
-      r = t[q + 1] + f * (t[q + 4] - t[q + 1]);
-    } else {
-      sp = z + Math.log1p(Math.exp(-z));
-      r = 1 / (1 + Math.exp(-z));
-    }
-    sum += sp;
-    const g = wi * (kW + kD * r);
-    gMu[i] += g;
-    gSigma[i] += g * eps[i];
-  }
-  return (end - start) * a0 - h1 * sumW2 + sum;
-}
-
-/** Gaussian prior MC-KL loop: adds k·w to gMu, k·w·ε to gSigma; returns Σ w². */
-function gaussianKernel(
-  w: Float32Array,
-  eps: Float32Array,
-  gMu: Float32Array,
-  gSigma: Float32Array,
-  start: number,
-  end: number,
-  k: number,
-): number {
-  let sq = 0;
-  for (let i = start; i < end; i++) {
-    const wi = w[i - start];
-    sq += wi * wi;
-    const g = k * wi;
-    gMu[i] += g;
-    gSigma[i] += g * eps[i];
-  }
-  return sq;
-}
-
-/** Laplace prior MC-KL loop: adds k·sign(w) to gMu, k·sign(w)·ε to gSigma; returns Σ |w|. */
-function laplaceKernel(
-  w: Float32Array,
-  eps: Float32Array,
-  gMu: Float32Array,
-  gSigma: Float32Array,
-  start: number,
-  end: number,
-  k: number,
-): number {
-  let abs = 0;
-  for (let i = start; i < end; i++) {
-    const wi = w[i - start];
-    const a = Math.abs(wi);
-    abs += a;
-    // k·sign(w) without a data-dependent branch (signs are coin flips: a branch mispredicts).
-    const g = a > 0 ? (k * wi) / a : 0;
-    gMu[i] += g;
-    gSigma[i] += g * eps[i];
-  }
-  return abs;
 }
 
 /**

@@ -1,16 +1,32 @@
 /**
- * The machinery shared by SGLD, pSGLD and SGHMC: the network parameters,
- * one gradient evaluation per step, the fused per-tensor update run on the
- * tensors' own memory, the step-size schedule, sample collection in
- * `endEpoch`, prediction by averaging over stored samples, state for
- * checkpoints (incl. the RNG, so resume continues the chain exactly), and the
- * weight/pruning study hooks.
+ * The machinery shared by SGLD, pSGLD and SGHMC, on the parameter engine.
+ *
+ * State ({@linkcode ChainState}): θ as a parameter vector over the network's
+ * layout (with `log_noise` when it is sampled), the sampler's per-parameter
+ * slots as vectors, the engine noise stream of the injected noise, the
+ * chain's host {@linkcode Rng} (Gibbs draws of SGHMC's prior), an optional
+ * pruning mask; the step-size schedule and the {@linkcode SampleStore}.
+ *
+ * One step: forward and backward through tfjs (`tf.valueAndGrads` on
+ * θ's tensors), then the sampler's update kernel (one engine run, fused
+ * with its noise). Samples are read asynchronously at the end of collecting
+ * epochs; `predict` pushes stored samples through the network in batches;
+ * the state (incl. the noise stream and the RNG) makes resume continue the
+ * chain exactly.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { resolve } from "node:path";
-import { checkPredictInput, nllSum, stackPrediction } from "../../core/likelihood.ts";
+import { getEngine } from "../../core/engine/current.ts";
+import type {
+  Engine,
+  Layout,
+  NoiseBlock,
+  NoiseStream,
+  ParamVec,
+} from "../../core/engine/engine.ts";
+import { errorCount, nllSum } from "../../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -22,17 +38,17 @@ import type {
   TensorBatch,
 } from "../../core/method.ts";
 import {
+  forwardLayers,
   hasGlobalNoise,
-  initLayers,
-  layerShapes,
-  mlpForward,
+  initFlat,
+  netLayout,
   validateSpec,
 } from "../../core/mlp.ts";
-import { ParamSet } from "../../core/params.ts";
 import { Rng } from "../../core/rng.ts";
 import type { HostTensor } from "../../core/safetensors.ts";
-import { tensorFromFill } from "../../core/tensor_io.ts";
-import { InlineNoise, type NoiseSource, WorkerNoise } from "./noise.ts";
+import { hostToFlat, vecToHost } from "../../core/vectors.ts";
+import { APPLY_MASK } from "./kernels.ts";
+import { pickSamples, predictSamples } from "./predict.ts";
 import { type SampleLayout, SampleStore, type WeightSample } from "./sample_store.ts";
 import { checkSchedule, collectsAt, scheduleAt, type ScheduleSettings } from "./schedule.ts";
 
@@ -53,26 +69,44 @@ export interface ChainSettings extends ScheduleSettings {
   /** Inject the sampler noise (false turns the sampler into its optimizer). */
   noise: boolean;
   /**
-   * Draw each step's Gaussian noise one step ahead on a worker thread (same
-   * draws, faster; call `dispose()` when done, a live worker keeps the process
-   * running). Default false.
-   */
-  noiseWorker?: boolean;
-  /**
    * Homoscedastic regression only: fixes the noise standard deviation (in
    * standardised units) instead of sampling log σ (which has a flat prior).
    */
   noiseStd?: number;
 }
 
+/** A per-parameter vector of a sampler (a kernel array). */
+export interface SlotSpec {
+  /** The kernel's array name. */
+  name: string;
+  /** Checkpoint key: tensors `opt/<segment>/<key>`. */
+  key: string;
+  /** Initial value of every entry. */
+  init: number;
+  /** Derived from the other slots and recomputed by the sampler: not saved. */
+  transient?: boolean;
+}
+
 /** What the sampler-specific part receives for each step. */
 export interface StepContext {
+  /** The engine. */
+  engine: Engine;
+  /** θ's layout. */
+  layout: Layout;
+  /** θ (updated in place by the sampler's kernel). */
+  theta: ParamVec;
+  /** The sampler's slots by kernel name. */
+  slots: Record<string, ParamVec>;
+  /** Gradient of the summed minibatch NLL, one tensor per segment. */
+  grads: tf.Tensor[];
+  /** The pruning mask, when one was applied. */
+  keep?: ParamVec;
   /** Step size ε_t from the schedule. */
   lr: number;
   /** N/n. */
   gradScale: number;
-  /** Whether to inject noise this step. */
-  noise: boolean;
+  /** This step's N(0, 1) noise block (when noise is on). */
+  xi?: NoiseBlock;
   /**
    * False in the exploration stage of a cyclical schedule (an optimisation
    * phase: no noise, no samples); true otherwise.
@@ -82,85 +116,85 @@ export interface StepContext {
   t: number;
   /** Zero-based epoch. */
   epoch: number;
-  /** The chain's random stream (momentum and prior draws). */
+  /** The chain's host random stream (Gibbs draws). */
   rng: Rng;
-  /** This step's N(0, 1) noise for tensor `index` (when `noise` is on). */
-  xi(index: number): Float32Array | undefined;
+  /** The chain's engine noise stream (further blocks, e.g. momentum draws). */
+  stream: NoiseStream;
 }
 
 /** The sampler-specific part of an SG-MCMC method. */
 export interface SamplerCore {
-  /** Allocates per-tensor state for the parameters in `layout`. */
-  reset(layout: SampleLayout, settings: ChainSettings): void;
+  /** Per-parameter vectors the sampler keeps. */
+  readonly slots: readonly SlotSpec[];
+  /** Resets the sampler's own state for `layout` on `engine` (at init and before setState). */
+  reset(layout: Layout, engine: Engine): void;
   /**
-   * Called once per step with the current parameters and gradients (views
-   * valid only during the call); may change `ctx.gradScale` (clipping).
+   * Called each step after the gradient was dispatched, before the update
+   * (may read the device: SGHMC's rare Gibbs draws).
    */
-  prepare?(
-    ctx: StepContext,
-    views: () => { theta: Float32Array[]; grads: Float32Array[] },
-  ): void;
-  /** Writes the updated values of tensor `name` into `out` (noise: `ctx.xi(index)`). */
-  update(
-    name: string,
-    index: number,
-    out: Float32Array,
-    theta: Float32Array,
-    grad: Float32Array,
-    ctx: StepContext,
-  ): void;
+  prepare?(ctx: StepContext): void | Promise<void>;
+  /** Runs the update (one kernel, normally) on `ctx.theta` and the slots. */
+  update(ctx: StepContext): void;
   /** Extra per-step scalars for the training history (e.g. prior std). */
   report?(): Record<string, number>;
-  /** State tensors (keys prefixed `opt/`). */
-  stateTensors(): Record<string, HostTensor>;
   /** JSON state. */
-  stateExtra(): Record<string, unknown>;
-  /** Restores {@linkcode SamplerCore.stateTensors} and {@linkcode SamplerCore.stateExtra}. */
-  setState(tensors: Record<string, HostTensor>, extra: Record<string, unknown>): void;
+  stateExtra(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Restores {@linkcode SamplerCore.stateExtra}. */
+  setState(extra: Record<string, unknown>): void;
+  /** Frees device memory the core holds. */
+  dispose?(): void;
+}
+
+/** The device and host state of a chain. */
+export interface ChainState {
+  /** The engine holding the vectors. */
+  engine: Engine;
+  /** The chain position θ. */
+  theta: ParamVec;
+  /** The sampler's slots by kernel name. */
+  slots: Record<string, ParamVec>;
+  /** The injected noise. */
+  noise: NoiseStream;
+  /** Host draws (SGHMC's Gibbs step). */
+  rng: Rng;
+  /** Pruning mask over the layout (1 keep, 0 pruned). */
+  mask?: ParamVec;
+  /** The same mask on the host, for the pruned weight matrices only. */
+  hostMask?: Record<string, Uint8Array>;
 }
 
 /** An SG-MCMC method: a {@linkcode Method} with its sample store exposed. */
 export type SgmcmcMethod = Method & {
   /** The collected samples. */
   readonly store: SampleStore;
+  /** θ's layout (the network's, with `log_noise` when it is sampled). */
+  readonly layout: Layout;
   /** Current chain position as host arrays (`l0.w`, …). */
-  current(): WeightSample;
+  current(): Promise<WeightSample>;
+  /** The sampler slot `name` (a view: valid until the next step; do not keep). */
+  slot(name: string): ParamVec;
   /** `k` stored samples (evenly spaced over the chain, newest included). */
-  sampleWeights(k: number, seed?: number): Record<string, Float32Array>[];
+  sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |mean of the stored samples| per weight matrix. */
-  pruningScores(): Record<string, Float32Array>;
-  /** Zeroes masked weights in the chain and every stored sample. */
+  pruningScores(): Promise<Record<string, Float32Array>>;
+  /** Zeroes masked weights in the chain (they stay 0) and every stored sample. */
   applyPruningMask(keep: Record<string, Uint8Array>): void;
 };
 
-// deno-lint-ignore no-explicit-any
-type AnyBackend = any;
+export { pickSamples };
 
-/** A view on a tensor's values: its own wasm-heap memory, or a host copy elsewhere. */
-function view(t: tf.Tensor): Float32Array {
-  if (tf.getBackend() === "wasm") {
-    return (tf.backend() as AnyBackend).typedArrayFromHeap(t) as Float32Array;
-  }
-  return t.dataSync() as Float32Array;
-}
+/** Noise stream purpose of the injected noise. */
+const SGMCMC_NOISE = 2;
 
 /**
- * Indices of `k` samples out of `count`: evenly spaced, ending at the newest;
- * with `k > count` samples repeat (each about `k/count` times).
+ * Validates the shared settings, naming the bad one.
  *
  * @example
  * ```ts
- * import { pickSamples } from "@bayes/nn/methods/sgld";
- * pickSamples(10, 3); // [3, 6, 9]
+ * import { checkChainSettings, SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
+ * checkChainSettings(SGLD_DEFAULTS); // fine
  * ```
  */
-export function pickSamples(count: number, k: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < k; i++) out.push(count - 1 - Math.floor((i * count) / k));
-  return out.reverse();
-}
-
-/** Validates the shared settings, naming the bad one. */
 export function checkChainSettings(s: ChainSettings): void {
   checkSchedule(s);
   if (!(s.priorSig > 0) || !Number.isFinite(s.priorSig)) {
@@ -226,68 +260,75 @@ export function buildChain(
     ...settings,
     sampleDir: settings.sampleDir ? resolve(settings.sampleDir) : undefined,
   };
+  // Models saved before the engine may carry `noiseWorker` (noise drawn on a worker
+  // thread): the engine draws the noise now, so it is accepted and dropped.
+  delete (s as unknown as Record<string, unknown>).noiseWorker;
   const nLayers = spec.hidden.length + 1;
   const sampledNoise = hasGlobalNoise(spec) && s.noiseStd === undefined;
-  const layout: SampleLayout = layerShapes(spec).map((p) => ({ name: p.name, shape: p.shape }));
-  if (sampledNoise) layout.push({ name: "log_noise", shape: [] });
+  const layout = netLayout(spec, sampledNoise);
+  const sampleLayout: SampleLayout = layout.segments.map((g) => ({
+    name: g.name,
+    shape: [...g.shape],
+  }));
   const store = new SampleStore({
-    layout,
+    layout: sampleLayout,
     maxSamples: s.maxSamples,
     memorySamples: s.memorySamples,
     dir: s.sampleDir,
   });
   const fixedLogNoise = s.noiseStd !== undefined ? Math.log(s.noiseStd) : undefined;
-  let params: ParamSet | undefined;
-  let rng = new Rng(0);
-  // The noise stream: its state, and a source started lazily at the first noisy step (so
-  // loading a model to predict never starts a worker thread).
-  let noiseState: number[] = new Rng(0).getState();
-  let noiseSrc: NoiseSource | undefined;
-  const noiseSource = (): NoiseSource => {
-    noiseSrc ??= s.noiseWorker
-      ? new WorkerNoise(totalSize, noiseState)
-      : new InlineNoise(totalSize, noiseState);
-    return noiseSrc;
-  };
-  const resetNoise = (state: number[]) => {
-    noiseSrc?.dispose();
-    noiseSrc = undefined;
-    noiseState = state;
-  };
-  const sizes = layout.map((l) => l.shape.reduce((a, b) => a * b, 1));
-  const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  const totalSize = sizes.reduce((a, b) => a + b, 0);
-  let pruneMask: Record<string, Uint8Array> | undefined;
+  let st: ChainState | undefined;
   let checkedEpochs = -1;
 
-  const need = (): ParamSet => {
-    if (!params) throw new Error(`${name}: call init(seed) before step/predict`);
-    return params;
+  const need = (): ChainState => {
+    if (!st) throw new Error(`${name}: call init(seed) before step/predict`);
+    return st;
   };
-  const layersOf = (get: (n: string) => tf.Tensor) => ({
-    w: Array.from({ length: nLayers }, (_, i) => get(`l${i}.w`) as tf.Tensor2D),
-    b: Array.from({ length: nLayers }, (_, i) => get(`l${i}.b`) as tf.Tensor1D),
-  });
+  const release = () => {
+    if (!st) return;
+    st.theta.dispose();
+    for (const v of Object.values(st.slots)) v.dispose();
+    st.mask?.dispose();
+    st = undefined;
+  };
+  /** A fresh state: θ from `theta` or the seeded initialisation, fresh slots and streams. */
+  const fresh = (seed: number, theta?: Float32Array): ChainState => {
+    release();
+    core.dispose?.();
+    const engine = getEngine();
+    core.reset(layout, engine);
+    const rng = new Rng(seed);
+    const values = theta ?? initFlat(spec, layout, rng);
+    const slots: Record<string, ParamVec> = {};
+    for (const sl of core.slots) slots[sl.name] = engine.vector(layout, sl.init);
+    return {
+      engine,
+      theta: engine.vector(layout, values),
+      slots,
+      noise: engine.noise(seed, SGMCMC_NOISE),
+      rng: new Rng(seed).fork(1),
+    };
+  };
   const masked = (sample: WeightSample): WeightSample => {
-    if (!pruneMask) return sample;
+    const mask = st?.hostMask;
+    if (!mask) return sample;
     const out: WeightSample = { ...sample };
-    for (const [k, m] of Object.entries(pruneMask)) {
+    for (const [k, m] of Object.entries(mask)) {
       const d = sample[k].slice();
       for (let j = 0; j < d.length; j++) if (!m[j]) d[j] = 0;
       out[k] = d;
     }
     return out;
   };
-  const current = (): WeightSample => {
-    const p = need();
-    const out: WeightSample = {};
-    for (const { name: n } of layout) out[n] = p.get(n).dataSync().slice() as Float32Array;
-    return out;
-  };
+  const current = (): Promise<WeightSample> => need().theta.toSegments();
   const scheduleOf = (info: StepInfo) => ({
     t: info.epoch * info.batchesPerEpoch + info.step,
     total: Math.max(1, info.epochs * info.batchesPerEpoch),
   });
+  const logNoiseOf = (ws: readonly tf.Tensor[]): tf.Tensor | undefined => {
+    if (sampledNoise) return ws[layout.index("log_noise")];
+    return fixedLogNoise !== undefined ? tf.scalar(fixedLogNoise) : undefined;
+  };
 
   const method: SgmcmcMethod = {
     name,
@@ -297,69 +338,61 @@ export function buildChain(
       return Math.max(1, store.count);
     },
     store,
+    layout,
     init(seed: number) {
-      params?.dispose();
-      rng = new Rng(seed);
-      const host = initLayers(spec, rng);
-      if (sampledNoise) host.log_noise = { data: new Float32Array([Math.log(0.5)]), shape: [] };
-      params = new ParamSet(host, true, name);
-      resetNoise(rng.fork(2).getState());
-      rng = rng.fork(1);
-      core.reset(layout, s);
+      st = fresh(seed);
       store.clear();
-      pruneMask = undefined;
     },
-    step(batch: TensorBatch, info: StepInfo): StepResult {
-      const p = need();
+    async step(batch: TensorBatch, info: StepInfo): Promise<StepResult> {
+      const c = need();
       if (info.epochs !== checkedEpochs) {
         checkBurnIn(s.burnIn, info.epochs);
         checkedEpochs = info.epochs;
       }
-      const sched = scheduleAt(s, scheduleOf(info));
+      const clock = scheduleOf(info);
+      const sched = scheduleAt(s, clock);
       const noiseOn = s.noise && sched.sampling;
-      let block: Float32Array | undefined;
+      let errors: tf.Scalar | undefined;
+      const f = (...ws: tf.Tensor[]) => {
+        const out = forwardLayers(ws.slice(0, 2 * nLayers), batch.x);
+        if (spec.task === "classification") errors = tf.keep(errorCount(out, batch.y));
+        return nllSum(spec, out, batch.y, logNoiseOf(ws));
+      };
+      const { value, grads } = tf.valueAndGrads(f)([...c.theta.tensors]);
       const ctx: StepContext = {
+        engine: c.engine,
+        layout,
+        theta: c.theta,
+        slots: c.slots,
+        grads,
+        keep: c.mask,
         lr: sched.lr,
         gradScale: info.datasetSize / batch.n,
-        noise: noiseOn,
         sampling: sched.sampling,
-        t: info.epoch * info.batchesPerEpoch + info.step,
+        t: clock.t,
         epoch: info.epoch,
-        rng,
-        xi: (i: number) => {
-          if (!noiseOn) return undefined;
-          block ??= noiseSource().next();
-          return block.subarray(offsets[i], offsets[i] + sizes[i]);
-        },
+        rng: c.rng,
+        stream: c.noise,
       };
-      const vars = layout.map((l) => p.get(l.name));
-      const logNoise = sampledNoise ? p.get("log_noise") : undefined;
-      let errors: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() =>
-        tf.tidy(() => {
-          const out = mlpForward(layersOf((n) => p.get(n)), batch.x);
-          if (spec.task === "classification") {
-            errors = tf.keep(tf.sum(tf.notEqual(tf.argMax(out, 1), batch.y.reshape([-1]))));
-          }
-          const ln = logNoise ??
-            (fixedLogNoise !== undefined ? tf.scalar(fixedLogNoise) : undefined);
-          return nllSum(spec, out, batch.y, ln);
-        }), vars);
-      const gradList = vars.map((v) => grads[v.name]);
-      core.prepare?.(ctx, () => ({ theta: vars.map(view), grads: gradList.map(view) }));
-      vars.forEach((v, i) => {
-        const next = tensorFromFill(v.shape, (out) => {
-          core.update(layout[i].name, i, out, view(v), view(gradList[i]), ctx);
-        });
-        v.assign(next as tf.Tensor);
-        next.dispose();
-      });
-      const loss = value.dataSync()[0] / batch.n;
+      try {
+        const pending = core.prepare?.(ctx);
+        if (pending) await pending;
+        if (st !== c) throw new Error(`${name}: the state changed during a step`);
+        ctx.xi = noiseOn ? c.noise.take(layout) : undefined;
+        core.update(ctx);
+      } catch (e) {
+        value.dispose();
+        errors?.dispose();
+        throw e;
+      } finally {
+        ctx.xi?.release();
+        tf.dispose(grads);
+      }
+      const r: StepResult = { loss: tf.tidy(() => tf.div(value, batch.n)), lr: sched.lr };
       value.dispose();
-      tf.dispose(gradList);
-      const r: StepResult = { loss, lr: sched.lr, ...core.report?.() };
+      Object.assign(r, core.report?.());
       if (errors) {
-        r.errors = errors.dataSync()[0] / batch.n;
+        r.errors = tf.tidy(() => tf.div(errors!, batch.n));
         errors.dispose();
       }
       return r;
@@ -367,121 +400,126 @@ export function buildChain(
     async endEpoch(epoch: number, info: StepInfo): Promise<void> {
       const endClock = scheduleOf({ ...info, step: info.batchesPerEpoch - 1 });
       const sampling = scheduleAt(s, endClock).sampling;
-      if (collectsAt(epoch, s, sampling)) await store.add(current(), epoch);
+      if (collectsAt(epoch, s, sampling)) await store.add(await current(), epoch);
     },
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
-      const p = need();
-      const k = opts.samples ?? method.defaultSamples;
-      checkPredictInput(spec, x, k);
-      const chunk = opts.chunk ?? 2000;
-      const picks = store.count ? pickSamples(store.count, k) : new Array(k).fill(-1);
-      const outs: tf.Tensor2D[] = [];
-      let cached = -2;
-      let weights: Record<string, tf.Tensor> | undefined;
-      const release = () => {
-        if (weights) tf.dispose(Object.values(weights));
-        weights = undefined;
-      };
-      try {
-        for (const idx of picks) {
-          if (idx === cached && outs.length) {
-            outs.push(outs[outs.length - 1].clone());
-            continue;
-          }
-          {
-            release();
-            if (idx < 0) {
-              weights = Object.fromEntries(layout.map((l) => [l.name, p.get(l.name).clone()]));
-            } else {
-              const smp = masked(store.get(idx));
-              weights = Object.fromEntries(
-                layout.map((l) => [l.name, tf.tensor(smp[l.name], l.shape, "float32")]),
-              );
-            }
-            cached = idx;
-          }
-          const w = weights!;
-          outs.push(tf.tidy(() => {
-            const parts: tf.Tensor2D[] = [];
-            for (let start = 0; start < x.shape[0]; start += chunk) {
-              const size = Math.min(chunk, x.shape[0] - start);
-              const xc = size === x.shape[0] ? x : tf.slice(x, [start, 0], [size, -1]);
-              parts.push(mlpForward(layersOf((n) => w[n]), xc as tf.Tensor2D));
-            }
-            let out = parts.length === 1 ? parts[0] : tf.concat(parts, 0) as tf.Tensor2D;
-            if (hasGlobalNoise(spec)) {
-              const ln = w.log_noise ?? tf.scalar(fixedLogNoise!);
-              out = tf.concat([out, tf.mul(tf.onesLike(out), ln)], 1) as tf.Tensor2D;
-            }
-            return out;
-          }));
-        }
-      } finally {
-        release();
-      }
-      const stackSpec: NetSpec = hasGlobalNoise(spec)
-        ? { ...spec, noise: "heteroscedastic" }
-        : spec;
-      return stackPrediction(stackSpec, outs);
+      const c = need();
+      return predictSamples({
+        spec,
+        layout,
+        store,
+        masked,
+        theta: c.theta,
+        fixedLogNoise,
+        x,
+        samples: opts.samples ?? method.defaultSamples,
+        chunk: opts.chunk,
+      });
     },
     async getState(): Promise<MethodState> {
-      const p = need();
-      const st = store.toState();
-      const tensors: Record<string, HostTensor> = {
-        ...p.toHost(),
-        ...core.stateTensors(),
-        ...st.tensors,
-      };
-      if (pruneMask) {
-        for (const [k, m] of Object.entries(pruneMask)) {
-          tensors[`mask/${k}`] = { data: Float32Array.from(m), shape: [m.length] };
+      const c = need();
+      const tensors: Record<string, HostTensor> = { ...(await vecToHost(c.theta)) };
+      for (const sl of core.slots) {
+        if (sl.transient) continue;
+        const parts = await c.slots[sl.name].toSegments();
+        for (const g of layout.segments) {
+          tensors[`opt/${g.name}/${sl.key}`] = { data: parts[g.name], shape: [...g.shape] };
         }
       }
-      await Promise.resolve();
+      const sampler = await core.stateExtra();
+      const stored = store.toState();
+      Object.assign(tensors, stored.tensors);
+      for (const [k, m] of Object.entries(c.hostMask ?? {})) {
+        tensors[`mask/${k}`] = { data: Float32Array.from(m), shape: [m.length] };
+      }
       return {
         tensors,
         extra: {
-          rng: rng.getState(),
-          noise: noiseSrc?.getState() ?? noiseState,
-          store: st.extra,
-          sampler: core.stateExtra(),
+          rng: c.rng.getState(),
+          noise: c.noise.getState(),
+          engine: c.engine.kind,
+          store: stored.extra,
+          sampler,
         },
       };
     },
-    async setState(state: MethodState): Promise<void> {
-      if (!params) method.init(0);
-      params!.assign(state.tensors, "", name);
-      core.setState(state.tensors, (state.extra.sampler ?? {}) as Record<string, unknown>);
-      if (Array.isArray(state.extra.rng)) rng.setState(state.extra.rng as number[]);
-      if (Array.isArray(state.extra.noise)) resetNoise(state.extra.noise as number[]);
-      store.fromState(state.tensors, (state.extra.store ?? {}) as Record<string, unknown>);
-      const masks = Object.entries(state.tensors).filter(([k]) => k.startsWith("mask/"));
-      pruneMask = masks.length
-        ? Object.fromEntries(masks.map(([k, t]) => [k.slice(5), Uint8Array.from(t.data)]))
-        : undefined;
-      await Promise.resolve();
+    setState(state: MethodState): Promise<void> {
+      const source = `${name} state`;
+      const theta = hostToFlat(layout, state.tensors, "", source);
+      const c = fresh(0, theta);
+      try {
+        for (const sl of core.slots) {
+          if (sl.transient) continue;
+          const flat = new Float32Array(layout.total);
+          for (const g of layout.segments) {
+            const key = `opt/${g.name}/${sl.key}`;
+            const t = state.tensors[key];
+            if (!t) throw new Error(`${source}: missing tensor "${key}"`);
+            if (t.data.length !== g.size) {
+              throw new Error(
+                `${source}: tensor "${key}" has ${t.data.length} values, expected ${g.size}`,
+              );
+            }
+            flat.set(t.data, g.off);
+          }
+          c.slots[sl.name].dispose();
+          c.slots[sl.name] = c.engine.vector(layout, flat);
+        }
+        const extra = state.extra;
+        if (Array.isArray(extra.rng)) c.rng.setState(extra.rng as number[]);
+        if (Array.isArray(extra.noise) && extra.engine === c.engine.kind) {
+          c.noise.setState(extra.noise as number[]);
+        }
+        core.setState((extra.sampler ?? {}) as Record<string, unknown>);
+        store.fromState(state.tensors, (extra.store ?? {}) as Record<string, unknown>);
+        const masks = Object.entries(state.tensors).filter(([k]) => k.startsWith("mask/"));
+        st = c;
+        if (masks.length) {
+          setMask(Object.fromEntries(masks.map(([k, t]) => [k.slice(5), Uint8Array.from(t.data)])));
+        }
+      } catch (e) {
+        st = c;
+        release();
+        throw e;
+      }
+      return Promise.resolve();
     },
     dispose() {
-      params?.dispose();
-      params = undefined;
-      resetNoise(noiseState);
+      release();
+      core.dispose?.();
     },
     current,
-    sampleWeights(k: number): Record<string, Float32Array>[] {
+    slot(slotName: string): ParamVec {
+      const v = need().slots[slotName];
+      if (!v) {
+        throw new RangeError(
+          `${name} has no slot "${slotName}" (have ${core.slots.map((x) => x.name).join(", ")})`,
+        );
+      }
+      return v;
+    },
+    async sampleWeights(k: number): Promise<Record<string, Float32Array>[]> {
       if (!Number.isInteger(k) || k < 1) {
         throw new RangeError(`sampleWeights: k must be a positive integer, found ${k}`);
       }
-      if (!store.count) return Array.from({ length: k }, () => current());
+      if (!store.count) {
+        const cur = await current();
+        return Array.from(
+          { length: k },
+          () => Object.fromEntries(Object.entries(cur).map(([n, v]) => [n, v.slice()])),
+        );
+      }
       return pickSamples(store.count, k).map((i) => {
         const smp = masked(store.get(i));
-        return Object.fromEntries(layout.map((l) => [l.name, smp[l.name].slice()]));
+        return Object.fromEntries(sampleLayout.map((l) => [l.name, smp[l.name].slice()]));
       });
     },
-    pruningScores(): Record<string, Float32Array> {
+    async pruningScores(): Promise<Record<string, Float32Array>> {
       const out: Record<string, Float32Array> = {};
       const n = store.count;
-      for (let i = 0; i < nLayers; i++) out[`l${i}.w`] = new Float32Array(0);
-      const sets = n ? Array.from({ length: n }, (_, j) => masked(store.get(j))) : [current()];
+      const sets = n ? Array.from({ length: n }, (_, j) => masked(store.get(j))) : [
+        await current(),
+      ];
       for (let i = 0; i < nLayers; i++) {
         const key = `l${i}.w`;
         const acc = new Float64Array(sets[0][key].length);
@@ -491,31 +529,41 @@ export function buildChain(
       return out;
     },
     applyPruningMask(keep: Record<string, Uint8Array>): void {
-      const p = need();
+      const c = need();
       for (const [k, m] of Object.entries(keep)) {
-        if (!/^l\d+\.w$/.test(k) || !p.vars.has(k)) {
+        if (!/^l\d+\.w$/.test(k) || !layout.segments.some((g) => g.name === k)) {
           throw new RangeError(`pruning mask names "${k}", expected a weight matrix l<i>.w`);
         }
-        const size = p.get(k).size;
+        const size = layout.get(k).size;
         if (m.length !== size) {
           throw new RangeError(`pruning mask for ${k} has ${m.length} entries, expected ${size}`);
         }
       }
-      const merged: Record<string, Uint8Array> = { ...(pruneMask ?? {}) };
+      const merged: Record<string, Uint8Array> = { ...(c.hostMask ?? {}) };
       for (const [k, m] of Object.entries(keep)) {
         const prev = merged[k];
         merged[k] = prev
           ? Uint8Array.from(m, (v, j) => (v && prev[j] ? 1 : 0))
           : Uint8Array.from(m);
       }
-      pruneMask = merged;
-      for (const [k, m] of Object.entries(keep)) {
-        const v = p.get(k);
-        const data = v.dataSync().slice() as Float32Array;
-        for (let j = 0; j < data.length; j++) if (!m[j]) data[j] = 0;
-        v.assign(tf.tensor(data, v.shape, "float32"));
-      }
+      setMask(merged);
     },
+  };
+
+  /** Installs a host mask: the device mask vector, applied to θ and the slots. */
+  const setMask = (hostMask: Record<string, Uint8Array>) => {
+    const c = need();
+    const flat = new Float32Array(layout.total).fill(1);
+    for (const [k, m] of Object.entries(hostMask)) {
+      const g = layout.get(k);
+      for (let j = 0; j < g.size; j++) flat[g.off + j] = m[j] ? 1 : 0;
+    }
+    c.mask?.dispose();
+    c.mask = c.engine.vector(layout, flat);
+    c.hostMask = hostMask;
+    c.engine.run(APPLY_MASK, layout, { arrays: { keep: c.mask, p: c.theta } });
+    // A pruned weight's momentum (SGHMC) is zeroed too; running averages stay as they are.
+    if (c.slots.mom) c.engine.run(APPLY_MASK, layout, { arrays: { keep: c.mask, p: c.slots.mom } });
   };
   return method;
 }

@@ -1,281 +1,243 @@
 /**
- * The SG-MCMC update rules as plain loops over `Float32Array`s: one fused
- * pass per parameter tensor (prior gradient, data gradient, preconditioner,
- * injected noise), with the noise drawn from the library's seeded
- * {@linkcode Rng}. The methods run these on views of the tensors' own
- * memory (the wasm heap), so no tfjs element-wise ops are needed.
+ * The SG-MCMC update rules as kernels of the engine's kernel language
+ * (`core/engine/kernel.ts`): one fused pass over the parameters per step
+ * (prior gradient, data gradient, preconditioner, injected noise, pruning
+ * mask), compiled to a JavaScript loop on the CPU engine and to WGSL on the
+ * WebGPU engine. A step with noise takes its N(0, 1) draws from an engine
+ * noise stream (`normals`); one without noise runs a variant that draws none.
  *
  * Conventions (all three samplers): the potential is
- * U(θ) = (N/n)·Σ_batch NLL + ‖θ‖²/(2σ²), so its minibatch gradient is
- * d = gradScale·g + priorPrecision·θ with `g` the gradient of the summed
- * minibatch NLL, `gradScale` = N/n and `priorPrecision` = 1/σ².
+ * U(θ) = (N/n)·Σ_batch NLL + Σ_k λ_k‖θ_k‖²/2 (λ_k the prior precision of
+ * segment k, 0 for the flat-prior `log_noise`), so its minibatch gradient is
+ * d = scale·g + prec·θ with `g` the gradient of the summed minibatch NLL and
+ * `scale` = N/n. Every kernel sets the entries where the optional `keep`
+ * mask (1 when absent) is 0 to exactly +0, so pruned weights stay 0.
  *
  * @module
  */
-import type { Rng } from "../../core/rng.ts";
-
-/** N(0, 1) draws for a step: into `out` (or a scratch array when `out` is `theta`). */
-function drawNormals(out: Float32Array, theta: Float32Array, rng: Rng): Float32Array {
-  const noise = out === theta ? new Float32Array(theta.length) : out;
-  rng.fillNormal(noise, 0, 1);
-  return noise;
-}
-
-/** Settings of one SGLD step (see {@linkcode sgldUpdate}). */
-export interface SgldStepSettings {
-  /** Step size ε (the `lr` flag). */
-  lr: number;
-  /** N/n: scales the summed minibatch NLL gradient to the full data set. */
-  gradScale: number;
-  /** 1/σ² of the Gaussian prior (0 = flat). */
-  priorPrecision: number;
-  /** Inject the Langevin noise (false = plain gradient descent on U with step ε/2). */
-  noise: boolean;
-}
+import { defineKernel, type Kernel } from "../../core/engine/kernel.ts";
 
 /**
- * One SGLD step (Welling & Teh 2011) on one tensor:
- * θ' = θ − (ε/2)·d + √ε·ξ, ξ ~ N(0, I), d = gradScale·g + priorPrecision·θ —
- * exactly the reference's `θ ← θ − lr·(d/2 + ξ/√lr)`. `out` may be `theta`. ξ is
- * `xi` when given (pre-drawn standard normals), else drawn from `rng`.
- *
- * @example
- * ```ts
- * import { Rng } from "@bayes/nn";
- * import { sgldUpdate } from "@bayes/nn/methods/sgld";
- * const theta = new Float32Array([1, 2]);
- * sgldUpdate(theta, theta, new Float32Array([0.5, -1]), {
- *   lr: 1e-3, gradScale: 100, priorPrecision: 1, noise: true,
- * }, new Rng(0));
- * ```
+ * One SGLD step (Welling & Teh 2011): θ' = θ − h·d + sd·ξ with h = ε/2,
+ * sd = √ε, ξ ~ N(0, I) — the reference's `θ ← θ − lr·(d/2 + ξ/√lr)`.
+ * Without noise it is gradient descent on U with step ε/2.
  */
-export function sgldUpdate(
-  out: Float32Array,
-  theta: Float32Array,
-  grad: Float32Array,
-  s: SgldStepSettings,
-  rng: Rng,
-  xi?: Float32Array,
-): void {
-  const n = theta.length;
-  const h = s.lr / 2, scale = s.gradScale, prec = s.priorPrecision;
-  if (s.noise) {
-    const noise = xi ?? drawNormals(out, theta, rng);
-    const sd = Math.sqrt(s.lr);
-    for (let i = 0; i < n; i++) {
-      const th = theta[i];
-      out[i] = th - h * (scale * grad[i] + prec * th) + sd * noise[i];
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const th = theta[i];
-      out[i] = th - h * (scale * grad[i] + prec * th);
-    }
-  }
-}
-
-/** Settings of one pSGLD step (see {@linkcode psgldUpdate}). */
-export interface PsgldStepSettings extends SgldStepSettings {
-  /** RMSprop decay α of the squared-gradient average (0.99). */
-  alpha: number;
-  /** RMSprop ε added to √v (1e-8). */
-  eps: number;
-}
+const SGLD_BODY = (noise: boolean) =>
+  `let th = p;
+   p = select(0, th - h * (scale * g + prec * th)${noise ? " + sd * xi" : ""}, keep > 0);`;
 
 /**
- * One pSGLD step (Li et al. 2016, RMSprop preconditioner, without the
- * Γ correction term, as the reference): v ← α·v + (1−α)·d²,
- * G = √v + eps, θ' = θ − (ε/2)·d/G + √(ε/G)·ξ. Updates `sqAvg` (v) in place.
- *
- * @example
- * ```ts
- * import { Rng } from "@bayes/nn";
- * import { psgldUpdate } from "@bayes/nn/methods/sgld";
- * const theta = new Float32Array([1, 2]), v = new Float32Array(2);
- * psgldUpdate(theta, theta, new Float32Array([0.5, -1]), v, {
- *   lr: 1e-3, gradScale: 100, priorPrecision: 1, noise: true, alpha: 0.99, eps: 1e-8,
- * }, new Rng(0));
- * ```
+ * One pSGLD step (Li et al. 2016, RMSprop preconditioner, without the Γ
+ * correction term, as the reference): v ← α·v + (1−α)·d², G = √v + eps,
+ * θ' = θ − (ε/2)·d/G + √(ε/G)·ξ (`beta` = 1 − α, `sdl` = √ε).
  */
-export function psgldUpdate(
-  out: Float32Array,
-  theta: Float32Array,
-  grad: Float32Array,
-  sqAvg: Float32Array,
-  s: PsgldStepSettings,
-  rng: Rng,
-  xi?: Float32Array,
-): void {
-  const n = theta.length;
-  const h = s.lr / 2, scale = s.gradScale, prec = s.priorPrecision;
-  const a = s.alpha, b = 1 - s.alpha, eps = s.eps, sqrtLr = Math.sqrt(s.lr);
-  const noise = s.noise ? xi ?? drawNormals(out, theta, rng) : undefined;
-  for (let i = 0; i < n; i++) {
-    const th = theta[i];
-    const d = scale * grad[i] + prec * th;
-    const v = a * sqAvg[i] + b * d * d;
-    sqAvg[i] = v;
-    const inv = 1 / (Math.sqrt(v) + eps); // 1/G
-    let next = th - h * d * inv;
-    if (noise) next += sqrtLr * Math.sqrt(inv) * noise[i];
-    out[i] = next;
-  }
-}
-
-/** Per-tensor state of the scale-adapted SGHMC sampler. */
-export interface SghmcTensorState {
-  /** Moving-average window τ (starts at 1). */
-  tau: Float32Array;
-  /** Running mean of the gradient ĝ (starts at 1). */
-  g: Float32Array;
-  /** Running mean of the squared gradient V̂ (starts at 1). */
-  vHat: Float32Array;
-  /** Momentum v (starts at 0). */
-  momentum: Float32Array;
-  /** Current prior precision λ of this tensor (Gibbs-resampled). */
-  priorPrecision: number;
-  /**
-   * Per-weight m = V̂^−½ and noise std for a step size, valid while V̂ is not
-   * adapted (after burn-in); rebuilt on demand, never saved.
-   */
-  cache?: { lr: number; friction: number; lam: number; m: Float64Array; sd: Float64Array };
-}
-
-/** Settings of one SGHMC step (see {@linkcode sghmcUpdate}). */
-export interface SghmcStepSettings {
-  /** Step size ε (the `lr` flag, 1e-2 in the reference). */
-  lr: number;
-  /** N/n (times the gradient-clipping factor). */
-  gradScale: number;
-  /** Friction C (`mdecay`, the reference's `base_C` = 0.05). */
-  friction: number;
-  /** Adapt τ, ĝ, V̂ (burn-in). */
-  adapt: boolean;
-  /** Redraw the momentum v ~ N(0, ε²·V̂^−½) before the step. */
-  resampleMomentum: boolean;
-  /** Inject noise (false = deterministic dynamics). */
-  noise: boolean;
-}
-
-/** Creates the initial SGHMC state of a tensor of `n` entries. */
-export function sghmcInitState(n: number, priorPrecision: number): SghmcTensorState {
-  return {
-    tau: new Float32Array(n).fill(1),
-    g: new Float32Array(n).fill(1),
-    vHat: new Float32Array(n).fill(1),
-    momentum: new Float32Array(n),
-    priorPrecision,
-  };
-}
-
-const SGHMC_EPS = 1e-6;
+const PSGLD_BODY = (noise: boolean) =>
+  `let th = p;
+   let d = scale * g + prec * th;
+   let v = alpha * sq + beta * d * d;
+   sq = v;
+   let inv = 1 / (sqrt(v) + eps);
+   p = select(0, th - h * d * inv${noise ? " + sdl * sqrt(inv) * xi" : ""}, keep > 0);`;
 
 /**
  * One step of SGHMC with scale adaptation (Springenberg et al. 2016, the
- * reference's `H_SA_SGHMC`), on one tensor. With d = gradScale·g + λθ:
- * during burn-in τ ← τ − τ·ĝ²/(V̂+1e-6) + 1, ĝ ← ĝ + (d − ĝ)/τ,
- * V̂ ← V̂ + (d² − V̂)/τ; then with m = min(1/(√V̂ + 1e-6), 1/(ε²λ)):
- * v ← v − ε²·m·d − C·v + N(0, max(2ε²·m·C − ε⁴, 1e-16)), θ ← θ + v.
+ * reference's `H_SA_SGHMC`). With d = scale·clip·g + λθ:
+ * during burn-in (`adapt`) τ ← τ − τ·ĝ²/(V̂+1e-6) + 1, ĝ ← ĝ + (d − ĝ)/τ,
+ * V̂ ← V̂ + (d² − V̂)/τ (with 1/(τ + 1e-6) for 1/τ); then with
+ * m = min(1/(√V̂ + 1e-6), mMax), the momentum (redrawn as
+ * v ~ N(0, ε²·m) when `resample`) is updated as
+ * v ← v − ε²·m·d − C·v + N(0, max(2ε²·m·C − ε⁴, 1e-16)), and θ ← θ + v.
  *
- * The cap on m is ours, not the reference's: for a weight the data leave
- * unconstrained (a dead ReLU unit's weights have zero likelihood gradient)
- * d = λθ, so V̂ tracks (λθ)² during burn-in, and a V̂ frozen while θ happened
- * to be near 0 gives a huge m. The update is then a harmonic oscillator with
- * ε²·m·λ per step, which the integrator only keeps bounded below ≈ 4: past
- * that such weights grow geometrically within a few steps after burn-in and
- * the loss becomes infinite (seen on MNIST). Any fixed positive mass keeps the
- * sampler valid; the cap keeps ε²·m·λ ≤ 1.
+ * The cap mMax = 1/(ε²λ) is ours, not the reference's: for a weight the data
+ * leave unconstrained (a dead ReLU unit's weights have zero likelihood
+ * gradient) d = λθ, so V̂ tracks (λθ)² during burn-in, and a V̂ frozen while θ
+ * happened to be near 0 gives a huge m. The update is then a harmonic
+ * oscillator with ε²·m·λ per step, which the integrator only keeps bounded
+ * below ≈ 4: past that such weights grow geometrically within a few steps
+ * after burn-in and the loss becomes infinite (seen on MNIST). Any fixed
+ * positive mass keeps the sampler valid; the cap keeps ε²·m·λ ≤ 1. (For the
+ * flat-prior `log_noise`, λ = 0 and the cap is 1e30: none.)
  *
- * @example
- * ```ts
- * import { Rng } from "@bayes/nn";
- * import { sghmcInitState, sghmcUpdate } from "@bayes/nn/methods/sghmc";
- * const theta = new Float32Array([1, 2]);
- * const st = sghmcInitState(2, 100);
- * sghmcUpdate(theta, theta, new Float32Array([0.5, -1]), st, {
- *   lr: 1e-2, gradScale: 100, friction: 0.05, adapt: true, resampleMomentum: true, noise: true,
- * }, new Rng(0));
- * ```
+ * `clip` is the gradient-clipping coefficient (1, or a one-element device
+ * tensor; see `clip.ts`); `fric` the friction C; `lr2`, `lr4` are ε², ε⁴.
+ * With the mass frozen, 1/(√V̂ + 1e-6) is read from `minv` (computed once
+ * by {@linkcode SGHMC_MASS} when the adaptation stops: a square root and a
+ * division per weight and step fewer — the old implementation's cache).
  */
-export function sghmcUpdate(
-  out: Float32Array,
-  theta: Float32Array,
-  grad: Float32Array,
-  st: SghmcTensorState,
-  s: SghmcStepSettings,
-  rng: Rng,
-  xi?: Float32Array,
-): void {
-  const n = theta.length;
-  const { tau, g, vHat, momentum } = st;
-  const scale = s.gradScale, lam = st.priorPrecision, C = s.friction;
-  const lr2 = s.lr * s.lr, lr4 = lr2 * lr2;
-  const mMax = lam > 0 ? 1 / (lr2 * lam) : Infinity; // stability cap (see above)
-  if (s.resampleMomentum) rng.fillNormal(momentum, 0, 1);
-  const noise = s.noise ? xi ?? drawNormals(out, theta, rng) : undefined;
-  const adapt = s.adapt, resample = s.resampleMomentum;
-  if (!adapt) {
-    // V̂ is frozen: per-weight constants come from a cache (same values as computed below).
-    let c = st.cache;
-    if (!c || c.lr !== s.lr || c.friction !== C || c.lam !== lam || c.m.length !== n) {
-      const m = new Float64Array(n), sd = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        m[i] = Math.min(1 / (Math.sqrt(vHat[i]) + SGHMC_EPS), mMax);
-        sd[i] = Math.sqrt(Math.max(2 * lr2 * m[i] * C - lr4, 1e-16));
-      }
-      c = st.cache = { lr: s.lr, friction: C, lam, m, sd };
-    }
-    const { m, sd } = c;
-    for (let i = 0; i < n; i++) {
-      const th = theta[i];
-      const d = scale * grad[i] + lam * th;
-      let v = resample ? Math.sqrt(lr2 * m[i]) * momentum[i] : momentum[i];
-      v += -lr2 * m[i] * d - C * v;
-      if (noise) v += sd[i] * noise[i];
-      momentum[i] = v;
-      out[i] = th + v;
-    }
-    return;
+const SGHMC_BODY = (f: SghmcVariant) =>
+  `let th = p;
+   let d = scale * clip * g + lam * th;
+   ${
+    f.adapt
+      ? `let t0 = tau;
+   let g0 = gm;
+   let v0 = vhat;
+   let t1 = t0 - (t0 * g0 * g0) / (v0 + 1e-6) + 1;
+   tau = t1;
+   let inv = 1 / (t1 + 1e-6);
+   gm = g0 - inv * g0 + inv * d;
+   vhat = v0 - inv * v0 + inv * d * d;
+   let m = min(1 / (sqrt(vhat) + 1e-6), mmax);`
+      : `let m = min(minv, mmax);`
   }
-  st.cache = undefined;
-  for (let i = 0; i < n; i++) {
-    const th = theta[i];
-    const d = scale * grad[i] + lam * th;
-    {
-      const t0 = tau[i], g0 = g[i], v0 = vHat[i];
-      const t1 = t0 - (t0 * g0 * g0) / (v0 + SGHMC_EPS) + 1;
-      tau[i] = t1;
-      const inv = 1 / (t1 + SGHMC_EPS);
-      g[i] = g0 - inv * g0 + inv * d;
-      vHat[i] = v0 - inv * v0 + inv * d * d;
-    }
-    const m = Math.min(1 / (Math.sqrt(vHat[i]) + SGHMC_EPS), mMax);
-    let v = resample ? Math.sqrt(lr2 * m) * momentum[i] : momentum[i];
-    v += -lr2 * m * d - C * v;
-    if (noise) v += Math.sqrt(Math.max(2 * lr2 * m * C - lr4, 1e-16)) * noise[i];
-    momentum[i] = v;
-    out[i] = th + v;
-  }
+   var v = ${f.resample ? "sqrt(lr2 * m) * zm" : "mom"};
+   v += -lr2 * m * d - fric * v;
+   ${f.noise ? "v += sqrt(max(2 * lr2 * m * fric - lr4, 1e-16)) * xi;" : ""}
+   mom = select(0, v, keep > 0);
+   p = select(0, th + v, keep > 0);`;
+
+const cache = new Map<string, Kernel>();
+
+function cached(key: string, make: () => Kernel): Kernel {
+  let k = cache.get(key);
+  if (!k) cache.set(key, k = make());
+  return k;
 }
 
 /**
- * A Gibbs draw of a Gaussian prior's precision under a Gamma(α₀, β₀)
- * hyperprior, given a tensor's values: λ ~ Gamma(α₀ + n/2, rate β₀ + Σθ²/2).
+ * The SGLD kernel, with or without injected noise. Arrays: `p` (θ, in
+ * place), `g` (summed minibatch NLL gradient), `keep?` (pruning mask);
+ * normals `xi` (with noise); scalars `h` = ε/2, `scale` = N/n, `prec`
+ * (per segment), `sd` = √ε (with noise).
  *
  * @example
  * ```ts
- * import { Rng } from "@bayes/nn";
- * import { samplePriorPrecision } from "@bayes/nn/methods/sghmc";
- * samplePriorPrecision(new Float32Array(1000).fill(0.1), 10, 10, new Rng(0)); // ≈ 100
+ * import { getEngine, initBackend, Layout } from "@bayes/nn";
+ * import { sgldKernel } from "@bayes/nn/methods/sgld";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const e = getEngine(), layout = new Layout([{ name: "w", shape: [2] }]);
+ * const p = e.vector(layout, 1), g = e.vector(layout, 0.5);
+ * e.run(sgldKernel(false), layout, {
+ *   arrays: { p, g }, scalars: { h: 0.05, scale: 10, prec: [1] },
+ * }); // p = 1 − 0.05·(10·0.5 + 1) = 0.7
  * ```
  */
-export function samplePriorPrecision(
-  theta: Float32Array,
-  alpha0: number,
-  beta0: number,
-  rng: Rng,
-): number {
-  let ss = 0;
-  for (let i = 0; i < theta.length; i++) ss += theta[i] * theta[i];
-  return rng.gamma(alpha0 + theta.length / 2, beta0 + ss / 2);
+export function sgldKernel(noise: boolean): Kernel {
+  return cached(`sgld${+noise}`, () =>
+    defineKernel({
+      name: noise ? "sgld" : "sgld_nonoise",
+      inputs: ["g", "keep?"],
+      inouts: ["p"],
+      normals: noise ? ["xi"] : [],
+      scalars: noise ? ["h", "scale", "prec", "sd"] : ["h", "scale", "prec"],
+      body: SGLD_BODY(noise),
+    }));
 }
+
+/**
+ * The pSGLD kernel, with or without injected noise. Arrays: `p`, `g`,
+ * `keep?`, `sq` (the RMSprop average v, in place); normals `xi`; scalars
+ * `h` = ε/2, `scale`, `prec` (per segment), `alpha`, `beta` = 1 − α, `eps`,
+ * `sdl` = √ε (with noise).
+ *
+ * @example
+ * ```ts
+ * import { psgldKernel } from "@bayes/nn/methods/sgld";
+ * psgldKernel(true).spec.scalars; // ["h", "scale", "prec", "alpha", "beta", "eps", "sdl"]
+ * ```
+ */
+export function psgldKernel(noise: boolean): Kernel {
+  const scalars = ["h", "scale", "prec", "alpha", "beta", "eps"];
+  return cached(`psgld${+noise}`, () =>
+    defineKernel({
+      name: noise ? "psgld" : "psgld_nonoise",
+      inputs: ["g", "keep?"],
+      inouts: ["p", "sq"],
+      normals: noise ? ["xi"] : [],
+      scalars: noise ? [...scalars, "sdl"] : scalars,
+      body: PSGLD_BODY(noise),
+    }));
+}
+
+/** Which SGHMC step: adapting the mass, redrawing the momentum, injecting noise. */
+export interface SghmcVariant {
+  /** Adapt τ, ĝ, V̂ (burn-in, and exploration stages of a cyclical schedule). */
+  adapt: boolean;
+  /** Redraw the momentum v ~ N(0, ε²·m) before the step (normals `zm`). */
+  resample: boolean;
+  /** Inject the noise N(0, 2ε²mC − ε⁴) (normals `xi`). */
+  noise: boolean;
+}
+
+/**
+ * The SGHMC kernel of one variant. Arrays: `p`, `g`, `keep?`, in place
+ * `tau`, `gm` (ĝ), `vhat` (V̂), `mom` (v); normals `zm` (resample) and `xi`
+ * (noise); scalars `scale`, `clip`, `lam` and `mmax` (per segment), `lr2`,
+ * `lr4`, `fric`. The frozen-mass variant (`adapt: false`) leaves τ, ĝ, V̂
+ * alone and reads `minv` = 1/(√V̂ + 1e-6) ({@linkcode SGHMC_MASS}) instead.
+ *
+ * @example
+ * ```ts
+ * import { sghmcKernel } from "@bayes/nn/methods/sghmc";
+ * const k = sghmcKernel({ adapt: true, resample: true, noise: true });
+ * k.spec.normals; // ["zm", "xi"]
+ * ```
+ */
+export function sghmcKernel(f: SghmcVariant): Kernel {
+  const key = `sghmc${+f.adapt}${+f.resample}${+f.noise}`;
+  return cached(key, () =>
+    defineKernel({
+      name: `sghmc_${f.adapt ? "adapt" : "frozen"}${f.resample ? "_resample" : ""}${
+        f.noise ? "" : "_nonoise"
+      }`,
+      inputs: f.adapt ? ["g", "keep?"] : ["g", "keep?", "minv"],
+      inouts: f.adapt ? ["p", "tau", "gm", "vhat", "mom"] : ["p", "mom"],
+      normals: [...(f.resample ? ["zm"] : []), ...(f.noise ? ["xi"] : [])],
+      scalars: ["scale", "clip", "lam", "mmax", "lr2", "lr4", "fric"],
+      body: SGHMC_BODY(f),
+    }));
+}
+
+/**
+ * The inverse mass of SGHMC before its cap, `minv` = 1/(√V̂ + 1e-6), for the
+ * frozen-mass kernel (V̂ does not change while the mass is frozen).
+ *
+ * @example
+ * ```ts
+ * import { SGHMC_MASS } from "@bayes/nn/methods/sghmc";
+ * SGHMC_MASS.spec.body; // "minv = 1 / (sqrt(vhat) + 1e-6);"
+ * ```
+ */
+export const SGHMC_MASS: Kernel = defineKernel({
+  name: "sghmc_mass",
+  inputs: ["vhat"],
+  inouts: ["minv"],
+  body: "minv = 1 / (sqrt(vhat) + 1e-6);",
+});
+
+/**
+ * Σx² per segment (`sums: ss`): the Gibbs update of the prior precision
+ * (on θ) and the gradient norm for clipping (on the gradient).
+ *
+ * @example
+ * ```ts
+ * import { getEngine, initBackend, Layout } from "@bayes/nn";
+ * import { SUM_SQUARES } from "@bayes/nn/methods/sghmc";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const e = getEngine(), layout = new Layout([{ name: "w", shape: [3] }]);
+ * const { sums } = e.run(SUM_SQUARES, layout, { arrays: { x: e.vector(layout, 2) } });
+ * await e.read(sums!); // [12]
+ * ```
+ */
+export const SUM_SQUARES: Kernel = defineKernel({
+  name: "sum_squares",
+  inputs: ["x"],
+  sums: ["ss"],
+  body: "ss += x * x;",
+});
+
+/**
+ * `p ← 0` where `keep` is 0 (applying a pruning mask to the chain and its momentum).
+ *
+ * @example
+ * ```ts
+ * import { APPLY_MASK } from "@bayes/nn/methods/sgld";
+ * APPLY_MASK.spec.body; // "p = select(0, p, keep > 0);"
+ * ```
+ */
+export const APPLY_MASK: Kernel = defineKernel({
+  name: "sgmcmc_apply_mask",
+  inputs: ["keep"],
+  inouts: ["p"],
+  body: "p = select(0, p, keep > 0);",
+});
