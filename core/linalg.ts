@@ -3,7 +3,7 @@
  * inverse and symmetric eigendecomposition in double precision (LAPACK's
  * `dpotrf`, `dtrtri`, `dsyevd` from the OpenBLAS that `core/blas.ts` loads,
  * with `ml-matrix` as the fallback when BLAS or LAPACK is unavailable), plus
- * single-precision products (`sgemm`, `ssyrk`; fallback: tfjs `matMul`).
+ * single-precision products (`sgemm`, `ssyrk`; fallback: plain loops).
  *
  * Matrices are row-major typed arrays. LAPACK works column-major; a
  * symmetric input is the same in both orders, and the routines below map the
@@ -11,7 +11,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { CholeskyDecomposition, EigenvalueDecomposition, inverse, Matrix } from "ml-matrix";
 import { CBLAS, loadBlas } from "./blas.ts";
 
@@ -243,12 +242,16 @@ function extraSymbols() {
   return loadBlas().blas?.lib.symbols ?? null;
 }
 
-/** Whether single-precision products run on BLAS (`true`) or on tfjs (`false`). */
+/** Whether single-precision products run on BLAS (`true`) or on plain loops (`false`). */
 export function hasBlasGemm(): boolean {
   return loadBlas().blas !== null;
 }
 
-function tfGemm(
+/**
+ * Plain loops for machines without BLAS (these products are small host-side ones; reading a
+ * tfjs result back synchronously would not work on a GPU backend).
+ */
+function loopGemm(
   transA: boolean,
   transB: boolean,
   m: number,
@@ -263,33 +266,28 @@ function tfGemm(
   c: Float32Array,
   ldc: number,
 ): void {
-  const take = (x: Float32Array, rows: number, cols: number, ld: number) => {
-    if (ld === cols) return x.subarray(0, rows * cols);
-    const out = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) out.set(x.subarray(r * ld, r * ld + cols), r * cols);
-    return out;
-  };
-  const av = transA ? take(a, k, m, lda) : take(a, m, k, lda);
-  const bv = transB ? take(b, n, k, ldb) : take(b, k, n, ldb);
-  const prod = tf.tidy(() =>
-    tf.matMul(
-      tf.tensor2d(av, transA ? [k, m] : [m, k]),
-      tf.tensor2d(bv, transB ? [n, k] : [k, n]),
-      transA,
-      transB,
-    ).dataSync()
-  );
+  const row = new Float64Array(n);
   for (let r = 0; r < m; r++) {
+    row.fill(0);
+    for (let p = 0; p < k; p++) {
+      const av = transA ? a[p * lda + r] : a[r * lda + p];
+      if (av === 0) continue;
+      if (transB) { for (let j = 0; j < n; j++) row[j] += av * b[j * ldb + p]; }
+      else {
+        const o = p * ldb;
+        for (let j = 0; j < n; j++) row[j] += av * b[o + j];
+      }
+    }
     for (let j = 0; j < n; j++) {
       const i = r * ldc + j;
-      c[i] = alpha * prod[r * n + j] + (beta === 0 ? 0 : beta * c[i]);
+      c[i] = alpha * row[j] + (beta === 0 ? 0 : beta * c[i]);
     }
   }
 }
 
 /**
  * Row-major `C = alpha·op(A)·op(B) + beta·C` in single precision, on BLAS
- * when loaded, else through tfjs `matMul` on the active backend.
+ * when loaded, else with plain loops.
  *
  * @example
  * ```ts
@@ -322,7 +320,7 @@ export function sgemm(
     return;
   }
   if (blas) blas.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else tfGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else loopGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /**

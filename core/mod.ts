@@ -11,7 +11,7 @@ export * from "./evaluate.ts";
 export * from "./likelihood.ts";
 export * from "./method.ts";
 export * from "./mlp.ts";
-export * from "./params.ts";
+export * from "./optim.ts";
 export * from "./persist.ts";
 export * from "./point_net.ts";
 export * from "./progress.ts";

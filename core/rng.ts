@@ -4,7 +4,7 @@
  * `tf.randomNormal` produces about 12M samples/s (a JS generator behind a
  * per-element closure); Bayes by Backprop and SG-MCMC need several million
  * Gaussian draws per step, so this module writes samples straight into a
- * `Float32Array` (or into the wasm heap of a tensor, see `core/tensor_io.ts`).
+ * `Float32Array`.
  *
  * Generator: xoshiro128** (Blackman & Vigna), seeded through splitmix32.
  * Normals: the Marsaglia–Tsang ziggurat with 128 layers. Both are written by

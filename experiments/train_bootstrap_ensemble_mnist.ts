@@ -16,7 +16,7 @@
  * @module
  */
 import { CliError, runMain } from "../core/cli.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { type EpochRecord, fit, type FitOptions } from "../core/train.ts";
 import { buildEnsemble, type EnsembleMethod } from "../methods/ensemble.ts";
 import { defaultEnsembleWorkers, trainEnsembleParallel } from "../methods/ensemble_parallel.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { runMain } from "../core/cli.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildMap } from "../methods/map.ts";
 import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { runMain } from "../core/cli.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildMcDropout } from "../methods/mc_dropout.ts";
 import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
 

@@ -34,7 +34,7 @@ import type {
 } from "../core/method.ts";
 import { appendLogNoise, predictBatched, type SampleChunk } from "../core/likelihood.ts";
 import { countParams, forwardLayers, hasGlobalNoise, validateSpec } from "../core/mlp.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, checkPointNetSettings, type PointNet } from "../core/point_net.ts";
 import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { NetSpec } from "../core/method.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 
 /** Settings of {@linkcode buildMap}. */

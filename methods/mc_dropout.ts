@@ -6,7 +6,7 @@
  * @module
  */
 import type { NetSpec } from "../core/method.ts";
-import type { OptimizerName } from "../core/params.ts";
+import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet } from "../core/point_net.ts";
 import { type MapMethod, stripUndefined } from "./map.ts";
 
