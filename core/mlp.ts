@@ -10,6 +10,7 @@ import type { NetSpec } from "./method.ts";
 import type { Rng } from "./rng.ts";
 import type { HostTensor } from "./safetensors.ts";
 import { Layout } from "./engine/engine.ts";
+import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
 
 /** Name and shape of one parameter tensor. */
 export interface ParamShape {
@@ -131,6 +132,26 @@ export interface LayerTensors {
 }
 
 /**
+ * One dense layer `relu?(a·w + bias)`, fused where the backend can. The stock
+ * wasm kernel checks the rank of the bias's *storage* (a reshaped view of a
+ * `[1, n]` tensor fails as "rank 2"), so there the add is a separate op.
+ */
+function dense(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf.Tensor {
+  if (tf.getBackend() !== "wasm" || wasmBlasKernelsRegistered()) {
+    return tf.fused.matMul({
+      a: a as tf.Tensor3D,
+      b: w as tf.Tensor3D,
+      bias,
+      activation: relu ? "relu" : "linear",
+    });
+  }
+  return tf.tidy(() => {
+    const z = tf.matMul(a as tf.Tensor3D, w as tf.Tensor3D).add(bias);
+    return relu ? tf.relu(z) : z;
+  });
+}
+
+/**
  * Forward pass: hidden layers are `relu(h·W + b)` (one fused op), the last
  * layer is linear. `hidden` transforms each hidden activation (e.g. dropout).
  *
@@ -151,12 +172,7 @@ export function mlpForward(
   const L = p.w.length;
   for (let i = 0; i < L; i++) {
     const last = i === L - 1;
-    h = tf.fused.matMul({
-      a: h,
-      b: p.w[i],
-      bias: p.b[i],
-      activation: last ? "linear" : "relu",
-    }) as tf.Tensor2D;
+    h = dense(h, p.w[i], p.b[i], !last) as tf.Tensor2D;
     if (!last && hidden) h = hidden(h, i);
   }
   return h;
@@ -233,16 +249,21 @@ export function forwardLayers(
     );
   }
   const S = ws[0].shape[0];
+  if (S === 1 && !hidden && (x.rank === 2 || x.shape[0] === 1)) {
+    // One draw: the plain rank-2 network (one GEMM per layer, rank-1 biases).
+    return tf.tidy(() => {
+      const out = forwardLayers(
+        ws.map((w) => w.reshape(w.shape.slice(1))),
+        x.rank === 2 ? x : x.reshape(x.shape.slice(1)),
+      );
+      return out.reshape([1, ...out.shape]);
+    });
+  }
   let h = x.rank === 2 ? x.reshape([1, ...x.shape]) : x;
   for (let i = 0; i < L; i++) {
     const last = i === L - 1;
     const b = ws[2 * i + 1];
-    h = tf.fused.matMul({
-      a: h as tf.Tensor3D,
-      b: ws[2 * i] as tf.Tensor3D,
-      bias: b.reshape([S, 1, b.shape[b.rank - 1]]),
-      activation: last ? "linear" : "relu",
-    });
+    h = dense(h, ws[2 * i], b.reshape([S, 1, b.shape[b.rank - 1]]), !last);
     if (!last && hidden) h = hidden(h, i);
   }
   return h;

@@ -391,6 +391,20 @@ function applyActivation(
 let registered = false;
 
 /**
+ * Whether {@link registerWasmBlasKernels} has replaced the wasm matmul kernels
+ * (which, unlike the stock ones, accept a batched bias).
+ *
+ * @example
+ * ```ts
+ * import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
+ * wasmBlasKernelsRegistered(); // false until registered
+ * ```
+ */
+export function wasmBlasKernelsRegistered(): boolean {
+  return registered;
+}
+
+/**
  * Replaces the `wasm` backend's `BatchMatMul` and `_FusedMatMul` kernels with
  * BLAS-backed ones. Idempotent. Non-float32 inputs go to the stock kernels.
  *

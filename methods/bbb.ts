@@ -294,7 +294,7 @@ const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 // The math, as kernels of the parameter engine.
 // ---------------------------------------------------------------------------
 
-/** σ = softplus(ρ) + 1e-6, kept in the state as `sig` (updated with ρ). */
+/** σ = softplus(ρ) + 1e-6, kept in the state as `sig` (updated with ρ, as is dσ/dρ, `dsig`). */
 const SIGMA = "let sd = sig;";
 
 /** The sums every update reports, at the parameters before the update. */
@@ -306,8 +306,6 @@ const KL_SUMS_BODY =
 interface BbbKernels {
   /** Weight samples w[s] = keep·(μ + σ·ε_s) (flipout: biases so, weights σ·ε_s). */
   sample: Kernel;
-  /** The same, also summing log p(w) and ε² for the Monte Carlo KL. */
-  sampleKl: Kernel;
   /** σ² (local reparametrisation). */
   variance: Kernel;
   /** Monte Carlo KL only: its pathwise gradient terms and sums, from fresh samples. */
@@ -331,7 +329,10 @@ function bbbKernels(
   // The prior's pathwise KL terms at w = μ + σε for one sample (MC KL only).
   const mcTerms = closed
     ? ""
-    : `let wp = mu + sd * e; ${prior.kernel("wp", "p")} a += kl * gp_p; b += kl * gp_p * e;`;
+    : `let wp = mu + sd * e; ${prior.kernel("wp", "p")} a += kl * gp_p; b += kl * gp_p * e; ` +
+      "lp += keep * lp_p; se2 += keep * e * e;";
+  // The Monte Carlo KL's sums (Σ log p(w), Σ ε²) come from the same prior evaluation.
+  const mcSums = closed || est === "local" ? [] : ["lp", "se2"];
   // Σ over this pass's samples of the data gradient (a: for μ, b: for σ), plus the prior terms.
   const data = est === "weight"
     ? `for s in samples { let e = eps[s]; let gs = g[s]; a += gs; b += gs * e; ${mcTerms} }`
@@ -348,7 +349,7 @@ function bbbKernels(
     ? "let gmu = keep * (a * inv + kl * mu * pprec2); " +
       "let gsig = b * inv + kl * (sd * pprec2 - 1 / sd);"
     : "let gmu = keep * (a * inv); let gsig = b * inv - kl / sd;";
-  const gradBody = `${head} ${grads} let grho = keep * gsig * sigmoid(rho);`;
+  const gradBody = `${head} ${grads} let grho = keep * gsig * dsig;`;
   const ruleMu = updateRule(s.optimizer, "mu", "gmu");
   const ruleRho = updateRule(s.optimizer, "rho", "grho");
   const optScalars = [...new Set([...ruleMu.scalars, ...ruleRho.scalars])];
@@ -357,27 +358,19 @@ function bbbKernels(
     normals: dataNormals,
     scalars: [...klScalars, "inv", ...(est === "local" ? ["ns"] : [])],
   };
-  const sampleBody = (withKl: boolean) =>
-    `${SIGMA} for s in samples { let e = eps[s]; ` +
-    (est === "flipout"
-      ? "wt[s] = select(0, isb * mu + sd * e, keep > 0.5);"
-      : "wt[s] = select(0, mu + sd * e, keep > 0.5);") +
-    (withKl
-      ? ` let wp = mu + sd * e; ${prior.kernel("wp", "p")} lp += keep * lp_p; se2 += keep * e * e;`
-      : "") +
-    " }";
-  const sampleSpec = (withKl: boolean) => ({
-    name: `${name}_sample${withKl ? "_kl" : ""}`,
+  const sample = defineKernel({
+    name: `${name}_sample`,
     inputs: ["mu", "sig", "keep?"],
     outputs: ["wt[]"],
     normals: ["eps[]"],
-    scalars: [...(est === "flipout" ? ["isb"] : []), ...(withKl ? pc : [])],
-    sums: withKl ? ["lp", "se2"] : [],
-    body: sampleBody(withKl),
+    scalars: est === "flipout" ? ["isb"] : [],
+    body: `${SIGMA} for s in samples { let e = eps[s]; ` +
+      (est === "flipout"
+        ? "wt[s] = select(0, isb * mu + sd * e, keep > 0.5); }"
+        : "wt[s] = select(0, mu + sd * e, keep > 0.5); }"),
   });
   return {
-    sample: defineKernel(sampleSpec(false)),
-    sampleKl: defineKernel(sampleSpec(true)),
+    sample,
     variance: defineKernel({
       name: `${name}_variance`,
       inputs: ["sig", "keep?"],
@@ -398,29 +391,30 @@ function bbbKernels(
     }),
     accumulate: defineKernel({
       name: `${name}_accumulate`,
-      inputs: ["mu", "sig", ...dataInputs, "pam?0", "pas?0"],
+      inputs: ["mu", "sig", ...dataInputs, "pam?0", "pas?0", "keep?"],
       outputs: ["am", "as"],
       normals: dataNormals,
+      sums: mcSums,
       scalars: [...(closed ? [] : ["kl", ...pc]), ...(est === "local" ? ["ns"] : [])],
       body: `${head} am = a; as = b;`,
     }),
     update: defineKernel({
       name: `${name}_update_${s.optimizer}`,
       ...common,
-      inouts: ["mu", "rho", "sig", ...ruleMu.slots, ...ruleRho.slots],
+      inouts: ["mu", "rho", "sig", "dsig", ...ruleMu.slots, ...ruleRho.slots],
       scalars: [...common.scalars, ...optScalars],
-      sums: KL_SUMS,
+      sums: [...KL_SUMS, ...mcSums],
       body: `${gradBody} ${KL_SUMS_BODY} let mu0 = mu; let rho0 = rho; ` +
         `${ruleMu.body} ${ruleRho.body} ` +
         "mu = select(mu0, mu, keep > 0.5); rho = select(rho0, rho, keep > 0.5); " +
-        "sig = softplus(f32(rho)) + 1e-6;",
+        "sig = softplus(f32(rho)) + 1e-6; dsig = sigmoid(f32(rho));",
     }),
     gradient: defineKernel({
       name: `${name}_gradient`,
       ...common,
-      inputs: ["mu", "rho", "sig", ...common.inputs],
+      inputs: ["mu", "rho", "sig", "dsig", ...common.inputs],
       outputs: ["dmu", "drho"],
-      sums: KL_SUMS,
+      sums: [...KL_SUMS, ...mcSums],
       body: `${gradBody} ${KL_SUMS_BODY} dmu = gmu; drho = grho;`,
     }),
   };
@@ -439,8 +433,8 @@ const UNIFORM_INIT = defineKernel({
 const SIGMA_OF_RHO = defineKernel({
   name: "bbb_sigma",
   inputs: ["rho"],
-  outputs: ["sig"],
-  body: "sig = softplus(rho) + 1e-6;",
+  outputs: ["sig", "dsig"],
+  body: "sig = softplus(rho) + 1e-6; dsig = sigmoid(rho);",
 });
 
 /** Pruning: masked μ set to 0 (σ is masked where it is used). */
@@ -500,6 +494,8 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     rho: ParamVec;
     /** σ = softplus(ρ) + 1e-6, kept in step with ρ. */
     sig: ParamVec;
+    /** dσ/dρ = sigmoid(ρ), kept in step with ρ. */
+    dsig: ParamVec;
     opt: OptimizerState;
     noise: NoiseStream;
     logNoise?: ParamVec;
@@ -516,22 +512,23 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     st.mu.dispose();
     st.rho.dispose();
     st.sig.dispose();
+    st.dsig.dispose();
     st.opt.dispose();
     st.logNoise?.dispose();
     st.mask?.dispose();
     st = undefined;
   };
-  const sigmaOf = (engine: Engine, rho: ParamVec): ParamVec =>
-    new ParamVec(
-      engine,
-      layout,
-      engine.run(SIGMA_OF_RHO, layout, { arrays: { rho } }).outputs.sig.map((t) => tf.keep(t)),
-    );
+  /** σ and dσ/dρ of ρ. */
+  const sigmaOf = (engine: Engine, rho: ParamVec): { sig: ParamVec; dsig: ParamVec } => {
+    const o = engine.run(SIGMA_OF_RHO, layout, { arrays: { rho } }).outputs;
+    const vec = (ts: tf.Tensor[]) => new ParamVec(engine, layout, ts.map((t) => tf.keep(t)));
+    return { sig: vec(o.sig), dsig: vec(o.dsig) };
+  };
   const make = (engine: Engine, mu: ParamVec, rho: ParamVec, seed: number): State => ({
     engine,
     mu,
     rho,
-    sig: sigmaOf(engine, rho),
+    ...sigmaOf(engine, rho),
     opt: new OptimizerState(
       s,
       engine,
@@ -683,13 +680,12 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
         const count = Math.min(k, n - first);
         const blk = x.noise.take(layout, count);
         toRelease.push(blk);
-        const sr = e.run(closed ? K.sample : K.sampleKl, layout, {
+        const sr = e.run(K.sample, layout, {
           arrays: { mu: x.mu, sig: x.sig, ...masks(x) },
           normals: { eps: blk },
           samples: count,
-          scalars: { ...(closed ? {} : prior.constants), isb: isBias },
+          scalars: { isb: isBias },
         });
-        if (sr.sums) mcSums.push(sr.sums);
         // One sample per pass: plain weight tensors (the CPU engine's BLAS path).
         const wt = sr.outputs.wt.map((t) => count === 1 ? t.reshape(t.shape.slice(1)) : t);
         const chunkArrays: Record<string, readonly tf.Tensor[]> = {};
@@ -762,6 +758,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
             samples: count,
             scalars: closed ? {} : klScalars,
           });
+          if (ar.sums) mcSums.push(ar.sums);
           if (pam) toDispose.push(...pam, ...pas!);
           pam = ar.outputs.am;
           pas = ar.outputs.as;
@@ -787,6 +784,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
           mu: x.mu,
           rho: x.rho,
           sig: x.sig,
+          dsig: x.dsig,
           ...x.opt.slotsOf("mu"),
           ...x.opt.slotsOf("rho"),
         },
@@ -802,13 +800,17 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       }
     } else {
       const r = e.run(K.gradient, layout, {
-        arrays: { ...fa.arrays, mu: x.mu, rho: x.rho, sig: x.sig },
+        arrays: { ...fa.arrays, mu: x.mu, rho: x.rho, sig: x.sig, dsig: x.dsig },
         normals: fa.normals,
         samples: fa.samples,
         scalars: fa.scalars,
       });
       updSums = r.sums!;
       grad = { mu: r.outputs.dmu, rho: r.outputs.drho };
+    }
+    // Weight sampling / Flipout with the MC KL: the update's last two sums are this pass's.
+    if (updSums.shape[1] > KL_SUMS.length) {
+      mcSums.push(tf.slice(updSums, [0, KL_SUMS.length], [-1, 2]) as tf.Tensor2D);
     }
     const klv = klValue(x, updSums, mcSums, n);
     const result: StepResult = tf.tidy(() => {
@@ -1025,9 +1027,10 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       x.mu.dispose();
       x.rho.dispose();
       x.sig.dispose();
+      x.dsig.dispose();
       x.mu = x.engine.vector(layout, mu);
       x.rho = x.engine.vector(layout, rho);
-      x.sig = sigmaOf(x.engine, x.rho);
+      Object.assign(x, sigmaOf(x.engine, x.rho));
     },
     async sampleWeights(k: number, seed = 0): Promise<Record<string, Float32Array>[]> {
       const x = need();

@@ -537,9 +537,70 @@ export function defineKernel(spec: KernelSpec): Kernel {
     args,
     scalars: [...(spec.scalars ?? [])],
     sums: [...(spec.sums ?? [])],
-    body,
+    body: withoutDeadLets(body),
     usesSamples,
   };
+}
+
+/** Names an expression reads. */
+function reads(e: Expr, out: Set<string>): void {
+  switch (e.t) {
+    case "name":
+      out.add(e.name);
+      return;
+    case "index":
+      out.add(e.name);
+      return;
+    case "call":
+      for (const a of e.args) reads(a, out);
+      return;
+    case "un":
+      reads(e.e, out);
+      return;
+    case "bin":
+      reads(e.a, out);
+      reads(e.b, out);
+      return;
+  }
+}
+
+/**
+ * Drops `let` bindings nothing reads (snippets shared by several kernels
+ * compute values one of them does not use: a prior's log density where only
+ * its gradient is needed). Expressions are pure, so this changes no result.
+ */
+function withoutDeadLets(body: Stmt[]): Stmt[] {
+  let current = body;
+  for (;;) {
+    const used = new Set<string>();
+    const walk = (list: readonly Stmt[]) => {
+      for (const s of list) {
+        if (s.t === "let" || s.t === "var") reads(s.e, used);
+        else if (s.t === "set") {
+          reads(s.e, used);
+          if (s.index) used.add(s.index);
+        } else if (s.t === "if") {
+          reads(s.cond, used);
+          walk(s.then);
+          if (s.else) walk(s.else);
+        } else if (s.t === "for") walk(s.body);
+      }
+    };
+    walk(current);
+    let removed = false;
+    const prune = (list: readonly Stmt[]): Stmt[] =>
+      list.flatMap((s): Stmt[] => {
+        if (s.t === "let" && !used.has(s.name)) {
+          removed = true;
+          return [];
+        }
+        if (s.t === "if") return [{ ...s, then: prune(s.then), else: s.else && prune(s.else) }];
+        if (s.t === "for") return [{ ...s, body: prune(s.body) }];
+        return [s];
+      });
+    current = prune(current);
+    if (!removed) return current;
+  }
 }
 
 /** Source-like text of an expression (error messages). */

@@ -98,6 +98,9 @@ export function compileJs(
       .map((a) => a.name),
   );
   let temp = 0;
+  const lookups = new Map<string, number>();
+  const lookupLine = (t: number) =>
+    `if (in_${t}) { f_${t} = (x_${t} - ${TABLE_LO}) * ${TABLE_PER_UNIT}; j_${t} = f_${t} | 0; }`;
   /** An expression; table lookups it needs are appended to `hoist` as statements. */
   const expr = (e: Expr, hoist: string[]): string => {
     switch (e.t) {
@@ -114,19 +117,39 @@ export function compileJs(
         if (e.fn === "select") return `((${a[2]}) ? (${a[1]}) : (${a[0]}))`;
         if (e.fn === "clamp") return `Math.min(Math.max(${a[0]}, ${a[1]}), ${a[2]})`;
         if (e.fn === "softplus" || e.fn === "sigmoid") {
-          const t = temp++;
+          // softplus and sigmoid of one argument share the lookup (adjacent table columns).
           const col = e.fn === "softplus" ? 0 : 1;
+          let t = lookups.get(a[0]);
+          if (t === undefined || !hoist.includes(lookupLine(t))) {
+            t = temp++;
+            lookups.set(a[0], t);
+            hoist.push(
+              `const x_${t} = ${a[0]}; let f_${t} = 0, j_${t} = 0;`,
+              `const in_${t} = x_${t} >= ${TABLE_LO} && x_${t} < ${TABLE_HI};`,
+              lookupLine(t),
+            );
+          }
+          const r = `r${col}_${t}`;
+          if (!hoist.includes(`let ${r} = 0;`)) {
+            const exact = col === 0
+              ? `x_${t} > 0 ? x_${t} + Math.log1p(Math.exp(-x_${t})) : Math.log1p(Math.exp(x_${t}))`
+              : `x_${t} >= 0 ? 1 / (1 + Math.exp(-x_${t})) : 1 - 1 / (1 + Math.exp(x_${t}))`;
+            hoist.push(
+              `let ${r} = 0;`,
+              `if (in_${t}) { const k = 2 * j_${t} + ${col}; ` +
+                `${r} = T[k] + (f_${t} - j_${t}) * (T[k + 2] - T[k]); } else ${r} = ${exact};`,
+            );
+          }
+          return r;
+        }
+        if (e.fn === "min" || e.fn === "max") {
+          // A comparison instead of a Math call (as fast as the loop around it; NaN propagates).
+          const t = temp++;
+          const op = e.fn === "max" ? ">" : "<";
           hoist.push(
-            `const x_${t} = ${a[0]}; let r_${t} = 0;`,
-            `if (x_${t} >= ${TABLE_LO} && x_${t} < ${TABLE_HI}) { ` +
-              `const f_${t} = (x_${t} - ${TABLE_LO}) * ${TABLE_PER_UNIT}; const j_${t} = f_${t} | 0; ` +
-              `const k_${t} = 2 * j_${t} + ${col}; ` +
-              `r_${t} = T[k_${t}] + (f_${t} - j_${t}) * (T[k_${t} + 2] - T[k_${t}]); ` +
-              `} else r_${t} = ${
-                col === 0
-                  ? `x_${t} > 0 ? x_${t} + Math.log1p(Math.exp(-x_${t})) : Math.log1p(Math.exp(x_${t}))`
-                  : `x_${t} >= 0 ? 1 / (1 + Math.exp(-x_${t})) : 1 - 1 / (1 + Math.exp(x_${t}))`
-              };`,
+            `const p_${t} = ${a[0]}, q_${t} = ${a[1]};`,
+            `const r_${t} = p_${t} ${op} q_${t} || p_${t} !== p_${t} ? p_${t} : ` +
+              `q_${t} ${op} p_${t} || q_${t} !== q_${t} ? q_${t} : p_${t};`,
           );
           return `r_${t}`;
         }
