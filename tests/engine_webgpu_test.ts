@@ -186,3 +186,23 @@ Deno.test("webgpu engine: a dispatch the device rejects makes the next read thro
   assert.deepEqual(Array.from(await e.read(ok)), [2, 2, 2, 2]); // errors are reported once
   ok.dispose();
 });
+
+Deno.test("webgpu engine: a parameter over the adapter's binding limit is refused by name", async () => {
+  const e = await gpu();
+  const limit = Number(
+    (tf.backend() as unknown as { device: GPUDevice }).device.limits
+      .maxStorageBufferBindingSize,
+  );
+  const cols = 1000;
+  const rows = Math.floor(limit / 4 / cols) + 1; // one row more than one buffer can bind
+  const layout = new Layout([{ name: "l0.b", shape: [cols] }, {
+    name: "l0.w",
+    shape: [rows, cols],
+  }]);
+  assert.throws(
+    () => e.vector(layout, 0),
+    (err: Error) =>
+      err.name === "WebGpuDeviceError" && err.message.includes(`l0.w [${rows}×${cols}]`) &&
+      err.message.includes("maxStorageBufferBindingSize"),
+  );
+});

@@ -133,7 +133,12 @@ interface Compiled {
   pipeline: GPUComputePipeline;
 }
 
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
 /** The WebGPU implementation of {@linkcode Engine}. */
+
 export class WebGpuEngine implements Engine {
   readonly kind = "webgpu" as const;
   readonly label: string;
@@ -364,6 +369,15 @@ export class WebGpuEngine implements Engine {
   vector(layout: Layout, init: Float32Array | number): ParamVec {
     if (typeof init !== "number" && init.length !== layout.total) {
       throw new RangeError(`vector: ${init.length} values for a layout of ${layout.total}`);
+    }
+    const limit = Number(this.#device.limits.maxStorageBufferBindingSize);
+    const big = layout.segments.find((s) => s.size * 4 > limit);
+    if (big) {
+      throw new WebGpuDeviceError(
+        `parameter ${big.name} [${big.shape.join("×")}] needs ${mib(big.size * 4)} in one ` +
+          `buffer; this WebGPU adapter binds at most ${mib(limit)} ` +
+          `(maxStorageBufferBindingSize): use narrower layers or a larger GPU`,
+      );
     }
     const ts = layout.segments.map((s) => {
       const t = typeof init === "number"
