@@ -440,19 +440,19 @@ export async function mnistModel(
 }
 
 /**
- * One progress line `<method>: <stage> <seconds> s` on stderr, for logs of
- * long runs: printed only when stderr is not a terminal (a file or a pipe),
- * so an interactive run stays quiet. `t0` is the stage's `performance.now()`.
+ * One progress line `<method>: <stage> <seconds> s` on stderr after each
+ * stage of a study's evaluation (an angle, an ε, a pruning fraction), on a
+ * terminal and in logs alike, so a long evaluation is never silent. `t0` is
+ * the stage's `performance.now()`.
  *
  * @example
  * ```ts
  * import { logStage } from "./study.ts";
  * const t0 = performance.now();
  * // … evaluate …
- * logStage("MAP", "angle 45°", t0); // "MAP: angle 45° 1.2 s" in a log file
+ * logStage("MAP", "angle 45°", t0); // prints "MAP: angle 45° 1.2 s"
  * ```
  */
 export function logStage(method: string, stage: string, t0: number): void {
-  if (Deno.stderr.isTerminal()) return;
   console.error(`${method}: ${stage} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
