@@ -64,7 +64,32 @@ export async function saveMethod(
   info: Record<string, unknown> = {},
   file: string = WEIGHTS_FILE,
 ): Promise<Manifest> {
-  const state = await method.getState();
+  return saveState(dir, method, await method.getState(), info, file);
+}
+
+/**
+ * Saves a state taken earlier from `method` (by `getState`) as
+ * {@linkcode saveMethod} would save the method itself.
+ *
+ * @example
+ * ```ts
+ * import { buildMap } from "../methods/map.ts";
+ * import { initBackend } from "./backend.ts";
+ * import { saveState } from "./persist.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * m.init(0);
+ * const state = await m.getState();
+ * await saveState(await Deno.makeTempDir(), m, state, {}, "best.safetensors");
+ * ```
+ */
+export async function saveState(
+  dir: string,
+  method: Method,
+  state: MethodState,
+  info: Record<string, unknown> = {},
+  file: string = WEIGHTS_FILE,
+): Promise<Manifest> {
   const manifest: Manifest = {
     format: "bayes-nn/1",
     version: LIBRARY_VERSION,

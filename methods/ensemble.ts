@@ -38,7 +38,7 @@ import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, checkPointNetSettings, type PointNet } from "../core/point_net.ts";
 import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 
 export {
   defaultEnsembleWorkers,

@@ -40,6 +40,7 @@ import { getEngine } from "../core/engine/current.ts";
 import { getLinalg } from "../core/linalg.ts";
 import { appendLogNoise, disposePrediction, predictBatched } from "../core/likelihood.ts";
 import type {
+  FinalizeOptions,
   Method,
   MethodState,
   NetSpec,
@@ -86,7 +87,7 @@ import {
   drawLayer,
 } from "./kfac/sampler.ts";
 import { logLikSum } from "./kfac/scoring.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 
 /** Settings of {@linkcode buildKfacLaplace}. */
 export interface KfacLaplaceSettings {
@@ -240,7 +241,7 @@ export type KfacLaplaceMethod = Method & {
   /** Zeroes weights (mean and samples). */
   applyPruningMask(keep: Record<string, Uint8Array>): Promise<void>;
   /** Runs the automatic curvature pass (called by `fit` after the last epoch). */
-  finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
+  finalize(train: ArrayDataset, opts: FinalizeOptions): Promise<void>;
 };
 
 function checkSettings(s: Required<KfacLaplaceSettings>): void {
@@ -744,14 +745,15 @@ export function buildKfacLaplace(
       }
       return inner.step(batch, info);
     },
-    async finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }) {
+    async finalize(train: ArrayDataset, opts: FinalizeOptions) {
       if (!s.autoCurvature) return;
       const rec = record;
       record = null;
       // As the base method: a pass only when this run trained the last epoch (a run resumed
-      // after it has its factors from the checkpoint).
-      if (!rec) return;
-      const groups = rec.complete && coversOnce(rec.rows, train.n)
+      // after it has its factors from the checkpoint), or over the whole set when training
+      // ended elsewhere (early stopping, a restored best state).
+      if (!rec && !opts.fullPass) return;
+      const groups = !opts.fullPass && rec && rec.complete && coversOnce(rec.rows, train.n)
         ? rebatchRows(rec.rows, s.curvatureBatchSize)
         : undefined;
       await runCurvature(train, groups, opts.progress);

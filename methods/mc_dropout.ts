@@ -8,7 +8,8 @@
 import type { NetSpec } from "../core/method.ts";
 import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet } from "../core/point_net.ts";
-import { type MapMethod, stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
+import type { MapMethod } from "./map.ts";
 
 /** Settings of {@linkcode buildMcDropout}. */
 export interface McDropoutSettings {

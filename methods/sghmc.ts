@@ -25,7 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Engine, Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 import {
   buildChain,
   type ChainSettings,

@@ -19,7 +19,7 @@
  */
 import type { Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 import {
   buildChain,
   type ChainSettings,
