@@ -19,6 +19,48 @@
  * @module
  */
 export * from "./core/mod.ts";
-export * from "./datasets/mod.ts";
-export * from "./uncertainty/mod.ts";
 export * from "./methods/mod.ts";
+export * from "./uncertainty/mod.ts";
+export {
+  type Batch,
+  batches,
+  type BatchOptions,
+  columnStats,
+  type CsvDataset,
+  type CsvOptions,
+  type DataDirOptions,
+  DatasetError,
+  type FetchOptions,
+  type Fold,
+  type GpNoiseKind,
+  gpPosterior,
+  gpSample,
+  type GpToyData,
+  gpToyData,
+  gpToyNoiseStd,
+  type GpToyOptions,
+  type ImageDataset,
+  kFold,
+  loadCsv,
+  loadMnist,
+  loadUci,
+  MNIST_SETS,
+  type MnistName,
+  type MnistOptions,
+  type MnistSetInfo,
+  type MnistSplit,
+  rbf,
+  type RbfKernel,
+  rotateDataset,
+  rotateImages,
+  type RotateOptions,
+  standardize,
+  type Standardized,
+  subset,
+  take,
+  UCI_DATASETS,
+  type UciName,
+  type UciOptions,
+  type UciSettings,
+  type UciSplit,
+} from "./datasets/mod.ts";

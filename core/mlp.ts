@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { NetSpec } from "./method.ts";
 import type { Rng } from "./rng.ts";
 import type { HostTensor } from "./safetensors.ts";
+import type { Tensor1D, Tensor2D } from "./tf.ts";
 import { Layout } from "./engine/engine.ts";
 import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
 
@@ -126,9 +127,9 @@ function layerFanIn(spec: NetSpec, biasName: string): number {
 /** Weights and biases of each layer as tensors. */
 export interface LayerTensors {
   /** `[in, out]` weight per layer. */
-  w: tf.Tensor2D[];
+  w: Tensor2D[];
   /** `[out]` bias per layer. */
-  b: tf.Tensor1D[];
+  b: Tensor1D[];
 }
 
 /**

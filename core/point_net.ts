@@ -40,6 +40,7 @@ import {
 } from "./mlp.ts";
 import { checkOptimizer, type OptimizerName, OptimizerState, updateRule } from "./optim.ts";
 import { Rng } from "./rng.ts";
+import type { Tensor } from "./tf.ts";
 import { hostToFlat, vecFromHost, vecToHost } from "./vectors.ts";
 
 /** Settings shared by point-estimate networks. */
@@ -66,7 +67,7 @@ export type PointNet = Method & {
    * Every parameter tensor in layout order (`l0.w, l0.b, …`, then `log_noise`
    * for homoscedastic regression): views, do not keep or dispose.
    */
-  parameters(): readonly tf.Tensor[];
+  parameters(): readonly Tensor[];
   /** Weight sets (dropout-masked for MC dropout). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */

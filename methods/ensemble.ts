@@ -40,6 +40,9 @@ import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";
 import { stripUndefined } from "../core/settings.ts";
 
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
+
 export {
   defaultEnsembleWorkers,
   type ParallelFitOptions,

@@ -86,8 +86,16 @@ import {
   disposePosterior,
   drawLayer,
 } from "./kfac/sampler.ts";
+import { coversOnce, rebatchRows } from "./kfac/rows.ts";
 import { logLikSum } from "./kfac/scoring.ts";
+
+export type { GgnStats, KronFactors, KronLayerFactors } from "./kfac/curvature.ts";
+export type { PriorSettings } from "./kfac/posterior.ts";
+export { laplaceFromMap, type LaplaceFromMapOptions } from "./laplace.ts";
 import { stripUndefined } from "../core/settings.ts";
+
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
 
 /** Settings of {@linkcode buildKfacLaplace}. */
 export interface KfacLaplaceSettings {
@@ -281,55 +289,6 @@ export const KFAC_TAU_GRID: readonly number[] = Array.from(
   { length: 9 },
   (_, i) => 10 ** (i - 2),
 );
-
-/**
- * Joins consecutive minibatches (their data-set rows) into truncation groups
- * of at least `size` rows (the last may be smaller).
- *
- * @example
- * ```ts
- * import { rebatchRows } from "@bayes/nn/methods/kfac_laplace";
- * rebatchRows([Int32Array.of(3, 1), Int32Array.of(0, 2), Int32Array.of(4)], 3).length; // 2
- * ```
- */
-export function rebatchRows(list: readonly Int32Array[], size: number): Int32Array[] {
-  const out: Int32Array[] = [];
-  let group: Int32Array[] = [];
-  let count = 0;
-  const flush = () => {
-    if (!count) return;
-    const g = new Int32Array(count);
-    let o = 0;
-    for (const b of group) {
-      g.set(b, o);
-      o += b.length;
-    }
-    out.push(g);
-    group = [];
-    count = 0;
-  };
-  for (const b of list) {
-    group.push(b);
-    count += b.length;
-    if (count >= size) flush();
-  }
-  flush();
-  return out;
-}
-
-/** Whether `list` holds every row `0 … n − 1` exactly once. */
-function coversOnce(list: readonly Int32Array[], n: number): boolean {
-  const seen = new Uint8Array(n);
-  let total = 0;
-  for (const b of list) {
-    for (const r of b) {
-      if (!(r >= 0 && r < n) || seen[r]) return false;
-      seen[r] = 1;
-      total++;
-    }
-  }
-  return total === n;
-}
 
 /** Noise stream purposes (weight draws: one stream per layer from `SAMPLE_NOISE`). */
 const SAMPLE_NOISE = 0x4b460000;

@@ -10,6 +10,9 @@ import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { stripUndefined } from "../core/settings.ts";
 
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
+
 /** Settings of {@linkcode buildMap}. */
 export interface MapSettings {
   /** Learning rate (default 1e-3; the loss is the summed minibatch NLL, as the reference). */

@@ -167,18 +167,22 @@ export interface ChainState {
 export type SgmcmcMethod = Method & {
   /** The collected samples. */
   readonly store: SampleStore;
-  /** θ's layout (the network's, with `log_noise` when it is sampled). */
-  readonly layout: Layout;
   /** Current chain position as host arrays (`l0.w`, …). */
   current(): Promise<WeightSample>;
-  /** The sampler slot `name` (a view: valid until the next step; do not keep). */
-  slot(name: string): ParamVec;
   /** `k` stored samples (evenly spaced over the chain, newest included). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |mean of the stored samples| per weight matrix. */
   pruningScores(): Promise<Record<string, Float32Array>>;
   /** Zeroes masked weights in the chain (they stay 0) and every stored sample. */
   applyPruningMask(keep: Record<string, Uint8Array>): void;
+};
+
+/** The chain as the samplers built on it see it: also θ's layout and the sampler slots. */
+export type SgmcmcChain = SgmcmcMethod & {
+  /** θ's layout (the network's, with `log_noise` when it is sampled). */
+  readonly layout: Layout;
+  /** The sampler slot `name` (a view: valid until the next step; do not keep). */
+  slot(name: string): ParamVec;
 };
 
 export { pickSamples };
@@ -250,7 +254,7 @@ export function buildChain(
   spec: NetSpec,
   settings: ChainSettings,
   core: SamplerCore,
-): SgmcmcMethod {
+): SgmcmcChain {
   validateSpec(spec);
   checkChainSettings(settings);
   if (settings.noiseStd !== undefined && !hasGlobalNoise(spec)) {
@@ -330,7 +334,7 @@ export function buildChain(
     return fixedLogNoise !== undefined ? tf.scalar(fixedLogNoise) : undefined;
   };
 
-  const method: SgmcmcMethod = {
+  const method: SgmcmcChain = {
     name,
     spec,
     settings: { ...s },
