@@ -8,12 +8,16 @@
  *
  * @example
  * ```ts
- * import { fit, gpToyData, initBackend } from "@bayes/nn";
+ * import { fit, gpToyData, initBackend, predictSummary } from "@bayes/nn";
  * import { buildMcDropout } from "@bayes/nn/methods/mc_dropout";
- * await initBackend();
- * const { train } = gpToyData({ kind: "hetero", seed: 0 });
- * const m = buildMcDropout({ inputDim: 1, hidden: [200], outputDim: 1, task: "regression" });
- * await fit(m, train, { epochs: 50, batchSize: 128, seed: 0 });
+ * await initBackend({ quiet: true });
+ * const data = gpToyData({ kind: "hetero", seed: 0 });
+ * const m = buildMcDropout({ inputDim: 1, hidden: [50], outputDim: 1, task: "regression" }, {
+ *   optimizer: "adam",
+ *   lr: 3e-3,
+ * });
+ * await fit(m, data.train, { epochs: 20, batchSize: 128, seed: 0, progress: false });
+ * const s = await predictSummary(m, data.grid, { samples: 50 }); // mean, aleatoric/epistemic variance
  * ```
  *
  * @module

@@ -77,7 +77,7 @@ export function hasGlobalNoise(spec: NetSpec): boolean {
  *
  * @example
  * ```ts
- * import { layerShapes } from "@bayes/nn";
+ * import { layerShapes } from "./mlp.ts";
  * layerShapes({ inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" });
  * // [{ name: "l0.w", shape: [784, 1200] }, { name: "l0.b", shape: [1200] }, ...]
  * ```
@@ -104,7 +104,8 @@ export function countParams(spec: NetSpec): number {
  *
  * @example
  * ```ts
- * import { initLayers, Rng } from "@bayes/nn";
+ * import { initLayers } from "./mlp.ts";
+ * import { Rng } from "@bayes/nn";
  * const p = initLayers({ inputDim: 4, hidden: [8], outputDim: 3, task: "classification" }, new Rng(1));
  * ```
  */
@@ -159,7 +160,7 @@ function dense(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf.T
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { mlpForward } from "@bayes/nn";
+ * import { mlpForward } from "./mlp.ts";
  * const out = mlpForward({ w: [tf.ones([2, 3]), tf.ones([3, 1])], b: [tf.zeros([3]), tf.zeros([1])] },
  *   tf.ones([5, 2]));
  * ```
@@ -186,7 +187,7 @@ export function mlpForward(
  *
  * @example
  * ```ts
- * import { netLayout } from "@bayes/nn";
+ * import { netLayout } from "./mlp.ts";
  * netLayout({ inputDim: 2, hidden: [3], outputDim: 2, task: "classification" }).total; // 17
  * ```
  */
@@ -202,7 +203,8 @@ export function netLayout(spec: NetSpec, withNoise = true): Layout {
  *
  * @example
  * ```ts
- * import { initFlat, netLayout, Rng } from "@bayes/nn";
+ * import { initFlat, netLayout } from "./mlp.ts";
+ * import { Rng } from "@bayes/nn";
  * const spec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" as const };
  * const values = initFlat(spec, netLayout(spec), new Rng(0));
  * ```
@@ -228,7 +230,7 @@ export function initFlat(spec: NetSpec, layout: Layout, rng: Rng): Float32Array 
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { forwardLayers } from "@bayes/nn";
+ * import { forwardLayers } from "./mlp.ts";
  * const out = forwardLayers([tf.ones([3, 2, 4]), tf.zeros([3, 4]), tf.ones([3, 4, 1]), tf.zeros([3, 1])],
  *   tf.ones([5, 2]) as tf.Tensor2D); // [3, 5, 1]
  * ```

@@ -123,7 +123,7 @@ const DROPOUT_NOISE = 1;
  *
  * @example
  * ```ts
- * import { buildPointNet } from "@bayes/nn";
+ * import { buildPointNet } from "./point_net.ts";
  * const m = buildPointNet("map", { inputDim: 2, hidden: [8], outputDim: 2, task: "classification" }, {
  *   lr: 1e-3, weightDecay: 0, optimizer: "adam", momentum: 0, dropout: 0, mcPredict: false,
  * });

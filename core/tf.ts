@@ -47,7 +47,8 @@ export const tf: typeof tfjs = tfjs;
  *
  * @example
  * ```ts
- * import { type Tensor, tf } from "@bayes/nn";
+ * import { initBackend, type Tensor, tf } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const t: Tensor = tf.zeros([2, 3]);
  * t.dispose();
  * ```
@@ -59,7 +60,8 @@ export type Tensor = tfjs.Tensor;
  *
  * @example
  * ```ts
- * import { type Scalar, tf } from "@bayes/nn";
+ * import { initBackend, type Scalar, tf } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const s: Scalar = tf.scalar(1);
  * s.dispose();
  * ```
@@ -71,7 +73,8 @@ export type Scalar = tfjs.Scalar;
  *
  * @example
  * ```ts
- * import { type Tensor1D, tf } from "@bayes/nn";
+ * import { initBackend, type Tensor1D, tf } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const labels: Tensor1D = tf.tensor1d([0, 2, 1], "int32");
  * labels.dispose();
  * ```
@@ -83,7 +86,8 @@ export type Tensor1D = tfjs.Tensor1D;
  *
  * @example
  * ```ts
- * import { type Tensor2D, tf } from "@bayes/nn";
+ * import { initBackend, type Tensor2D, tf } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const x: Tensor2D = tf.tensor2d([[0, 1], [2, 3]]);
  * x.dispose();
  * ```
@@ -96,7 +100,8 @@ export type Tensor2D = tfjs.Tensor2D;
  *
  * @example
  * ```ts
- * import { type Tensor3D, tf } from "@bayes/nn";
+ * import { initBackend, type Tensor3D, tf } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const p: Tensor3D = tf.zeros([2, 3, 4]);
  * p.dispose();
  * ```

@@ -155,7 +155,9 @@ export const CHECKPOINT_FILE = "checkpoint.safetensors";
  *
  * @example
  * ```ts
- * import { deviceData, getEngine, initBackend } from "@bayes/nn";
+ * import { deviceData } from "./train.ts";
+ * import { getEngine } from "./engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
  * await initBackend({ backend: "wasm", quiet: true });
  * const d = deviceData(getEngine(), { x: new Float32Array(6), y: new Int32Array(3), n: 3, xShape: [2], yShape: [] });
  * const b = d.batch(Int32Array.of(2, 0)); // x [2, 2], y [2]

@@ -200,6 +200,8 @@ function parseMemberIds(ids: number[] | undefined, nNets: number): number[] {
  * @example
  * ```ts
  * import { buildEnsemble } from "@bayes/nn/methods/ensemble";
+ * import { initBackend } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const ens = buildEnsemble(
  *   { inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" },
  *   { nNets: 5, subsample: 0.8, weightDecay: 1e-4 },

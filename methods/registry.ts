@@ -227,10 +227,16 @@ export function selectMethods(list: string): MethodEntry[] {
  *
  * @example
  * ```ts
- * import { buildFromManifest, loadMethod, readSaved } from "@bayes/nn";
- * const { manifest } = await readSaved("models/map");
- * const m = buildFromManifest(manifest);
- * await loadMethod("models/map", m);
+ * import { buildFromManifest, initBackend, loadMethod, readSaved, saveMethod } from "@bayes/nn";
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const trained = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * trained.init(0);
+ * await saveMethod(dir, trained);
+ * const { manifest } = await readSaved(dir);
+ * const m = buildFromManifest(manifest); // what load(dir) does in one call
+ * await loadMethod(dir, m);
  * ```
  */
 export function buildFromManifest(manifest: Manifest): Method {

@@ -195,7 +195,8 @@ const SGMCMC_NOISE = 2;
  *
  * @example
  * ```ts
- * import { checkChainSettings, SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
+ * import { checkChainSettings } from "./chain.ts";
+ * import { SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
  * checkChainSettings(SGLD_DEFAULTS); // fine
  * ```
  */
@@ -226,7 +227,7 @@ export function checkChainSettings(s: ChainSettings): void {
  *
  * @example
  * ```ts
- * import { checkBurnIn } from "@bayes/nn/methods/sgld";
+ * import { checkBurnIn } from "./chain.ts";
  * checkBurnIn(20, 250); // fine
  * ```
  */
