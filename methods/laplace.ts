@@ -56,8 +56,8 @@ export interface LaplaceFromMapOptions {
  * });
  * await fit(map, train, { epochs: 5, batchSize: 30, seed: 0, progress: false });
  * const laplace = await laplaceFromMap(map, train, { tune: "marglik", samples: 20 });
- * const s = await predictSummary(laplace, [[0, 0], [5, 5]]);
- * if (s.task === "classification") console.log(s.epistemic); // larger far from the data
+ * const s = await predictSummary(laplace, [[0, 0], [1, -1]]);
+ * if (s.task === "classification") console.log(s.total, s.aleatoric, s.epistemic); // nats
  * ```
  */
 export async function laplaceFromMap(
