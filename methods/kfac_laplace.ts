@@ -30,6 +30,8 @@
  * (`autoCurvature`; the truncation groups are the base method's: consecutive
  * minibatches joined up to `curvatureBatchSize`), so any training loop
  * yields the full posterior; `fitCurvature` runs it on a given data set.
+ * Around a MAP network trained elsewhere (`buildMap`, or loaded), one call
+ * does it all: {@linkcode laplaceFromMap}.
  * Until the factors exist, `predict` returns the MAP network's single sample.
  *
  * @module
