@@ -68,7 +68,8 @@ type AnyBackend = any;
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { getEngine, initBackend } from "@bayes/nn";
+ * import { getEngine } from "../core/engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
  * import { settle } from "./util.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const t0 = performance.now();
@@ -114,7 +115,8 @@ export interface DispatchCounter {
  *
  * @example
  * ```ts
- * import { getEngine, initBackend } from "@bayes/nn";
+ * import { getEngine } from "../core/engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
  * import { countDispatches } from "./util.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const c = countDispatches(getEngine()); // undefined: the CPU engine does not dispatch

@@ -18,7 +18,7 @@ function tmpName(path: string): string {
  *
  * @example
  * ```ts
- * import { writeFileAtomic } from "@bayes/nn";
+ * import { writeFileAtomic } from "./atomic.ts";
  * await writeFileAtomic("/tmp/out.bin", new Uint8Array([1, 2, 3]));
  * ```
  */
@@ -42,7 +42,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
  *
  * @example
  * ```ts
- * import { writeTextAtomic } from "@bayes/nn";
+ * import { writeTextAtomic } from "./atomic.ts";
  * await writeTextAtomic("/tmp/out.txt", "hello\n");
  * ```
  */
@@ -55,7 +55,7 @@ export async function writeTextAtomic(path: string, text: string): Promise<void>
  *
  * @example
  * ```ts
- * import { writeJsonAtomic } from "@bayes/nn";
+ * import { writeJsonAtomic } from "./atomic.ts";
  * await writeJsonAtomic("/tmp/metrics.json", { error: 1.5 });
  * ```
  */

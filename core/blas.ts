@@ -209,7 +209,7 @@ function threadCount(): number {
  *
  * @example
  * ```ts
- * import { loadBlas } from "@bayes/nn";
+ * import { loadBlas } from "./blas.ts";
  * const { blas, reason } = loadBlas();
  * if (blas) {
  *   const a = new Float32Array([1, 2, 3, 4]), c = new Float32Array(4);

@@ -87,7 +87,7 @@ const HELP_HINT = "\nRun with -h to list the flags.";
  *
  * @example
  * ```ts
- * import { parseFlags } from "@bayes/nn";
+ * import { parseFlags } from "./cli.ts";
  * const v = parseFlags(["--epochs", "3"], {
  *   epochs: { type: "int", default: 10, min: 0, help: "training epochs" },
  * }, { name: "train", description: "demo" });
@@ -203,7 +203,7 @@ function convert(flag: string, s: FlagSpec, raw: string): number | string | bool
  *
  * @example
  * ```ts
- * import { ensureWritableDir } from "@bayes/nn";
+ * import { ensureWritableDir } from "./cli.ts";
  * await ensureWritableDir("models", "--models_dir");
  * ```
  */
@@ -241,7 +241,7 @@ export async function ensureWritableDir(path: string, flag: string): Promise<voi
  *
  * @example
  * ```ts
- * import { ensureExistingDir } from "@bayes/nn";
+ * import { ensureExistingDir } from "./cli.ts";
  * await ensureExistingDir("/tmp", "--data_dir");
  * ```
  */
@@ -275,7 +275,7 @@ function memoryHint(err: Error): string {
  *
  * @example
  * ```ts
- * import { runMain } from "@bayes/nn";
+ * import { runMain } from "./cli.ts";
  * await runMain(async () => {
  *   // parse flags, train, write results
  * });

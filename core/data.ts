@@ -46,7 +46,8 @@ export interface ArrayDataset {
  *
  * @example
  * ```ts
- * import { batchIndices, Rng } from "@bayes/nn";
+ * import { batchIndices } from "./data.ts";
+ * import { Rng } from "@bayes/nn";
  * for (const rows of batchIndices(10, 4, new Rng(0))) rows.length; // 4, 4, 2
  * ```
  */

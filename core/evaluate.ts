@@ -44,7 +44,7 @@ export interface EvalResult {
  *
  * @example
  * ```ts
- * import { datasetInputs } from "@bayes/nn";
+ * import { datasetInputs } from "./evaluate.ts";
  * const x = datasetInputs({ x: new Float32Array(6), y: new Int32Array(2), n: 2, xShape: [3], yShape: [] });
  * ```
  */
@@ -109,7 +109,7 @@ export async function readPrediction(p: Prediction): Promise<HostPrediction> {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { predictionScores } from "@bayes/nn";
+ * import { predictionScores } from "./evaluate.ts";
  * const lp = tf.log(tf.tensor3d([[[0.9, 0.1], [0.2, 0.8]]]));
  * predictionScores({ task: "classification", logProbs: lp }, tf.tensor1d([0, 0], "int32")); // [log 0.9 + log 0.2, 1]
  * ```

@@ -35,7 +35,7 @@ export function regressionMoments(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { nllSum } from "@bayes/nn";
+ * import { nllSum } from "./likelihood.ts";
  * const spec = { inputDim: 1, hidden: [], outputDim: 2, task: "classification" as const };
  * nllSum(spec, tf.tensor2d([[0, 0]]), tf.tensor1d([1], "int32")); // log 2
  * ```
@@ -66,7 +66,7 @@ export function nllSum(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { errorCount } from "@bayes/nn";
+ * import { errorCount } from "./likelihood.ts";
  * errorCount(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32")); // 1
  * ```
  */
@@ -86,7 +86,7 @@ export function errorCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { stackPrediction } from "@bayes/nn";
+ * import { stackPrediction } from "./likelihood.ts";
  * const spec = { inputDim: 1, hidden: [], outputDim: 2, task: "classification" as const };
  * const p = stackPrediction(spec, [tf.tensor2d([[0, 0]])]); // logProbs [1, 1, 2]
  * ```
@@ -122,7 +122,7 @@ export function stackPrediction(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { checkPredictInput } from "@bayes/nn";
+ * import { checkPredictInput } from "./likelihood.ts";
  * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
  * checkPredictInput(spec, tf.ones([3, 2]) as tf.Tensor2D, 10); // fine
  * ```
@@ -145,7 +145,7 @@ export function checkPredictInput(spec: NetSpec, x: tf.Tensor2D, samples: number
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { predictInChunks } from "@bayes/nn";
+ * import { predictInChunks } from "./likelihood.ts";
  * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
  * const p = predictInChunks(spec, tf.ones([10, 2]) as tf.Tensor2D, 3, 4, (x) => tf.zeros([x.shape[0], 2]));
  * ```
@@ -204,7 +204,7 @@ export function disposePrediction(p: Prediction): void {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { appendLogNoise } from "@bayes/nn";
+ * import { appendLogNoise } from "./likelihood.ts";
  * appendLogNoise(tf.zeros([2, 3, 1]), tf.tensor1d([0, 1])); // [2, 3, 2]
  * ```
  */
@@ -238,7 +238,7 @@ export interface SampleChunk {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { predictBatched } from "@bayes/nn";
+ * import { predictBatched } from "./likelihood.ts";
  * const spec = { inputDim: 2, hidden: [], outputDim: 2, task: "classification" as const };
  * const p = predictBatched(spec, tf.ones([10, 2]) as tf.Tensor2D, 3, { width: 2 },
  *   (_first, count) => ({ forward: (xc) => tf.zeros([count, xc.shape[0], 2]) }));

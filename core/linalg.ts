@@ -39,7 +39,7 @@ export interface SymmetricEigen {
  *
  * @example
  * ```ts
- * import { getLinalg } from "@bayes/nn";
+ * import { getLinalg } from "./linalg.ts";
  * const la = getLinalg();
  * const l = la.cholesky(new Float64Array([4, 2, 2, 3]), 2); // [2, 0, 1, √2]
  * ```
@@ -215,7 +215,7 @@ let lapackCache: Linalg | null | undefined;
  *
  * @example
  * ```ts
- * import { getLinalg } from "@bayes/nn";
+ * import { getLinalg } from "./linalg.ts";
  * console.log(getLinalg().impl); // "lapack" or "ml-matrix"
  * const fallback = getLinalg("ml-matrix");
  * ```
@@ -291,7 +291,7 @@ function loopGemm(
  *
  * @example
  * ```ts
- * import { sgemm } from "@bayes/nn";
+ * import { sgemm } from "./linalg.ts";
  * const a = new Float32Array([1, 2, 3, 4]), c = new Float32Array(4);
  * sgemm(false, true, 2, 2, 2, 1, a, 2, a, 2, 0, c, 2); // c = a·aᵀ = [5, 11, 11, 25]
  * ```
@@ -330,7 +330,7 @@ export function sgemm(
  *
  * @example
  * ```ts
- * import { ssyrk, symmetrizeUpper } from "@bayes/nn";
+ * import { ssyrk, symmetrizeUpper } from "./linalg.ts";
  * const a = new Float32Array([1, 2, 3, 4]), c = new Float32Array(4);
  * ssyrk(2, 2, 1, a, 0, c);
  * symmetrizeUpper(c, 2); // c = aᵀa = [10, 14, 14, 20]
@@ -363,7 +363,7 @@ export function symmetrizeUpper(c: Float32Array | Float64Array, n: number): void
  *
  * @example
  * ```ts
- * import { strmm } from "@bayes/nn";
+ * import { strmm } from "./linalg.ts";
  * const t = new Float32Array([1, 2, 0, 3]); // upper [[1, 2], [0, 3]]
  * const b = new Float32Array([1, 1]); // column vector
  * strmm("left", true, 2, 1, t, b); // b = [3, 3]

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import type { HostTensor } from "./safetensors.ts";
 import type { ArrayDataset } from "./data.ts";
+import type { Tensor, Tensor2D, Tensor3D } from "./tf.ts";
 
 /** Classification (softmax over classes) or regression (Gaussian likelihood). */
 export type Task = "classification" | "regression";
@@ -36,9 +36,9 @@ export interface NetSpec {
 /** One minibatch as tensors. */
 export interface TensorBatch {
   /** Inputs `[n, inputDim]`. */
-  x: tf.Tensor2D;
+  x: Tensor2D;
   /** Class labels `[n]` (int32) or regression targets `[n, 1]` (float32). */
-  y: tf.Tensor;
+  y: Tensor;
   /** Number of examples. */
   n: number;
   /** Dataset row of each example (lets ensembles keep per-member subsets). */
@@ -64,7 +64,7 @@ export interface StepInfo {
  * loop reads later, asynchronously (so a GPU never waits for the host).
  * The loop disposes tensors it is given.
  */
-export type StepScalar = number | tf.Tensor;
+export type StepScalar = number | Tensor;
 
 /** Scalars reported by a step; `loss` is what the method minimises (per example). */
 export interface StepResult {
@@ -80,15 +80,15 @@ export type Prediction =
     /** Classification. */
     task: "classification";
     /** Class log-probabilities `[S, N, C]`. */
-    logProbs: tf.Tensor3D;
+    logProbs: Tensor3D;
   }
   | {
     /** Regression. */
     task: "regression";
     /** Predictive means `[S, N, 1]` (standardised units). */
-    mean: tf.Tensor3D;
+    mean: Tensor3D;
     /** Predictive log σ `[S, N, 1]` (standardised units). */
-    logSigma: tf.Tensor3D;
+    logSigma: Tensor3D;
   };
 
 /** Options of {@linkcode Method.predict}. */
@@ -99,6 +99,16 @@ export interface PredictOptions {
   chunk?: number;
   /** Seed of the prediction noise (dropout masks, weight draws). */
   seed?: number;
+}
+
+/** Options `fit` passes to {@linkcode Method.finalize}. */
+export interface FinalizeOptions {
+  /** The training minibatch size. */
+  batchSize: number;
+  /** Show progress. */
+  progress?: boolean;
+  /** The last epoch's minibatches do not describe the current weights: use the whole set. */
+  fullPass?: boolean;
 }
 
 /** Everything needed to resume or reload a method: tensors plus JSON state. */
@@ -136,11 +146,14 @@ export interface Method {
   endEpoch?(epoch: number, info: StepInfo): void | Promise<void>;
   /**
    * Called by `fit` once after the last epoch with the training set (the
-   * Laplace approximation computes its curvature here).
+   * Laplace approximation computes its curvature here). `fullPass` is set
+   * when training did not end with a complete last epoch at the current
+   * weights (early stopping, a restored best state): work that reuses the
+   * last epoch's minibatches must pass over the whole set instead.
    */
-  finalize?(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
+  finalize?(train: ArrayDataset, opts: FinalizeOptions): Promise<void>;
   /** Per-sample predictions for inputs `x` `[N, inputDim]` (tensors on the backend's device). */
-  predict(x: tf.Tensor2D, opts?: PredictOptions): Prediction;
+  predict(x: Tensor2D, opts?: PredictOptions): Prediction;
   /** Full state for checkpoints and saving. */
   getState(): Promise<MethodState>;
   /** Restores a state from {@linkcode Method.getState}. */

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { NetSpec } from "./method.ts";
 import type { Rng } from "./rng.ts";
 import type { HostTensor } from "./safetensors.ts";
+import type { Tensor1D, Tensor2D } from "./tf.ts";
 import { Layout } from "./engine/engine.ts";
 import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
 
@@ -76,7 +77,7 @@ export function hasGlobalNoise(spec: NetSpec): boolean {
  *
  * @example
  * ```ts
- * import { layerShapes } from "@bayes/nn";
+ * import { layerShapes } from "./mlp.ts";
  * layerShapes({ inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" });
  * // [{ name: "l0.w", shape: [784, 1200] }, { name: "l0.b", shape: [1200] }, ...]
  * ```
@@ -103,7 +104,8 @@ export function countParams(spec: NetSpec): number {
  *
  * @example
  * ```ts
- * import { initLayers, Rng } from "@bayes/nn";
+ * import { initLayers } from "./mlp.ts";
+ * import { Rng } from "@bayes/nn";
  * const p = initLayers({ inputDim: 4, hidden: [8], outputDim: 3, task: "classification" }, new Rng(1));
  * ```
  */
@@ -126,9 +128,9 @@ function layerFanIn(spec: NetSpec, biasName: string): number {
 /** Weights and biases of each layer as tensors. */
 export interface LayerTensors {
   /** `[in, out]` weight per layer. */
-  w: tf.Tensor2D[];
+  w: Tensor2D[];
   /** `[out]` bias per layer. */
-  b: tf.Tensor1D[];
+  b: Tensor1D[];
 }
 
 /**
@@ -158,7 +160,7 @@ function dense(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf.T
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { mlpForward } from "@bayes/nn";
+ * import { mlpForward } from "./mlp.ts";
  * const out = mlpForward({ w: [tf.ones([2, 3]), tf.ones([3, 1])], b: [tf.zeros([3]), tf.zeros([1])] },
  *   tf.ones([5, 2]));
  * ```
@@ -185,7 +187,7 @@ export function mlpForward(
  *
  * @example
  * ```ts
- * import { netLayout } from "@bayes/nn";
+ * import { netLayout } from "./mlp.ts";
  * netLayout({ inputDim: 2, hidden: [3], outputDim: 2, task: "classification" }).total; // 17
  * ```
  */
@@ -201,7 +203,8 @@ export function netLayout(spec: NetSpec, withNoise = true): Layout {
  *
  * @example
  * ```ts
- * import { initFlat, netLayout, Rng } from "@bayes/nn";
+ * import { initFlat, netLayout } from "./mlp.ts";
+ * import { Rng } from "@bayes/nn";
  * const spec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" as const };
  * const values = initFlat(spec, netLayout(spec), new Rng(0));
  * ```
@@ -227,7 +230,7 @@ export function initFlat(spec: NetSpec, layout: Layout, rng: Rng): Float32Array 
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { forwardLayers } from "@bayes/nn";
+ * import { forwardLayers } from "./mlp.ts";
  * const out = forwardLayers([tf.ones([3, 2, 4]), tf.zeros([3, 4]), tf.ones([3, 4, 1]), tf.zeros([3, 1])],
  *   tf.ones([5, 2]) as tf.Tensor2D); // [3, 5, 1]
  * ```

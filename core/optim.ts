@@ -49,7 +49,7 @@ export interface UpdateRule {
  *
  * @example
  * ```ts
- * import { updateRule } from "@bayes/nn";
+ * import { updateRule } from "./optim.ts";
  * updateRule("momentum", "p", "g + wd * p").body;
  * // "let p_g = g + wd * p; p_buf = opt_mom * p_buf + p_g; p -= opt_lr * p_buf;"
  * ```
@@ -108,7 +108,10 @@ export function checkOptimizer(s: OptimizerSettings): void {
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout, OptimizerState } from "@bayes/nn";
+ * import { getEngine } from "./engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "./engine/engine.ts";
+ * import { OptimizerState } from "./optim.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const layout = new Layout([{ name: "w", shape: [3] }]);
  * const opt = new OptimizerState({ optimizer: "adam", lr: 1e-3 }, getEngine(), layout, ["p"]);

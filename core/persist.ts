@@ -51,11 +51,12 @@ export class ModelFileError extends Error {
  *
  * @example
  * ```ts
+ * import { initBackend, saveMethod } from "@bayes/nn";
  * import { buildMap } from "@bayes/nn/methods/map";
- * import { saveMethod } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
  * m.init(0);
- * await saveMethod("/tmp/model", m, { normalisation: { mean: 0, std: 1 } });
+ * await saveMethod(await Deno.makeTempDir(), m, { normalisation: { mean: 0, std: 1 } });
  * ```
  */
 export async function saveMethod(
@@ -64,7 +65,32 @@ export async function saveMethod(
   info: Record<string, unknown> = {},
   file: string = WEIGHTS_FILE,
 ): Promise<Manifest> {
-  const state = await method.getState();
+  return saveState(dir, method, await method.getState(), info, file);
+}
+
+/**
+ * Saves a state taken earlier from `method` (by `getState`) as
+ * {@linkcode saveMethod} would save the method itself.
+ *
+ * @example
+ * ```ts
+ * import { buildMap } from "../methods/map.ts";
+ * import { initBackend } from "./backend.ts";
+ * import { saveState } from "./persist.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * m.init(0);
+ * const state = await m.getState();
+ * await saveState(await Deno.makeTempDir(), m, state, {}, "best.safetensors");
+ * ```
+ */
+export async function saveState(
+  dir: string,
+  method: Method,
+  state: MethodState,
+  info: Record<string, unknown> = {},
+  file: string = WEIGHTS_FILE,
+): Promise<Manifest> {
   const manifest: Manifest = {
     format: "bayes-nn/1",
     version: LIBRARY_VERSION,
@@ -85,9 +111,15 @@ export async function saveMethod(
  *
  * @example
  * ```ts
- * import { readSaved } from "@bayes/nn";
- * const { manifest } = await readSaved("/tmp/model");
- * console.log(manifest.method, manifest.spec);
+ * import { initBackend, readSaved, saveMethod } from "@bayes/nn";
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * m.init(0);
+ * await saveMethod(dir, m);
+ * const { manifest } = await readSaved(dir);
+ * console.log(manifest.method, manifest.spec); // "map" { inputDim: 2, … }
  * ```
  */
 export async function readSaved(
@@ -157,10 +189,16 @@ export function checkManifest(m: unknown, path: string): Manifest {
  *
  * @example
  * ```ts
+ * import { initBackend, loadMethod, saveMethod } from "@bayes/nn";
  * import { buildMap } from "@bayes/nn/methods/map";
- * import { loadMethod } from "@bayes/nn";
- * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
- * await loadMethod("/tmp/model", m);
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const spec = { inputDim: 2, hidden: [8], outputDim: 2, task: "classification" as const };
+ * const trained = buildMap(spec);
+ * trained.init(0);
+ * await saveMethod(dir, trained);
+ * const m = buildMap(spec);
+ * await loadMethod(dir, m); // checks the method name and the network first
  * ```
  */
 export async function loadMethod(

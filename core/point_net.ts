@@ -40,6 +40,7 @@ import {
 } from "./mlp.ts";
 import { checkOptimizer, type OptimizerName, OptimizerState, updateRule } from "./optim.ts";
 import { Rng } from "./rng.ts";
+import type { Tensor } from "./tf.ts";
 import { hostToFlat, vecFromHost, vecToHost } from "./vectors.ts";
 
 /** Settings shared by point-estimate networks. */
@@ -66,7 +67,7 @@ export type PointNet = Method & {
    * Every parameter tensor in layout order (`l0.w, l0.b, …`, then `log_noise`
    * for homoscedastic regression): views, do not keep or dispose.
    */
-  parameters(): readonly tf.Tensor[];
+  parameters(): readonly Tensor[];
   /** Weight sets (dropout-masked for MC dropout). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |w| per weight. */
@@ -122,7 +123,7 @@ const DROPOUT_NOISE = 1;
  *
  * @example
  * ```ts
- * import { buildPointNet } from "@bayes/nn";
+ * import { buildPointNet } from "./point_net.ts";
  * const m = buildPointNet("map", { inputDim: 2, hidden: [8], outputDim: 2, task: "classification" }, {
  *   lr: 1e-3, weightDecay: 0, optimizer: "adam", momentum: 0, dropout: 0, mcPredict: false,
  * });

@@ -21,7 +21,7 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
- * import { Progress } from "@bayes/nn";
+ * import { Progress } from "./progress.ts";
  * const p = new Progress({ label: "train", total: 100 });
  * for (let i = 1; i <= 100; i++) p.update(i, { loss: 0.1 });
  * p.done("finished");

@@ -39,7 +39,7 @@ export class SafetensorsError extends Error {
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from "@bayes/nn";
+ * import { encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ w: { data: new Float32Array([1, 2]), shape: [2] } });
  * ```
  */
@@ -89,7 +89,7 @@ export function encodeSafetensors(
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "@bayes/nn";
+ * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ w: { data: new Float32Array([1, 2]), shape: [2] } });
  * decodeSafetensors(bytes).tensors.w.data; // Float32Array [1, 2]
  * ```
@@ -212,7 +212,7 @@ function halfToFloat(h: number): number {
  *
  * @example
  * ```ts
- * import { saveSafetensors } from "@bayes/nn";
+ * import { saveSafetensors } from "./safetensors.ts";
  * await saveSafetensors("/tmp/w.safetensors", { w: { data: new Float32Array(3), shape: [3] } });
  * ```
  */
@@ -229,7 +229,7 @@ export async function saveSafetensors(
  *
  * @example
  * ```ts
- * import { loadSafetensors } from "@bayes/nn";
+ * import { loadSafetensors } from "./safetensors.ts";
  * const { tensors } = await loadSafetensors("/tmp/w.safetensors");
  * ```
  */

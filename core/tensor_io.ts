@@ -13,7 +13,9 @@ import type { Rng } from "./rng.ts";
  *
  * @example
  * ```ts
- * import { randn, Rng } from "@bayes/nn";
+ * import { initBackend, Rng } from "@bayes/nn";
+ * import { randn } from "./tensor_io.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const eps = randn([1200, 1200], new Rng(0));
  * ```
  */
@@ -26,7 +28,9 @@ export function randn(shape: number[], rng: Rng, mean = 0, std = 1): tf.Tensor {
  *
  * @example
  * ```ts
- * import { randu, Rng } from "@bayes/nn";
+ * import { initBackend, Rng } from "@bayes/nn";
+ * import { randu } from "./tensor_io.ts";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const u = randu([10], new Rng(0), -0.1, 0.1);
  * ```
  */

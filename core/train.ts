@@ -14,8 +14,9 @@ import { type ArrayDataset, batchIndices } from "./data.ts";
 import { getEngine } from "./engine/current.ts";
 import type { Engine, RowStore } from "./engine/engine.ts";
 import { evaluate, type TargetScale } from "./evaluate.ts";
-import type { Method, StepInfo, StepResult, TensorBatch } from "./method.ts";
-import { readSaved, saveMethod } from "./persist.ts";
+import type { Method, MethodState, StepInfo, StepResult, TensorBatch } from "./method.ts";
+import { EarlyStopper, type EarlyStoppingOptions } from "./early_stopping.ts";
+import { readSaved, saveMethod, saveState } from "./persist.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 
@@ -41,6 +42,23 @@ export interface EpochRecord {
   [name: string]: number | undefined;
 }
 
+/** A training step's scalars, as {@linkcode FitOptions.onStep} receives them. */
+export interface StepReport {
+  /** One-based epoch. */
+  epoch: number;
+  /** One-based step within the epoch. */
+  step: number;
+  /** One-based step over the whole run (steps before a resume included). */
+  globalStep: number;
+  /** Examples in the minibatch. */
+  n: number;
+  /**
+   * The step's scalars as numbers: `loss` (per example), `errors` (fraction
+   * of the batch misclassified) when the method reports it, and any others.
+   */
+  scalars: Record<string, number>;
+}
+
 /** Options of {@linkcode fit}. */
 export interface FitOptions {
   /** Epochs to train (≥ 0). */
@@ -55,7 +73,10 @@ export interface FitOptions {
   evalSamples?: number;
   /** Target standardisation, so regression metrics are in original units. */
   scale?: TargetScale;
-  /** Folder for `checkpoint.safetensors`, rewritten atomically after each epoch. */
+  /**
+   * Folder for `checkpoint.safetensors`, rewritten atomically after each
+   * epoch (and when training is aborted).
+   */
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir` when there is one. */
   resume?: boolean;
@@ -65,14 +86,45 @@ export interface FitOptions {
   info?: Record<string, unknown>;
   /** Called after each epoch's evaluation and checkpoint. */
   onEpoch?: (record: EpochRecord, method: Method, history: EpochRecord[]) => void | Promise<void>;
+  /**
+   * Called with every step's scalars, in step order. They are read
+   * asynchronously: on the CPU after each step, on a GPU in batches (about
+   * every half second), so calls may come a few steps after the step.
+   */
+  onStep?: (report: StepReport) => void | Promise<void>;
+  /**
+   * Stop when the monitored epoch metric (default `validLogLik`, which needs
+   * `valid`) has not improved for `patience` epochs, and put the best
+   * epoch's state back (`restoreBest`, default true). See
+   * {@linkcode EarlyStoppingOptions}.
+   */
+  earlyStopping?: EarlyStoppingOptions;
+  /**
+   * Stops training cleanly after the current step: the scalars read so far
+   * are kept, a checkpoint is written when `checkpointDir` is set (a
+   * `resume` continues at the next step, exactly as if never stopped), and
+   * `fit` returns normally with `stopReason: "aborted"` (it does not throw).
+   * The method keeps its current state: no best state is restored and
+   * `finalize` (KFAC Laplace's curvature pass) does not run.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode fit} returns. */
 export interface FitResult {
-  /** One record per epoch trained (including those before a resume). */
+  /** One record per complete epoch trained (including those before a resume). */
   history: EpochRecord[];
   /** Epoch the run resumed from (0 for a fresh run). */
   resumedFrom: number;
+  /** Why training ended before `epochs`: early stopping or the abort signal; absent otherwise. */
+  stopReason?: "early_stopping" | "aborted";
+  /** Where an aborted run stopped: one-based epoch and the steps done in it. */
+  stoppedAt?: { epoch: number; step: number };
+  /**
+   * With early stopping: the best epoch (one-based) and its monitored value,
+   * and whether the method's state was put back to it.
+   */
+  best?: { epoch: number; value: number; restored: boolean };
 }
 
 /** Raised when the loss becomes NaN or infinite. */
@@ -103,7 +155,9 @@ export const CHECKPOINT_FILE = "checkpoint.safetensors";
  *
  * @example
  * ```ts
- * import { deviceData, getEngine, initBackend } from "@bayes/nn";
+ * import { deviceData } from "./train.ts";
+ * import { getEngine } from "./engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
  * await initBackend({ backend: "wasm", quiet: true });
  * const d = deviceData(getEngine(), { x: new Float32Array(6), y: new Int32Array(3), n: 3, xShape: [2], yShape: [] });
  * const b = d.batch(Int32Array.of(2, 0)); // x [2, 2], y [2]
@@ -135,20 +189,41 @@ export function deviceData(
   };
 }
 
+/** Scalar sums of a partly trained epoch (saved in checkpoints). */
+interface PartialEpoch {
+  sums: Record<string, number>;
+  seen: number;
+  seconds: number;
+}
+
 /**
  * Step scalars as they arrive: numbers at once, tensors read in batches
  * (one stacked tensor, one asynchronous read) — every step on the CPU
  * engine, where reads are free, and about every half second on a GPU.
  */
 class StepScalars {
-  readonly sums: Record<string, number> = {};
+  sums: Record<string, number> = {};
   seen = 0;
   bad?: { step: number; loss: number };
+  /** Reports read but not yet handed to `onStep` (only collected when wanted). */
+  readonly reports: StepReport[] | undefined;
   #queue: { step: number; n: number; r: StepResult }[] = [];
   #inflight?: Promise<void>;
   #lastFlush = performance.now();
 
-  constructor(readonly engine: Engine) {}
+  constructor(
+    readonly engine: Engine,
+    readonly epoch: number,
+    readonly firstGlobal: number,
+    wantReports: boolean,
+    partial?: PartialEpoch,
+  ) {
+    this.reports = wantReports ? [] : undefined;
+    if (partial) {
+      this.sums = { ...partial.sums };
+      this.seen = partial.seen;
+    }
+  }
 
   push(step: number, n: number, r: StepResult): void {
     this.#queue.push({ step, n, r });
@@ -177,14 +252,23 @@ class StepScalars {
       stacked?.dispose();
       let j = 0;
       for (const e of entries) {
+        const scalars: Record<string, number> = {};
         for (const [k, v] of Object.entries(e.r)) {
           const x = typeof v === "number" ? v : values[j++];
           if (k === "loss" && !Number.isFinite(x) && !this.bad) {
             this.bad = { step: e.step, loss: x };
           }
           this.sums[k] = (this.sums[k] ?? 0) + x * e.n;
+          scalars[k] = x;
         }
         this.seen += e.n;
+        this.reports?.push({
+          epoch: this.epoch,
+          step: e.step,
+          globalStep: this.firstGlobal + e.step,
+          n: e.n,
+          scalars,
+        });
       }
     });
     if (this.engine.kind === "cpu" || force) await this.#inflight;
@@ -193,6 +277,18 @@ class StepScalars {
   async drain(): Promise<void> {
     await this.flush(true);
     await this.#inflight;
+  }
+
+  /** Raises a {@linkcode DivergenceError} when a loss read so far was not finite. */
+  throwIfBad(checkpoint?: string): void {
+    if (this.bad) throw new DivergenceError(this.epoch, this.bad.step, this.bad.loss, checkpoint);
+  }
+
+  /** Hands the reports read so far to `onStep`, in order. */
+  async deliver(onStep?: (r: StepReport) => void | Promise<void>): Promise<void> {
+    if (!onStep || !this.reports?.length) return;
+    const ready = this.reports.splice(0);
+    for (const r of ready) await onStep(r);
   }
 }
 
@@ -225,8 +321,59 @@ class RunProgress {
   }
 }
 
+/** File of the best early-stopping state inside `checkpointDir`. */
+export const BEST_FILE = "best.safetensors";
+
+function checkFitOptions(train: ArrayDataset, opts: FitOptions): void {
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 0) {
+    throw new RangeError(`epochs must be a non-negative integer, found ${opts.epochs}`);
+  }
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
+    throw new RangeError(`batch size must be a positive integer, found ${opts.batchSize}`);
+  }
+  if (train.n < 1) throw new RangeError("the training set is empty");
+}
+
+/** Where a run starts: fresh, or from the checkpoint in `checkpointDir`. */
+interface RunStart {
+  epoch: number;
+  step: number;
+  partial?: PartialEpoch;
+  history: EpochRecord[];
+  stopped?: "early_stopping";
+  early?: unknown;
+}
+
+async function startRun(method: Method, opts: FitOptions, ckpt?: string): Promise<RunStart> {
+  if (opts.resume && opts.checkpointDir && ckpt) {
+    const exists = await Deno.stat(ckpt).then(() => true, () => false);
+    if (exists) {
+      const { manifest, state } = await readSaved(opts.checkpointDir, CHECKPOINT_FILE);
+      if (manifest.method !== method.name) {
+        throw new Error(`${ckpt}: checkpoint is for "${manifest.method}", not "${method.name}"`);
+      }
+      method.init(opts.seed);
+      await method.setState(state);
+      const info = manifest.info;
+      const step = Number(info.step ?? 0);
+      return {
+        epoch: Number(info.epoch ?? 0),
+        step: Number.isInteger(step) && step > 0 ? step : 0,
+        partial: info.partial as PartialEpoch | undefined,
+        history: [...((info.history as EpochRecord[]) ?? [])],
+        stopped: info.stopReason === "early_stopping" ? "early_stopping" : undefined,
+        early: info.earlyStopping,
+      };
+    }
+  }
+  method.init(opts.seed);
+  return { epoch: 0, step: 0, history: [] };
+}
+
 /**
- * Trains `method` on `train`.
+ * Trains `method` on `train`: seeded minibatches for `opts.epochs` epochs,
+ * with optional per-epoch validation, checkpoints and resume, a per-step
+ * callback (`onStep`), early stopping and an abort signal.
  *
  * @example
  * ```ts
@@ -235,7 +382,17 @@ class RunProgress {
  * await initBackend({ backend: "wasm", quiet: true });
  * const { train } = gpToyData({ kind: "homo", seed: 0, n: 64 });
  * const m = buildMap({ inputDim: 1, hidden: [16], outputDim: 1, task: "regression" });
- * const { history } = await fit(m, train, { epochs: 2, batchSize: 32, seed: 0, progress: false });
+ * const losses: number[] = [];
+ * const { history } = await fit(m, train, {
+ *   epochs: 2,
+ *   batchSize: 32,
+ *   seed: 0,
+ *   progress: false,
+ *   onStep: (r) => {
+ *     losses.push(r.scalars.loss);
+ *   },
+ * });
+ * console.log(history.length, losses.length); // 2 4
  * ```
  */
 export async function fit(
@@ -243,67 +400,90 @@ export async function fit(
   train: ArrayDataset,
   opts: FitOptions,
 ): Promise<FitResult> {
-  if (!Number.isInteger(opts.epochs) || opts.epochs < 0) {
-    throw new RangeError(`epochs must be a non-negative integer, found ${opts.epochs}`);
-  }
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
-    throw new RangeError(`batch size must be a positive integer, found ${opts.batchSize}`);
-  }
-  if (train.n < 1) throw new RangeError("the training set is empty");
-  const history: EpochRecord[] = [];
-  let start = 0;
+  checkFitOptions(train, opts);
+  const early = opts.earlyStopping
+    ? new EarlyStopper(opts.earlyStopping, opts.valid !== undefined)
+    : undefined;
   const ckpt = opts.checkpointDir ? join(opts.checkpointDir, CHECKPOINT_FILE) : undefined;
-  let resumed = false;
-  if (opts.resume && opts.checkpointDir) {
-    const exists = await Deno.stat(ckpt!).then(() => true, () => false);
-    if (exists) {
-      const { manifest, state } = await readSaved(opts.checkpointDir, CHECKPOINT_FILE);
-      if (manifest.method !== method.name) {
-        throw new Error(`${ckpt}: checkpoint is for "${manifest.method}", not "${method.name}"`);
+  const run = await startRun(method, opts, ckpt);
+  const history = run.history;
+  const start = run.epoch;
+  let bestState: MethodState | undefined;
+  if (early) {
+    early.restore(run.early);
+    if (early.restoreBest && early.state.bestEpoch > 0 && opts.checkpointDir) {
+      const file = join(opts.checkpointDir, BEST_FILE);
+      if (await Deno.stat(file).then(() => true, () => false)) {
+        bestState = (await readSaved(opts.checkpointDir, BEST_FILE)).state;
       }
-      method.init(opts.seed);
-      await method.setState(state);
-      start = Number(manifest.info.epoch ?? 0);
-      history.push(...((manifest.info.history as EpochRecord[]) ?? []));
-      resumed = true;
     }
   }
-  if (!resumed) method.init(opts.seed);
+  const result: FitResult = { history, resumedFrom: start };
+  if (run.stopped) result.stopReason = run.stopped;
 
   const engine = getEngine();
-  const data = deviceData(engine, train);
   const batchesPerEpoch = Math.ceil(train.n / opts.batchSize);
-  const progress = new RunProgress((opts.epochs - start) * batchesPerEpoch, opts.progress);
+  const info = (epoch: number, step: number): StepInfo => ({
+    datasetSize: train.n,
+    epoch,
+    step,
+    batchesPerEpoch,
+    epochs: opts.epochs,
+  });
+  const save = (extra: Record<string, unknown>) =>
+    saveMethod(opts.checkpointDir!, method, {
+      ...opts.info,
+      history,
+      ...(early ? { earlyStopping: early.state } : {}),
+      ...extra,
+    }, CHECKPOINT_FILE);
+  const lastEpoch = run.stopped ? start : opts.epochs;
+  const progress = new RunProgress(
+    Math.max(0, (lastEpoch - start) * batchesPerEpoch - run.step),
+    opts.progress,
+  );
   let doneSteps = 0;
+  let trained = false;
+  const data = deviceData(engine, train);
   try {
-    for (let epoch = start; epoch < opts.epochs; epoch++) {
+    for (let epoch = start; epoch < lastEpoch; epoch++) {
+      if (opts.signal?.aborted) {
+        result.stopReason = "aborted";
+        result.stoppedAt = { epoch: epoch + 1, step: epoch === start ? run.step : 0 };
+        return result;
+      }
       const rng = new Rng(opts.seed).fork(1000 + epoch);
-      const t0 = performance.now();
-      const scalars = new StepScalars(engine);
+      const skip = epoch === start ? run.step : 0;
+      const partial = skip > 0 ? run.partial : undefined;
+      const t0 = performance.now() - 1000 * (partial?.seconds ?? 0);
+      const scalars = new StepScalars(
+        engine,
+        epoch + 1,
+        epoch * batchesPerEpoch,
+        opts.onStep !== undefined,
+        partial,
+      );
       let step = 0;
       for (const indices of batchIndices(train.n, opts.batchSize, rng)) {
+        if (step < skip) {
+          step++;
+          continue;
+        }
         const batch = data.batch(indices);
-        const info: StepInfo = {
-          datasetSize: train.n,
-          epoch,
-          step,
-          batchesPerEpoch,
-          epochs: opts.epochs,
-        };
         let r: StepResult;
         try {
-          r = await method.step(batch, info);
+          r = await method.step(batch, info(epoch, step));
         } finally {
           batch.x.dispose();
           batch.y.dispose();
         }
         step++;
         doneSteps++;
+        trained = true;
         scalars.push(step, batch.n, r);
         await scalars.flush();
-        if (scalars.bad) {
-          throw new DivergenceError(epoch + 1, scalars.bad.step, scalars.bad.loss, ckpt);
-        }
+        scalars.throwIfBad(ckpt);
+        await scalars.deliver(opts.onStep);
         if (scalars.seen) {
           const secs = (performance.now() - t0) / 1000;
           const figs: Record<string, number | string> = {
@@ -316,19 +496,29 @@ export async function fit(
           figs["samples/s"] = scalars.seen / Math.max(secs, 1e-9);
           progress.update(doneSteps, figs);
         }
+        if (opts.signal?.aborted && step < batchesPerEpoch) {
+          // Stop inside the epoch: what was read is kept; the checkpoint resumes at the next step.
+          await scalars.drain();
+          scalars.throwIfBad(ckpt);
+          await scalars.deliver(opts.onStep);
+          if (opts.checkpointDir) {
+            const seconds = (performance.now() - t0) / 1000;
+            await save({
+              epoch,
+              step,
+              partial: { sums: scalars.sums, seen: scalars.seen, seconds },
+            });
+          }
+          result.stopReason = "aborted";
+          result.stoppedAt = { epoch: epoch + 1, step };
+          return result;
+        }
       }
       await scalars.drain();
-      if (scalars.bad) {
-        throw new DivergenceError(epoch + 1, scalars.bad.step, scalars.bad.loss, ckpt);
-      }
+      scalars.throwIfBad(ckpt);
+      await scalars.deliver(opts.onStep);
       const seconds = (performance.now() - t0) / 1000;
-      await method.endEpoch?.(epoch, {
-        datasetSize: train.n,
-        epoch,
-        step,
-        batchesPerEpoch,
-        epochs: opts.epochs,
-      });
+      await method.endEpoch?.(epoch, info(epoch, step));
       const seen = scalars.seen;
       const rec: EpochRecord = {
         epoch: epoch + 1,
@@ -349,32 +539,63 @@ export async function fit(
         if (m.rmse !== undefined) rec.validRmse = m.rmse;
       }
       history.push(rec);
+      if (early?.update(epoch + 1, rec) && early.restoreBest) {
+        bestState = await method.getState();
+        if (opts.checkpointDir) {
+          await saveState(opts.checkpointDir, method, bestState, { epoch: epoch + 1 }, BEST_FILE);
+        }
+      }
+      if (early?.state.stopped) result.stopReason = "early_stopping";
       if (opts.checkpointDir) {
-        await saveMethod(
-          opts.checkpointDir,
-          method,
-          { ...opts.info, epoch: epoch + 1, history },
-          CHECKPOINT_FILE,
-        );
+        await save({
+          epoch: epoch + 1,
+          ...(early?.state.stopped ? { stopReason: "early_stopping" } : {}),
+        });
       }
       progress.epoch(rec, opts.epochs, doneSteps);
       await opts.onEpoch?.(rec, method, history);
+      if (opts.signal?.aborted) {
+        result.stopReason = "aborted";
+        result.stoppedAt = { epoch: epoch + 1, step };
+        return result;
+      }
+      if (early?.state.stopped) break;
     }
   } finally {
     data.dispose();
   }
+  let restored = false;
+  if (early && early.state.bestEpoch > 0) {
+    const lastTrained = history.at(-1)?.epoch ?? 0;
+    if (trained && early.restoreBest && bestState && early.state.bestEpoch !== lastTrained) {
+      await method.setState(bestState);
+      restored = true;
+      if (opts.checkpointDir) {
+        await save({
+          epoch: lastTrained,
+          restoredEpoch: early.state.bestEpoch,
+          ...(result.stopReason ? { stopReason: result.stopReason } : {}),
+        });
+      }
+    }
+    result.best = { epoch: early.state.bestEpoch, value: early.state.bestValue, restored };
+  }
   if (method.finalize) {
-    await method.finalize(train, { batchSize: opts.batchSize, progress: opts.progress });
+    const fullPass = trained && (restored || result.stopReason === "early_stopping");
+    await method.finalize(train, {
+      batchSize: opts.batchSize,
+      progress: opts.progress,
+      ...(fullPass ? { fullPass } : {}),
+    });
     if (opts.checkpointDir) {
-      await saveMethod(
-        opts.checkpointDir,
-        method,
-        { ...opts.info, epoch: opts.epochs, history, finalized: true },
-        CHECKPOINT_FILE,
-      );
+      await save({
+        epoch: history.at(-1)?.epoch ?? opts.epochs,
+        finalized: true,
+        ...(result.stopReason ? { stopReason: result.stopReason } : {}),
+      });
     }
   }
-  return { history, resumedFrom: start };
+  return result;
 }
 
 /** A one-line summary of an epoch record. */

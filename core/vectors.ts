@@ -13,7 +13,10 @@ import type { HostTensor } from "./safetensors.ts";
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout, vecToHost } from "@bayes/nn";
+ * import { getEngine } from "./engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "./engine/engine.ts";
+ * import { vecToHost } from "./vectors.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const v = getEngine().vector(new Layout([{ name: "w", shape: [2] }]), 1);
  * await vecToHost(v, "mu/"); // { "mu/w": { data: [1, 1], shape: [2] } }
@@ -35,7 +38,8 @@ export async function vecToHost(vec: ParamVec, prefix = ""): Promise<Record<stri
  *
  * @example
  * ```ts
- * import { hostToFlat, Layout } from "@bayes/nn";
+ * import { hostToFlat } from "./vectors.ts";
+ * import { Layout } from "./engine/engine.ts";
  * const l = new Layout([{ name: "w", shape: [2] }]);
  * hostToFlat(l, { w: { data: new Float32Array([1, 2]), shape: [2] } }, "", "model"); // [1, 2]
  * ```
@@ -65,7 +69,10 @@ export function hostToFlat(
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout, vecFromHost } from "@bayes/nn";
+ * import { getEngine } from "./engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "./engine/engine.ts";
+ * import { vecFromHost } from "./vectors.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const l = new Layout([{ name: "w", shape: [2] }]);
  * const v = vecFromHost(getEngine(), l, { w: { data: new Float32Array([1, 2]), shape: [2] } }, "", "model");

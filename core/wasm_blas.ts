@@ -170,7 +170,7 @@ const triangles = new WeakMap<object, { upper: boolean; n: number }>();
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { markTriangular } from "@bayes/nn";
+ * import { markTriangular } from "./wasm_blas.ts";
  * const a = tf.tensor2d([[1, 2], [0, 3]]);
  * markTriangular(a, true);
  * tf.matMul(a, tf.ones([2, 4])); // strmm on wasm + BLAS
@@ -410,7 +410,10 @@ export function wasmBlasKernelsRegistered(): boolean {
  *
  * @example
  * ```ts
- * import { loadBlas, registerWasmBlasKernels } from "@bayes/nn";
+ * import { initBackend } from "@bayes/nn";
+ * import { loadBlas } from "./blas.ts";
+ * import { registerWasmBlasKernels } from "./wasm_blas.ts";
+ * await initBackend({ backend: "wasm", quiet: true }); // which already does this
  * const { blas } = loadBlas();
  * if (blas) registerWasmBlasKernels(blas);
  * ```
@@ -508,8 +511,9 @@ let gatherRegistered = false;
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { registerWasmGather } from "@bayes/nn";
+ * import { initBackend, tf } from "@bayes/nn";
+ * import { registerWasmGather } from "./wasm_blas.ts";
+ * await initBackend({ backend: "wasm", quiet: true }); // which already does this
  * registerWasmGather();
  * tf.gather(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([1, 1, 0], "int32")); // [[3,4],[3,4],[1,2]]
  * ```

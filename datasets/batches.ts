@@ -37,9 +37,10 @@ export interface BatchOptions {
  *
  * @example
  * ```ts
- * import { batches, type Batch } from "@bayes/nn";
- * declare const ds: import("@bayes/nn").ArrayDataset;
+ * import { type ArrayDataset, type Batch, batches } from "@bayes/nn";
+ * const ds: ArrayDataset = { x: new Float32Array(80), y: new Int32Array(40), n: 40, xShape: [2], yShape: [] };
  * const first: Batch = batches(ds, { batchSize: 32 }).next().value!;
+ * first.n; // 32
  * ```
  */
 export interface Batch {

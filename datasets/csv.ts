@@ -34,7 +34,9 @@ export interface CsvOptions {
  * @example
  * ```ts
  * import { loadCsv } from "@bayes/nn";
- * const ds = await loadCsv("data.csv", { features: ["a"], target: "b" });
+ * const path = `${await Deno.makeTempDir()}/data.csv`;
+ * await Deno.writeTextFile(path, "a,b\n1,2\n3,4\n");
+ * const ds = await loadCsv(path, { features: ["a"], target: "b" });
  * ds.featureNames; // ["a"]
  * ```
  */
@@ -75,7 +77,9 @@ function recordLines(text: string): number[] {
  * @example
  * ```ts
  * import { loadCsv, standardize } from "@bayes/nn";
- * const ds = await loadCsv("measurements.tsv", {
+ * const path = `${await Deno.makeTempDir()}/measurements.tsv`;
+ * await Deno.writeTextFile(path, "temperature\tpressure\tyield\n20\t1.0\t0.5\n25\t1.2\t0.7\n");
+ * const ds = await loadCsv(path, {
  *   features: ["temperature", "pressure"],
  *   target: "yield",
  * });

@@ -18,7 +18,7 @@ export type DataDirSource = "option" | "env" | "cache";
  *
  * @example
  * ```ts
- * import { resolveDataDirs } from "@bayes/nn";
+ * import { resolveDataDirs } from "@bayes/nn/datasets";
  * const dirs = resolveDataDirs({ dataDir: "./data" });
  * dirs[0]; // { path: "./data", source: "option" }
  * ```
@@ -49,7 +49,7 @@ export function readEnv(name: string): string | undefined {
  *
  * @example
  * ```ts
- * import { userCacheDir } from "@bayes/nn";
+ * import { userCacheDir } from "@bayes/nn/datasets";
  * userCacheDir("linux", (k) => ({ HOME: "/home/ada" } as Record<string, string>)[k]);
  * // "/home/ada/.cache/bayes-nn"
  * ```
@@ -79,7 +79,7 @@ export function userCacheDir(
  * @example
  * ```ts
  * import { loadMnist, type DataDirOptions } from "@bayes/nn";
- * const opts: DataDirOptions = { dataDir: "./data" };
+ * const opts: DataDirOptions = { dataDir: Deno.env.get("BNN_DATA_DIR") ?? "./data" };
  * const test = await loadMnist("mnist", "test", opts);
  * ```
  */
@@ -94,7 +94,7 @@ export interface DataDirOptions {
  *
  * @example
  * ```ts
- * import { resolveDataDirs } from "@bayes/nn";
+ * import { resolveDataDirs } from "@bayes/nn/datasets";
  * for (const d of resolveDataDirs()) console.log(d.source, d.path);
  * ```
  */

@@ -15,7 +15,7 @@ import { DatasetError } from "./types.ts";
  *
  * @example
  * ```ts
- * import type { DownloadOptions } from "@bayes/nn";
+ * import type { DownloadOptions } from "@bayes/nn/datasets";
  * const opts: DownloadOptions = { md5: "ec29112dd5afa0611ce80d1b7f02629c", connectTimeoutMs: 5000 };
  * ```
  */
@@ -42,9 +42,13 @@ export interface DownloadOptions {
  *
  * @example
  * ```ts
- * import { downloadFile } from "@bayes/nn";
- * const r = await downloadFile("https://example.org/a.txt", "/tmp/a.txt");
- * console.log(r.bytes, r.md5, r.url);
+ * import { downloadFile } from "@bayes/nn/datasets";
+ * // A local server stands in for the web here; any http(s) URL works the same way.
+ * const server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hello"));
+ * const url = `http://localhost:${server.addr.port}/a.txt`;
+ * const r = await downloadFile(url, `${await Deno.makeTempDir()}/a.txt`);
+ * console.log(r.bytes, r.md5, r.url); // 5 5d41402abc4b2a76b9719d911017c592 http://localhost:…/a.txt
+ * await server.shutdown();
  * ```
  */
 export interface DownloadResult {
@@ -244,15 +248,18 @@ async function downloadOne(
  *
  * @example
  * ```ts
- * import { downloadFile } from "@bayes/nn";
- * await downloadFile(
- *   [
- *     "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
- *     "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz",
- *   ],
- *   "/tmp/mnist/t10k-labels-idx1-ubyte.gz",
- *   { md5: "ec29112dd5afa0611ce80d1b7f02629c" },
+ * import { downloadFile } from "@bayes/nn/datasets";
+ * // Two mirrors served locally: the first answers 404, the second has the file.
+ * const server = Deno.serve({ port: 0, onListen() {} }, (req) =>
+ *   req.url.includes("/mirror2/") ? new Response("hello") : new Response("gone", { status: 404 }));
+ * const base = `http://localhost:${server.addr.port}`;
+ * const r = await downloadFile(
+ *   [`${base}/mirror1/a.txt`, `${base}/mirror2/a.txt`],
+ *   `${await Deno.makeTempDir()}/a.txt`,
+ *   { md5: "5d41402abc4b2a76b9719d911017c592" },
  * );
+ * console.log(r.url); // …/mirror2/a.txt
+ * await server.shutdown();
  * ```
  */
 export async function downloadFile(

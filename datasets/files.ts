@@ -17,7 +17,7 @@ import { DatasetError } from "./types.ts";
  * @example
  * ```ts
  * import { loadMnist, type FetchOptions } from "@bayes/nn";
- * const opts: FetchOptions = { dataDir: "./data", download: false };
+ * const opts: FetchOptions = { dataDir: Deno.env.get("BNN_DATA_DIR") ?? "./data", download: false };
  * await loadMnist("mnist", "test", opts);
  * ```
  */
@@ -45,7 +45,7 @@ export interface FetchOptions extends DataDirOptions {
  *
  * @example
  * ```ts
- * import type { RemoteFile } from "@bayes/nn";
+ * import type { RemoteFile } from "@bayes/nn/datasets";
  * const f: RemoteFile = {
  *   name: "t10k-labels-idx1-ubyte.gz",
  *   urls: ["https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"],
@@ -73,7 +73,7 @@ export interface RemoteFile {
  *
  * @example
  * ```ts
- * import type { FileSet } from "@bayes/nn";
+ * import type { FileSet } from "@bayes/nn/datasets";
  * const set: FileSet = { title: "my set", folders: ["myset"], files: [] };
  * ```
  */
@@ -93,7 +93,7 @@ export interface FileSet {
  *
  * @example
  * ```ts
- * import { ensureFiles } from "@bayes/nn";
+ * import { ensureFiles } from "@bayes/nn/datasets";
  * const found = await ensureFiles({ title: "t", folders: ["t"], files: [] });
  * for (const [name, f] of found) console.log(name, f.path, f.origin);
  * ```
@@ -149,7 +149,7 @@ function listing(missing: RemoteFile[], target: string, folder: string): string 
  *
  * @example
  * ```ts
- * import { ensureFiles } from "@bayes/nn";
+ * import { ensureFiles } from "@bayes/nn/datasets";
  * const found = await ensureFiles({
  *   title: "MNIST test labels",
  *   folders: ["mnist"],
@@ -299,7 +299,7 @@ export function checksumAccepted(path: string, md5: string): boolean {
  *
  * @example
  * ```ts
- * import { checkLocalChecksum, ensureFiles } from "@bayes/nn";
+ * import { checkLocalChecksum, ensureFiles } from "@bayes/nn/datasets";
  * const set = { title: "t", folders: ["t"], files: [] };
  * for (const f of (await ensureFiles(set)).values()) {
  *   checkLocalChecksum(await Deno.readFile(f.path), f);

@@ -24,7 +24,7 @@ export type IdxData =
  *
  * @example
  * ```ts
- * import { readIdx } from "@bayes/nn";
+ * import { readIdx } from "@bayes/nn/datasets";
  * const labels = await readIdx("mnist/t10k-labels-idx1-ubyte.gz");
  * labels.shape; // [10000]
  * ```
@@ -58,7 +58,7 @@ function isGzip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { gunzip } from "@bayes/nn";
+ * import { gunzip } from "@bayes/nn/datasets";
  * const gz = await Deno.readFile("mnist/t10k-labels-idx1-ubyte.gz");
  * const raw = await gunzip(gz, "t10k-labels-idx1-ubyte.gz");
  * ```
@@ -109,7 +109,7 @@ export async function gunzip(bytes: Uint8Array, source: string): Promise<Uint8Ar
  *
  * @example
  * ```ts
- * import { parseIdx } from "@bayes/nn";
+ * import { parseIdx } from "@bayes/nn/datasets";
  * // magic 0x00000801 (uint8, rank 1), dimension 3, then 3 bytes
  * const bytes = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]);
  * const a = await parseIdx(bytes, "labels");
@@ -200,7 +200,7 @@ function parseIdxRaw(bytes: Uint8Array, source: string): IdxArray {
  *
  * @example
  * ```ts
- * import { readIdx } from "@bayes/nn";
+ * import { readIdx } from "@bayes/nn/datasets";
  * const images = await readIdx("mnist/t10k-images-idx3-ubyte.gz");
  * images.shape; // [10000, 28, 28]
  * images.dtype; // "uint8"
@@ -224,7 +224,7 @@ export async function readIdx(path: string): Promise<IdxArray> {
  *
  * @example
  * ```ts
- * import { encodeIdx } from "@bayes/nn";
+ * import { encodeIdx } from "@bayes/nn/datasets";
  * const bytes = encodeIdx(new Uint8Array([1, 2, 3, 4]), [2, 2]);
  * bytes.length; // 4 + 2 * 4 + 4
  * ```

@@ -30,7 +30,8 @@ export interface Fold {
  *
  * @example
  * ```ts
- * import { kFold, loadUciTable, splitUci } from "@bayes/nn";
+ * import { kFold } from "@bayes/nn";
+ * import { loadUciTable, splitUci } from "@bayes/nn/datasets";
  * const table = await loadUciTable("yacht");
  * for (const fold of kFold(table.n, 10, 1)) {
  *   const { train, test, yStd } = splitUci(table, fold.train, fold.test);

@@ -18,6 +18,7 @@
  */
 
 export { type ArrayDataset, DatasetError, shapeSize } from "./types.ts";
+export { Rng } from "../core/rng.ts";
 export {
   encodeIdx,
   gunzip,

@@ -44,8 +44,14 @@ export function columnStats(
  *
  * @example
  * ```ts
- * import { standardize, type Standardized, type ArrayDataset } from "@bayes/nn";
- * declare const train: ArrayDataset;
+ * import { type ArrayDataset, standardize, type Standardized } from "@bayes/nn";
+ * const train: ArrayDataset = {
+ *   x: Float32Array.of(1, 2, 3, 4),
+ *   y: Float32Array.of(10, 20, 30, 40),
+ *   n: 4,
+ *   xShape: [1],
+ *   yShape: [1],
+ * };
  * const s: Standardized = standardize(train);
  * ```
  */
@@ -90,8 +96,10 @@ function apply(
  * @example
  * ```ts
  * import { loadCsv, standardize } from "@bayes/nn";
- * const ds = await loadCsv("houses.csv", { features: ["rooms", "area"], target: "price" });
- * const { train, yMean, yStd } = standardize(ds);
+ * const path = `${await Deno.makeTempDir()}/houses.csv`;
+ * await Deno.writeTextFile(path, "rooms,area,price\n3,70,210\n4,95,280\n2,50,150\n");
+ * const ds = await loadCsv(path, { features: ["rooms", "area"], target: "price" });
+ * const { train, yMean, yStd } = standardize(ds); // yMean 213.3…
  * ```
  */
 export function standardize(train: ArrayDataset, test?: ArrayDataset): Standardized {

@@ -12,9 +12,10 @@ import { type ArrayDataset, shapeSize } from "./types.ts";
  *
  * @example
  * ```ts
- * import { subset, type ArrayDataset } from "@bayes/nn";
- * declare const ds: ArrayDataset;
+ * import { type ArrayDataset, subset } from "@bayes/nn";
+ * const ds: ArrayDataset = { x: Float32Array.of(0, 1, 2), y: Int32Array.of(0, 1, 0), n: 3, xShape: [1], yShape: [] };
  * const firstAndThird = subset(ds, [0, 2]);
+ * firstAndThird.n; // 2
  * ```
  */
 export function subset<T extends ArrayDataset>(ds: T, indices: ArrayLike<number>): T {

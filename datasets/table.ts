@@ -12,7 +12,7 @@ import { DatasetError } from "./types.ts";
  *
  * @example
  * ```ts
- * import { parseNumericTable } from "@bayes/nn";
+ * import { parseNumericTable } from "@bayes/nn/datasets";
  * const t = parseNumericTable("1 2\n3 4\n", "inline");
  * t.values; // Float64Array [1, 2, 3, 4]
  * ```
@@ -34,8 +34,12 @@ export interface NumericTable {
  *
  * @example
  * ```ts
- * import { parseNumericTable } from "@bayes/nn";
- * parseNumericTable("1 2 3\n4 5\n", "data.txt"); // throws: line 2 has 2 columns, expected 3
+ * import { parseNumericTable } from "@bayes/nn/datasets";
+ * try {
+ *   parseNumericTable("1 2 3\n4 5\n", "data.txt");
+ * } catch (e) {
+ *   console.log((e as Error).message); // data.txt, line 2: 2 columns, expected 3 (as on the first row)
+ * }
  * ```
  */
 export function parseNumericTable(text: string, file: string): NumericTable {
@@ -81,7 +85,7 @@ export function parseNumericTable(text: string, file: string): NumericTable {
  *
  * @example
  * ```ts
- * import { parseNumberList } from "@bayes/nn";
+ * import { parseNumberList } from "@bayes/nn/datasets";
  * parseNumberList("0.25\n0.5\n", "tau_values.txt"); // [0.25, 0.5]
  * ```
  */
@@ -108,7 +112,7 @@ export function parseNumberList(text: string, file: string): number[] {
  *
  * @example
  * ```ts
- * import { parseIndexList } from "@bayes/nn";
+ * import { parseIndexList } from "@bayes/nn/datasets";
  * parseIndexList("3\n0\n2\n", "index_train_0.txt", 5); // Int32Array [3, 0, 2]
  * ```
  */

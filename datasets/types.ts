@@ -14,7 +14,8 @@ export type { ArrayDataset } from "../core/data.ts";
  *
  * @example
  * ```ts
- * import { DatasetError, readIdx } from "@bayes/nn";
+ * import { DatasetError } from "@bayes/nn";
+ * import { readIdx } from "@bayes/nn/datasets";
  * try {
  *   await readIdx("/no/such/file.gz");
  * } catch (e) {
@@ -39,7 +40,7 @@ export class DatasetError extends Error {
  *
  * @example
  * ```ts
- * import { shapeSize } from "@bayes/nn";
+ * import { shapeSize } from "@bayes/nn/datasets";
  * shapeSize([28, 28]); // 784
  * shapeSize([]); // 1
  * ```

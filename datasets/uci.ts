@@ -42,7 +42,7 @@ export type UciName = typeof UCI_DATASETS[number];
  *
  * @example
  * ```ts
- * import { UCI_BASE_URL } from "@bayes/nn";
+ * import { UCI_BASE_URL } from "@bayes/nn/datasets";
  * console.log(`${UCI_BASE_URL}yacht/data/data.txt`);
  * ```
  */
@@ -75,7 +75,7 @@ export interface UciSettings {
  *
  * @example
  * ```ts
- * import { loadUciTable } from "@bayes/nn";
+ * import { loadUciTable } from "@bayes/nn/datasets";
  * const t = await loadUciTable("bostonHousing");
  * t.n; // 506
  * t.d; // 13
@@ -223,7 +223,7 @@ const singleInt = (file: string) => (text: string, path: string) => {
  *
  * @example
  * ```ts
- * import { loadUciTable } from "@bayes/nn";
+ * import { loadUciTable } from "@bayes/nn/datasets";
  * const t = await loadUciTable("kin8nm");
  * console.log(t.n, t.d, t.nSplits); // 8192 8 20
  * ```
@@ -325,7 +325,8 @@ function checkIndices(idx: ArrayLike<number>, n: number, what: string): Int32Arr
  *
  * @example
  * ```ts
- * import { kFold, loadUciTable, splitUci } from "@bayes/nn";
+ * import { kFold } from "@bayes/nn";
+ * import { loadUciTable, splitUci } from "@bayes/nn/datasets";
  * const t = await loadUciTable("energy");
  * const [fold] = kFold(t.n, 10, 0);
  * const s = splitUci(t, fold.train, fold.test);

@@ -71,8 +71,10 @@ import {
   makeBbbPrior,
 } from "./bbb/priors.ts";
 
-export * from "./bbb/forward.ts";
-export * from "./bbb/priors.ts";
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
+
+export { BBB_PRIORS, type BbbPriorName, BbbSettingsError } from "./bbb/priors.ts";
 
 /** Gradient estimators. */
 export type BbbEstimator = "weight" | "local" | "flipout";
@@ -173,8 +175,6 @@ export interface BbbPosteriorSegment {
 export type BbbMethod = Method & {
   /** Resolved settings. */
   readonly settings: Readonly<Required<BbbSettings>>;
-  /** The layout of μ and ρ (the network's weights and biases). */
-  readonly layout: Layout;
   /** Current μ and σ by segment name (copies). */
   posterior(): Promise<Record<string, BbbPosteriorSegment>>;
   /** Sets μ and σ of named segments (σ > 1e-6); missing names keep their values. */
@@ -851,7 +851,6 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     name,
     spec,
     settings: s,
-    layout,
     defaultSamples: s.predictSamples,
     init(seed: number) {
       release();

@@ -38,7 +38,10 @@ import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, checkPointNetSettings, type PointNet } from "../core/point_net.ts";
 import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
+
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
 
 export {
   defaultEnsembleWorkers,
@@ -197,6 +200,8 @@ function parseMemberIds(ids: number[] | undefined, nNets: number): number[] {
  * @example
  * ```ts
  * import { buildEnsemble } from "@bayes/nn/methods/ensemble";
+ * import { initBackend } from "@bayes/nn";
+ * await initBackend({ backend: "wasm", quiet: true });
  * const ens = buildEnsemble(
  *   { inputDim: 784, hidden: [1200, 1200], outputDim: 10, task: "classification" },
  *   { nNets: 5, subsample: 0.8, weightDecay: 1e-4 },

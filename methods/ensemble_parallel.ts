@@ -137,7 +137,8 @@ function memberShare(state: MethodState, ids: number[]): MethodState {
 /**
  * Trains `method` (all of its members) in `opts.workers` Deno workers; same
  * options and result as `fit` (checkpoint, resume, per-epoch evaluation and
- * `onEpoch`), plus the worker count. With one worker it still runs in a
+ * `onEpoch`; not `onStep`, `earlyStopping` or `signal`, which need the
+ * steps in this thread), plus the worker count. With one worker it still runs in a
  * worker; call `fit` for in-thread training. CPU engine only (wasm, cpu):
  * on the WebGPU engine it throws a `BackendError` before starting any
  * worker — the GPU trains the members in this thread through `fit`.
@@ -164,6 +165,14 @@ export async function trainEnsembleParallel(
     throw new RangeError(`batch size must be a positive integer, found ${opts.batchSize}`);
   }
   if (train.n < 1) throw new RangeError("the training set is empty");
+  for (const k of ["onStep", "earlyStopping", "signal"] as const) {
+    if (opts[k] !== undefined) {
+      throw new RangeError(
+        `trainEnsembleParallel does not support \`${k}\` (the members train in workers): ` +
+          "train in this thread with fit instead",
+      );
+    }
+  }
   const engine = getEngine();
   if (engine.kind !== "cpu") {
     throw new BackendError(

@@ -30,6 +30,8 @@
  * (`autoCurvature`; the truncation groups are the base method's: consecutive
  * minibatches joined up to `curvatureBatchSize`), so any training loop
  * yields the full posterior; `fitCurvature` runs it on a given data set.
+ * Around a MAP network trained elsewhere (`buildMap`, or loaded), one call
+ * does it all: {@linkcode laplaceFromMap}.
  * Until the factors exist, `predict` returns the MAP network's single sample.
  *
  * @module
@@ -40,6 +42,7 @@ import { getEngine } from "../core/engine/current.ts";
 import { getLinalg } from "../core/linalg.ts";
 import { appendLogNoise, disposePrediction, predictBatched } from "../core/likelihood.ts";
 import type {
+  FinalizeOptions,
   Method,
   MethodState,
   NetSpec,
@@ -85,8 +88,16 @@ import {
   disposePosterior,
   drawLayer,
 } from "./kfac/sampler.ts";
+import { coversOnce, rebatchRows } from "./kfac/rows.ts";
 import { logLikSum } from "./kfac/scoring.ts";
-import { stripUndefined } from "./map.ts";
+
+export type { GgnStats, KronFactors, KronLayerFactors } from "./kfac/curvature.ts";
+export type { PriorSettings } from "./kfac/posterior.ts";
+export { laplaceFromMap, type LaplaceFromMapOptions } from "./laplace.ts";
+import { stripUndefined } from "../core/settings.ts";
+
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
 
 /** Settings of {@linkcode buildKfacLaplace}. */
 export interface KfacLaplaceSettings {
@@ -240,7 +251,7 @@ export type KfacLaplaceMethod = Method & {
   /** Zeroes weights (mean and samples). */
   applyPruningMask(keep: Record<string, Uint8Array>): Promise<void>;
   /** Runs the automatic curvature pass (called by `fit` after the last epoch). */
-  finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }): Promise<void>;
+  finalize(train: ArrayDataset, opts: FinalizeOptions): Promise<void>;
 };
 
 function checkSettings(s: Required<KfacLaplaceSettings>): void {
@@ -280,55 +291,6 @@ export const KFAC_TAU_GRID: readonly number[] = Array.from(
   { length: 9 },
   (_, i) => 10 ** (i - 2),
 );
-
-/**
- * Joins consecutive minibatches (their data-set rows) into truncation groups
- * of at least `size` rows (the last may be smaller).
- *
- * @example
- * ```ts
- * import { rebatchRows } from "@bayes/nn/methods/kfac_laplace";
- * rebatchRows([Int32Array.of(3, 1), Int32Array.of(0, 2), Int32Array.of(4)], 3).length; // 2
- * ```
- */
-export function rebatchRows(list: readonly Int32Array[], size: number): Int32Array[] {
-  const out: Int32Array[] = [];
-  let group: Int32Array[] = [];
-  let count = 0;
-  const flush = () => {
-    if (!count) return;
-    const g = new Int32Array(count);
-    let o = 0;
-    for (const b of group) {
-      g.set(b, o);
-      o += b.length;
-    }
-    out.push(g);
-    group = [];
-    count = 0;
-  };
-  for (const b of list) {
-    group.push(b);
-    count += b.length;
-    if (count >= size) flush();
-  }
-  flush();
-  return out;
-}
-
-/** Whether `list` holds every row `0 … n − 1` exactly once. */
-function coversOnce(list: readonly Int32Array[], n: number): boolean {
-  const seen = new Uint8Array(n);
-  let total = 0;
-  for (const b of list) {
-    for (const r of b) {
-      if (!(r >= 0 && r < n) || seen[r]) return false;
-      seen[r] = 1;
-      total++;
-    }
-  }
-  return total === n;
-}
 
 /** Noise stream purposes (weight draws: one stream per layer from `SAMPLE_NOISE`). */
 const SAMPLE_NOISE = 0x4b460000;
@@ -744,14 +706,15 @@ export function buildKfacLaplace(
       }
       return inner.step(batch, info);
     },
-    async finalize(train: ArrayDataset, opts: { batchSize: number; progress?: boolean }) {
+    async finalize(train: ArrayDataset, opts: FinalizeOptions) {
       if (!s.autoCurvature) return;
       const rec = record;
       record = null;
       // As the base method: a pass only when this run trained the last epoch (a run resumed
-      // after it has its factors from the checkpoint).
-      if (!rec) return;
-      const groups = rec.complete && coversOnce(rec.rows, train.n)
+      // after it has its factors from the checkpoint), or over the whole set when training
+      // ended elsewhere (early stopping, a restored best state).
+      if (!rec && !opts.fullPass) return;
+      const groups = !opts.fullPass && rec && rec.complete && coversOnce(rec.rows, train.n)
         ? rebatchRows(rec.rows, s.curvatureBatchSize)
         : undefined;
       await runCurvature(train, groups, opts.progress);

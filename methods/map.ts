@@ -8,6 +8,10 @@
 import type { NetSpec } from "../core/method.ts";
 import type { OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
+import { stripUndefined } from "../core/settings.ts";
+
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
 
 /** Settings of {@linkcode buildMap}. */
 export interface MapSettings {
@@ -46,9 +50,4 @@ export const MAP_DEFAULTS: Required<MapSettings> = {
 export function buildMap(spec: NetSpec, settings: MapSettings = {}): MapMethod {
   const s = { ...MAP_DEFAULTS, ...stripUndefined(settings) };
   return buildPointNet("map", spec, { ...s, dropout: 0, mcPredict: false });
-}
-
-/** Drops keys whose value is `undefined` so defaults apply. */
-export function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

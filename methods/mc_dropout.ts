@@ -7,8 +7,11 @@
  */
 import type { NetSpec } from "../core/method.ts";
 import type { OptimizerName } from "../core/optim.ts";
-import { buildPointNet } from "../core/point_net.ts";
-import { type MapMethod, stripUndefined } from "./map.ts";
+import { buildPointNet, type PointNet } from "../core/point_net.ts";
+import { stripUndefined } from "../core/settings.ts";
+
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
 
 /** Settings of {@linkcode buildMcDropout}. */
 export interface McDropoutSettings {
@@ -23,6 +26,9 @@ export interface McDropoutSettings {
   /** Momentum (default 0.5). */
   momentum?: number;
 }
+
+/** An MC dropout method: a point network whose predictions sample dropout masks. */
+export type McDropoutMethod = PointNet;
 
 /** Default MC dropout settings. */
 export const MC_DROPOUT_DEFAULTS: Required<McDropoutSettings> = {
@@ -46,7 +52,7 @@ export const MC_DROPOUT_DEFAULTS: Required<McDropoutSettings> = {
  * m.init(0);
  * ```
  */
-export function buildMcDropout(spec: NetSpec, settings: McDropoutSettings = {}): MapMethod {
+export function buildMcDropout(spec: NetSpec, settings: McDropoutSettings = {}): McDropoutMethod {
   const s = { ...MC_DROPOUT_DEFAULTS, ...stripUndefined(settings) };
   if (!(s.dropout > 0 && s.dropout < 1)) {
     throw new RangeError(`MC dropout needs a dropout rate in (0, 1), found ${s.dropout}`);

@@ -227,10 +227,16 @@ export function selectMethods(list: string): MethodEntry[] {
  *
  * @example
  * ```ts
- * import { buildFromManifest, loadMethod, readSaved } from "@bayes/nn";
- * const { manifest } = await readSaved("models/map");
- * const m = buildFromManifest(manifest);
- * await loadMethod("models/map", m);
+ * import { buildFromManifest, initBackend, loadMethod, readSaved, saveMethod } from "@bayes/nn";
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const trained = buildMap({ inputDim: 2, hidden: [8], outputDim: 2, task: "classification" });
+ * trained.init(0);
+ * await saveMethod(dir, trained);
+ * const { manifest } = await readSaved(dir);
+ * const m = buildFromManifest(manifest); // what load(dir) does in one call
+ * await loadMethod(dir, m);
  * ```
  */
 export function buildFromManifest(manifest: Manifest): Method {
@@ -254,9 +260,15 @@ export function buildFromManifest(manifest: Manifest): Method {
  *
  * @example
  * ```ts
- * import { loadModel } from "@bayes/nn";
- * // const m = await loadModel("models/mc_dropout");
- * // const pred = m.predict(x, { samples: 100 });
+ * import { initBackend, loadModel, saveMethod, tf } from "@bayes/nn";
+ * import { buildMcDropout } from "@bayes/nn/methods/mc_dropout";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const trained = buildMcDropout({ inputDim: 2, hidden: [8], outputDim: 3, task: "classification" });
+ * trained.init(0);
+ * await saveMethod(dir, trained);
+ * const m = await loadModel(dir);
+ * const pred = m.predict(tf.ones([4, 2]), { samples: 10 }); // logProbs [10, 4, 3]
  * ```
  */
 export async function loadModel(dir: string, file: string = WEIGHTS_FILE): Promise<Method> {
@@ -269,4 +281,27 @@ export async function loadModel(dir: string, file: string = WEIGHTS_FILE): Promi
   }
   await loadMethod(dir, m, file);
   return m;
+}
+
+/**
+ * Loads a saved model in one call (`load(dir)`): the method named in the
+ * manifest of `dir`, built with its network and settings, with its state
+ * restored: ready to `predict`, or to train further with `fit`. The same as
+ * {@linkcode loadModel}.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, load, saveMethod } from "@bayes/nn";
+ * import { buildMap } from "@bayes/nn/methods/map";
+ * await initBackend({ backend: "wasm", quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * const m = buildMap({ inputDim: 2, hidden: [8], outputDim: 3, task: "classification" });
+ * m.init(0);
+ * await saveMethod(dir, m);
+ * const again = await load(dir);
+ * console.log(again.name); // "map"
+ * ```
+ */
+export function load(dir: string, file: string = WEIGHTS_FILE): Promise<Method> {
+  return loadModel(dir, file);
 }

@@ -25,7 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Engine, Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 import {
   buildChain,
   type ChainSettings,
@@ -36,8 +36,19 @@ import {
 import { type ClipState, ClipWindow } from "./sgmcmc/clip.ts";
 import { SGHMC_MASS, sghmcKernel, SUM_SQUARES } from "./sgmcmc/kernels.ts";
 
-export { SGHMC_MASS, sghmcKernel, type SghmcVariant, SUM_SQUARES } from "./sgmcmc/kernels.ts";
-export { CLIP_BLOCK, CLIP_WINDOW, type ClipState, ClipWindow, NO_CLIP } from "./sgmcmc/clip.ts";
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
+
+export type { ChainSettings, SgmcmcMethod } from "./sgmcmc/chain.ts";
+export type { ScheduleName, ScheduleSettings } from "./sgmcmc/schedule.ts";
+export {
+  type SampleEntry,
+  SampleFileError,
+  type SampleLayout,
+  SampleStore,
+  type SampleStoreOptions,
+  type WeightSample,
+} from "./sgmcmc/sample_store.ts";
 
 /**
  * Settings of {@linkcode buildSghmc} (all optional; defaults in
@@ -268,8 +279,8 @@ export function buildSghmc(spec: NetSpec, settings: SghmcSettings = {}): SghmcMe
   const s = { ...SGHMC_DEFAULTS, ...stripUndefined(settings) } as Full;
   checkSghmc(s);
   const core = sghmcCore(s);
-  const m = buildChain("sghmc", spec, s, core) as SghmcMethod;
-  m.samplerState = async () => {
+  const m = buildChain("sghmc", spec, s, core);
+  const samplerState = async (): Promise<SghmcTensorState[]> => {
     const [tau, g, vHat, momentum] = await Promise.all(
       ["tau", "gm", "vhat", "mom"].map((name) => m.slot(name).toSegments()),
     );
@@ -281,5 +292,5 @@ export function buildSghmc(spec: NetSpec, settings: SghmcSettings = {}): SghmcMe
       priorPrecision: core.lam[i],
     }));
   };
-  return m;
+  return Object.assign(m, { samplerState });
 }

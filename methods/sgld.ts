@@ -19,7 +19,7 @@
  */
 import type { Layout } from "../core/engine/engine.ts";
 import type { NetSpec } from "../core/method.ts";
-import { stripUndefined } from "./map.ts";
+import { stripUndefined } from "../core/settings.ts";
 import {
   buildChain,
   type ChainSettings,
@@ -28,30 +28,19 @@ import {
 } from "./sgmcmc/chain.ts";
 import { psgldKernel, sgldKernel } from "./sgmcmc/kernels.ts";
 
-export * from "./sgmcmc/schedule.ts";
-export { APPLY_MASK, psgldKernel, sgldKernel } from "./sgmcmc/kernels.ts";
+/** The shared types this module's API refers to. */
+export type * from "../core/public_types.ts";
+
+export type { ScheduleName, ScheduleSettings } from "./sgmcmc/schedule.ts";
 export {
   type SampleEntry,
   SampleFileError,
-  sampleFileName,
   type SampleLayout,
   SampleStore,
   type SampleStoreOptions,
   type WeightSample,
 } from "./sgmcmc/sample_store.ts";
-export {
-  buildChain,
-  type ChainSettings,
-  type ChainState,
-  checkBurnIn,
-  checkChainSettings,
-  pickSamples,
-  type SamplerCore,
-  type SgmcmcMethod,
-  type SlotSpec,
-  type StepContext,
-} from "./sgmcmc/chain.ts";
-export { predictSamples, type SamplePredictArgs } from "./sgmcmc/predict.ts";
+export type { ChainSettings, SgmcmcMethod } from "./sgmcmc/chain.ts";
 
 /**
  * Settings of {@linkcode buildSgld} and {@linkcode buildPsgld} (all optional;
@@ -191,7 +180,8 @@ export type PsgldMethod = SgmcmcMethod & {
  */
 export function buildPsgld(spec: NetSpec, settings: SgldSettings = {}): PsgldMethod {
   const s = resolveSettings(settings, PSGLD_DEFAULT_LR);
-  const m = buildChain("psgld", spec, s, psgldCore(s)) as PsgldMethod;
-  m.squareAvg = async () => Object.values(await m.slot("sq").toSegments());
-  return m;
+  const chain = buildChain("psgld", spec, s, psgldCore(s));
+  return Object.assign(chain, {
+    squareAvg: async () => Object.values(await chain.slot("sq").toSegments()),
+  });
 }

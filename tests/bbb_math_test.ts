@@ -10,7 +10,7 @@ import {
   gmmPrior,
   laplacePrior,
   makeBbbPrior,
-} from "../methods/bbb.ts";
+} from "../methods/bbb/priors.ts";
 
 const LOG_2PI = Math.log(2 * Math.PI);
 const normPdf = (w: number, s: number) =>

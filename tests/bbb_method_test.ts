@@ -8,7 +8,9 @@ import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { getEngine } from "../core/engine/current.ts";
 import type { Method, StepResult } from "../core/method.ts";
-import { bbbName, BbbSettingsError, buildBbb, gaussianKl, localForward } from "../methods/bbb.ts";
+import { bbbName, BbbSettingsError, buildBbb } from "../methods/bbb.ts";
+import { localForward } from "../methods/bbb/forward.ts";
+import { gaussianKl } from "../methods/bbb/priors.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
 

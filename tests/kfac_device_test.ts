@@ -16,7 +16,8 @@ import { kronFactors } from "../methods/kfac/curvature.ts";
 import { augment } from "../methods/kfac/host_net.ts";
 import { samplingFactors } from "../methods/kfac/posterior.ts";
 import { devicePosterior, disposePosterior, drawLayer } from "../methods/kfac/sampler.ts";
-import { buildKfacLaplace, rebatchRows } from "../methods/kfac_laplace.ts";
+import { buildKfacLaplace } from "../methods/kfac_laplace.ts";
+import { rebatchRows } from "../methods/kfac/rows.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
 const read = (t: tf.Tensor) => getEngine().read(t);

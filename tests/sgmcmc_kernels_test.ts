@@ -15,26 +15,13 @@ import { getEngine, Layout } from "../core/engine/mod.ts";
 import { nllSum } from "../core/likelihood.ts";
 import type { NetSpec, StepInfo, TensorBatch } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
-import {
-  buildPsgld,
-  buildSgld,
-  checkBurnIn,
-  collectsAt,
-  pickSamples,
-  psgldKernel,
-  scheduleAt,
-  sgldKernel,
-  type SgmcmcMethod,
-} from "../methods/sgld.ts";
-import {
-  buildSghmc,
-  CLIP_BLOCK,
-  CLIP_WINDOW,
-  ClipWindow,
-  NO_CLIP,
-  SGHMC_MASS,
-  sghmcKernel,
-} from "../methods/sghmc.ts";
+import { buildPsgld, buildSgld, type SgmcmcMethod } from "../methods/sgld.ts";
+import { buildSghmc } from "../methods/sghmc.ts";
+import { checkBurnIn } from "../methods/sgmcmc/chain.ts";
+import { CLIP_BLOCK, CLIP_WINDOW, ClipWindow, NO_CLIP } from "../methods/sgmcmc/clip.ts";
+import { psgldKernel, SGHMC_MASS, sghmcKernel, sgldKernel } from "../methods/sgmcmc/kernels.ts";
+import { pickSamples } from "../methods/sgmcmc/predict.ts";
+import { collectsAt, scheduleAt } from "../methods/sgmcmc/schedule.ts";
 import { hostRun, psgldRef, sghmcRef, sghmcRefInit, sgldRef } from "./sgmcmc_reference.ts";
 
 await initBackend({ backend: "wasm", quiet: true });

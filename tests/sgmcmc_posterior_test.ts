@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { fit } from "../core/train.ts";
-import { buildSgld, psgldKernel, sgldKernel } from "../methods/sgld.ts";
-import { SGHMC_MASS, sghmcKernel } from "../methods/sghmc.ts";
+import { buildSgld } from "../methods/sgld.ts";
+import { psgldKernel, SGHMC_MASS, sghmcKernel, sgldKernel } from "../methods/sgmcmc/kernels.ts";
 import { hostRun } from "./sgmcmc_reference.ts";
 
 await initBackend({ backend: "wasm", quiet: true });

@@ -115,7 +115,7 @@ export function sghmcRef(
  *
  * @example
  * ```ts
- * import { sgldKernel } from "../methods/sgld.ts";
+ * import { sgldKernel } from "../methods/sgmcmc/kernels.ts";
  * const p = new Float32Array([1]);
  * hostRun(sgldKernel(false), { p, g: new Float32Array([1]) }, {}, { h: 0.1, scale: 1, prec: 0 });
  * ```

@@ -13,8 +13,7 @@ import {
   type ScalarArg,
 } from "../core/engine/mod.ts";
 import { Rng } from "../core/rng.ts";
-import { psgldKernel, sgldKernel } from "../methods/sgld.ts";
-import { SGHMC_MASS, sghmcKernel } from "../methods/sghmc.ts";
+import { psgldKernel, SGHMC_MASS, sghmcKernel, sgldKernel } from "../methods/sgmcmc/kernels.ts";
 
 const LAYOUT = new Layout([
   { name: "l0.w", shape: [37, 19] },

@@ -22,13 +22,41 @@
  * @module
  */
 
-export * from "./types.ts";
-export * from "./classification.ts";
-export * from "./metrics.ts";
-export * from "./calibration.ts";
-export * from "./ood.ts";
-export * from "./regression.ts";
-export * from "./io.ts";
+export type { LabelInput, PredictionArray, PredictionInput, TensorLike } from "./types.ts";
+export {
+  type ClassificationOptions,
+  type ClassificationPredictions,
+  type ClassificationUncertainty,
+  classificationUncertainty,
+  type PredictiveDistribution,
+  predictiveDistribution,
+} from "./classification.ts";
+export {
+  brierScore,
+  type ClassificationMetrics,
+  classificationMetrics,
+  errorPercent,
+  type LogLikelihood,
+  logLikelihood,
+} from "./metrics.ts";
+export {
+  type CalibrationOptions,
+  type CalibrationResult,
+  expectedCalibrationError,
+  type ReliabilityBin,
+} from "./calibration.ts";
+export { aupr, auroc, type OodDetection, oodDetection } from "./ood.ts";
+export {
+  gaussianMixtureLogLikelihood,
+  type RegressionLogLikelihood,
+  type RegressionMetrics,
+  regressionMetrics,
+  type RegressionOptions,
+  type RegressionUncertainty,
+  regressionUncertainty,
+  type TargetScaling,
+} from "./regression.ts";
+export { toCsv, writeCsv, writeJson } from "./io.ts";
 export {
   aggregate,
   type AggregatedRow,

@@ -51,7 +51,7 @@ const TABLE = (() => {
  *
  * @example
  * ```ts
- * import { SOFTPLUS_SIGMOID_TABLE, TABLE_LO, TABLE_PER_UNIT } from "@bayes/nn";
+ * import { SOFTPLUS_SIGMOID_TABLE, TABLE_LO, TABLE_PER_UNIT } from "./cpu_math.ts";
  * SOFTPLUS_SIGMOID_TABLE[2 * (0 - TABLE_LO) * TABLE_PER_UNIT]; // softplus(0) = log 2
  * ```
  */
@@ -62,7 +62,7 @@ export const SOFTPLUS_SIGMOID_TABLE: Float64Array = TABLE;
  *
  * @example
  * ```ts
- * import { softplusJs } from "@bayes/nn";
+ * import { softplusJs } from "./cpu_math.ts";
  * softplusJs(0); // ≈ 0.6931
  * ```
  */
@@ -81,7 +81,7 @@ export function softplusJs(x: number): number {
  *
  * @example
  * ```ts
- * import { sigmoidJs } from "@bayes/nn";
+ * import { sigmoidJs } from "./cpu_math.ts";
  * sigmoidJs(0); // 0.5
  * ```
  */
@@ -105,7 +105,7 @@ export const LOG_TABLE_BITS = 11;
  *
  * @example
  * ```ts
- * import { LOG_TABLE } from "@bayes/nn";
+ * import { LOG_TABLE } from "./cpu_math.ts";
  * LOG_TABLE[LOG_TABLE.length - 1]; // log 2
  * ```
  */
@@ -122,7 +122,7 @@ export const log1pJs: (x: number) => number = Math.log1p;
  *
  * @example
  * ```ts
- * import { softplusInverse, softplusJs } from "@bayes/nn";
+ * import { softplusInverse, softplusJs } from "./cpu_math.ts";
  * softplusJs(softplusInverse(0.1)); // ≈ 0.1
  * ```
  */

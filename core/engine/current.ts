@@ -16,7 +16,8 @@ let current: { backend: unknown; engine: Engine } | undefined;
  *
  * @example
  * ```ts
- * import { getEngine, initBackend } from "@bayes/nn";
+ * import { getEngine } from "./current.ts";
+ * import { initBackend } from "@bayes/nn";
  * await initBackend({ backend: "wasm", quiet: true });
  * getEngine().kind; // "cpu"
  * ```

@@ -37,7 +37,7 @@ export interface Segment {
  *
  * @example
  * ```ts
- * import { Layout } from "@bayes/nn";
+ * import { Layout } from "./engine.ts";
  * const l = new Layout([{ name: "w", shape: [2, 3] }, { name: "b", shape: [3] }]);
  * l.total; // 9
  * l.get("b").off; // 6
@@ -185,7 +185,9 @@ export interface RowStore {
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout } from "@bayes/nn";
+ * import { getEngine } from "./current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "./engine.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const v = getEngine().vector(new Layout([{ name: "w", shape: [2] }]), 0.5);
  * await v.toHost(); // Float32Array [0.5, 0.5]

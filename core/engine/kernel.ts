@@ -367,7 +367,7 @@ function parseArgName(raw: string, kind: KernelArg["kind"], kname: string): Kern
  *
  * @example
  * ```ts
- * import { defineKernel } from "@bayes/nn";
+ * import { defineKernel } from "./kernel.ts";
  * const sgd = defineKernel({
  *   name: "sgd",
  *   inouts: ["p"],

@@ -57,7 +57,8 @@ const MATH: Record<string, string> = {
  *
  * @example
  * ```ts
- * import { compileJs, defineKernel } from "@bayes/nn";
+ * import { compileJs } from "./kernel_js.ts";
+ * import { defineKernel } from "./kernel.ts";
  * const k = defineKernel({ name: "axpy", inouts: ["y"], inputs: ["x"], scalars: ["a"], body: "y += a * x;" });
  * const y = new Float32Array([1, 2]);
  * compileJs(k).fn(2, 0, 2, 1, new Float32Array([1, 1]), y, 10); // y = [11, 12]

@@ -75,7 +75,8 @@ function lit(v: number): string {
  *
  * @example
  * ```ts
- * import { compileWgsl, defineKernel } from "@bayes/nn";
+ * import { compileWgsl } from "./kernel_wgsl.ts";
+ * import { defineKernel } from "./kernel.ts";
  * const k = defineKernel({ name: "axpy", inouts: ["y"], inputs: ["x"], scalars: ["a"], body: "y += a * x;" });
  * compileWgsl(k).code.includes("@compute"); // true
  * ```

@@ -35,7 +35,7 @@ function mulhilo(a: number, b: number): [number, number] {
  *
  * @example
  * ```ts
- * import { philox4x32 } from "@bayes/nn";
+ * import { philox4x32 } from "./philox.ts";
  * philox4x32([0, 0, 0, 0], [0, 0]); // [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
  * ```
  */
@@ -62,7 +62,7 @@ export function philox4x32(
  *
  * @example
  * ```ts
- * import { philoxNormal } from "@bayes/nn";
+ * import { philoxNormal } from "./philox.ts";
  * philoxNormal([1, 2], 0, 0, 0);
  * ```
  */
@@ -85,7 +85,7 @@ export function philoxNormal(
  *
  * @example
  * ```ts
- * import { philoxUniform } from "@bayes/nn";
+ * import { philoxUniform } from "./philox.ts";
  * philoxUniform([1, 2], 0, 0, 0);
  * ```
  */

@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { localForward } from "@bayes/nn/methods/bbb";
+ * import { localForward } from "./forward.ts";
  * const out = localForward(tf.ones([4, 2]) as tf.Tensor2D, [tf.zeros([2, 3]) as tf.Tensor2D],
  *   [tf.ones([2, 3]) as tf.Tensor2D], [tf.zeros([3]) as tf.Tensor1D], [tf.zeros([3]) as tf.Tensor1D],
  *   (s) => tf.randomNormal(s), 1);
@@ -65,7 +65,7 @@ export function localForward(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { flipoutForward } from "@bayes/nn/methods/bbb";
+ * import { flipoutForward } from "./forward.ts";
  * const x = tf.ones([4, 2]) as tf.Tensor2D;
  * const out = flipoutForward(x, [tf.zeros([2, 3]) as tf.Tensor2D], [tf.ones([2, 3])],
  *   [tf.zeros([3])], [tf.ones([4, 2])], [tf.ones([4, 3])]);

@@ -65,7 +65,7 @@ function positive(name: string, v: number): void {
  *
  * @example
  * ```ts
- * import { gaussianPrior } from "@bayes/nn/methods/bbb";
+ * import { gaussianPrior } from "./priors.ts";
  * gaussianPrior(0.1).logDensity(0); // −log(0.1·√(2π))
  * ```
  */
@@ -87,7 +87,7 @@ export function gaussianPrior(sigma: number): BbbPrior {
  *
  * @example
  * ```ts
- * import { laplacePrior } from "@bayes/nn/methods/bbb";
+ * import { laplacePrior } from "./priors.ts";
  * laplacePrior(0.1).logDensity(0.2); // −log(0.2) − 2
  * ```
  */
@@ -111,7 +111,7 @@ export function laplacePrior(b: number): BbbPrior {
  *
  * @example
  * ```ts
- * import { gmmPrior } from "@bayes/nn/methods/bbb";
+ * import { gmmPrior } from "./priors.ts";
  * const p = gmmPrior(0.75, 0.1, 0.0005);
  * p.logDensity(0.05);
  * ```
@@ -151,7 +151,7 @@ export function gmmPrior(pi: number, sigma1: number, sigma2: number): BbbPrior {
  *
  * @example
  * ```ts
- * import { makeBbbPrior } from "@bayes/nn/methods/bbb";
+ * import { makeBbbPrior } from "./priors.ts";
  * const p = makeBbbPrior({ prior: "laplace", priorSigma: 0.1, gmmPi: 0.75, gmmSigma2: 0.0005 });
  * ```
  */
@@ -175,7 +175,7 @@ export function makeBbbPrior(s: BbbPriorSettings): BbbPrior {
  *
  * @example
  * ```ts
- * import { gaussianKl } from "@bayes/nn/methods/bbb";
+ * import { gaussianKl } from "./priors.ts";
  * gaussianKl(0, 0.1, 0.1); // 0
  * ```
  */

@@ -167,18 +167,22 @@ export interface ChainState {
 export type SgmcmcMethod = Method & {
   /** The collected samples. */
   readonly store: SampleStore;
-  /** θ's layout (the network's, with `log_noise` when it is sampled). */
-  readonly layout: Layout;
   /** Current chain position as host arrays (`l0.w`, …). */
   current(): Promise<WeightSample>;
-  /** The sampler slot `name` (a view: valid until the next step; do not keep). */
-  slot(name: string): ParamVec;
   /** `k` stored samples (evenly spaced over the chain, newest included). */
   sampleWeights(k: number, seed?: number): Promise<Record<string, Float32Array>[]>;
   /** |mean of the stored samples| per weight matrix. */
   pruningScores(): Promise<Record<string, Float32Array>>;
   /** Zeroes masked weights in the chain (they stay 0) and every stored sample. */
   applyPruningMask(keep: Record<string, Uint8Array>): void;
+};
+
+/** The chain as the samplers built on it see it: also θ's layout and the sampler slots. */
+export type SgmcmcChain = SgmcmcMethod & {
+  /** θ's layout (the network's, with `log_noise` when it is sampled). */
+  readonly layout: Layout;
+  /** The sampler slot `name` (a view: valid until the next step; do not keep). */
+  slot(name: string): ParamVec;
 };
 
 export { pickSamples };
@@ -191,7 +195,8 @@ const SGMCMC_NOISE = 2;
  *
  * @example
  * ```ts
- * import { checkChainSettings, SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
+ * import { checkChainSettings } from "./chain.ts";
+ * import { SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
  * checkChainSettings(SGLD_DEFAULTS); // fine
  * ```
  */
@@ -222,7 +227,7 @@ export function checkChainSettings(s: ChainSettings): void {
  *
  * @example
  * ```ts
- * import { checkBurnIn } from "@bayes/nn/methods/sgld";
+ * import { checkBurnIn } from "./chain.ts";
  * checkBurnIn(20, 250); // fine
  * ```
  */
@@ -250,7 +255,7 @@ export function buildChain(
   spec: NetSpec,
   settings: ChainSettings,
   core: SamplerCore,
-): SgmcmcMethod {
+): SgmcmcChain {
   validateSpec(spec);
   checkChainSettings(settings);
   if (settings.noiseStd !== undefined && !hasGlobalNoise(spec)) {
@@ -330,7 +335,7 @@ export function buildChain(
     return fixedLogNoise !== undefined ? tf.scalar(fixedLogNoise) : undefined;
   };
 
-  const method: SgmcmcMethod = {
+  const method: SgmcmcChain = {
     name,
     spec,
     settings: { ...s },

@@ -68,8 +68,9 @@ export interface ClipState {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { getEngine, initBackend } from "@bayes/nn";
- * import { ClipWindow } from "@bayes/nn/methods/sghmc";
+ * import { getEngine } from "../../core/engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { ClipWindow } from "./clip.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const w = new ClipWindow(getEngine(), 20);
  * await w.begin(0);

@@ -102,8 +102,10 @@ function cached(key: string, make: () => Kernel): Kernel {
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout } from "@bayes/nn";
- * import { sgldKernel } from "@bayes/nn/methods/sgld";
+ * import { getEngine } from "../../core/engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "../../core/engine/engine.ts";
+ * import { sgldKernel } from "./kernels.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const e = getEngine(), layout = new Layout([{ name: "w", shape: [2] }]);
  * const p = e.vector(layout, 1), g = e.vector(layout, 0.5);
@@ -132,7 +134,7 @@ export function sgldKernel(noise: boolean): Kernel {
  *
  * @example
  * ```ts
- * import { psgldKernel } from "@bayes/nn/methods/sgld";
+ * import { psgldKernel } from "./kernels.ts";
  * psgldKernel(true).spec.scalars; // ["h", "scale", "prec", "alpha", "beta", "eps", "sdl"]
  * ```
  */
@@ -168,7 +170,7 @@ export interface SghmcVariant {
  *
  * @example
  * ```ts
- * import { sghmcKernel } from "@bayes/nn/methods/sghmc";
+ * import { sghmcKernel } from "./kernels.ts";
  * const k = sghmcKernel({ adapt: true, resample: true, noise: true });
  * k.spec.normals; // ["zm", "xi"]
  * ```
@@ -194,7 +196,7 @@ export function sghmcKernel(f: SghmcVariant): Kernel {
  *
  * @example
  * ```ts
- * import { SGHMC_MASS } from "@bayes/nn/methods/sghmc";
+ * import { SGHMC_MASS } from "./kernels.ts";
  * SGHMC_MASS.spec.body; // "minv = 1 / (sqrt(vhat) + 1e-6);"
  * ```
  */
@@ -211,8 +213,10 @@ export const SGHMC_MASS: Kernel = defineKernel({
  *
  * @example
  * ```ts
- * import { getEngine, initBackend, Layout } from "@bayes/nn";
- * import { SUM_SQUARES } from "@bayes/nn/methods/sghmc";
+ * import { getEngine } from "../../core/engine/current.ts";
+ * import { initBackend } from "@bayes/nn";
+ * import { Layout } from "../../core/engine/engine.ts";
+ * import { SUM_SQUARES } from "./kernels.ts";
  * await initBackend({ backend: "wasm", quiet: true });
  * const e = getEngine(), layout = new Layout([{ name: "w", shape: [3] }]);
  * const { sums } = e.run(SUM_SQUARES, layout, { arrays: { x: e.vector(layout, 2) } });
@@ -231,7 +235,7 @@ export const SUM_SQUARES: Kernel = defineKernel({
  *
  * @example
  * ```ts
- * import { APPLY_MASK } from "@bayes/nn/methods/sgld";
+ * import { APPLY_MASK } from "./kernels.ts";
  * APPLY_MASK.spec.body; // "p = select(0, p, keep > 0);"
  * ```
  */

@@ -25,7 +25,7 @@ import type { SampleStore, WeightSample } from "./sample_store.ts";
  *
  * @example
  * ```ts
- * import { pickSamples } from "@bayes/nn/methods/sgld";
+ * import { pickSamples } from "./predict.ts";
  * pickSamples(10, 3); // [3, 6, 9]
  * ```
  */

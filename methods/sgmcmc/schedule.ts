@@ -56,7 +56,7 @@ export interface ScheduleValue {
  *
  * @example
  * ```ts
- * import { checkSchedule } from "@bayes/nn/methods/sgld";
+ * import { checkSchedule } from "./schedule.ts";
  * checkSchedule({ schedule: "decay", lr: 1e-4, decayB: 1000, decayGamma: 0.55, cycles: 4, cycleExplore: 0.8 });
  * ```
  */
@@ -88,7 +88,7 @@ export function checkSchedule(s: ScheduleSettings): void {
  *
  * @example
  * ```ts
- * import { cyclePosition } from "@bayes/nn/methods/sgld";
+ * import { cyclePosition } from "./schedule.ts";
  * cyclePosition({ t: 50, total: 400 }, 4); // 0.5 (cycles of 100 steps)
  * ```
  */
@@ -102,7 +102,7 @@ export function cyclePosition(clock: ScheduleClock, cycles: number): number {
  *
  * @example
  * ```ts
- * import { scheduleAt } from "@bayes/nn/methods/sgld";
+ * import { scheduleAt } from "./schedule.ts";
  * const s = { schedule: "decay" as const, lr: 1e-4, decayB: 100, decayGamma: 1, cycles: 1, cycleExplore: 0 };
  * scheduleAt(s, { t: 100, total: 1000 }).lr; // 5e-5
  * ```
@@ -136,7 +136,7 @@ export interface CollectSettings {
  *
  * @example
  * ```ts
- * import { collectsAt } from "@bayes/nn/methods/sgld";
+ * import { collectsAt } from "./schedule.ts";
  * collectsAt(16, { burnIn: 16, sampleFreq: 2 }); // true
  * collectsAt(17, { burnIn: 16, sampleFreq: 2 }); // false
  * ```
