@@ -17,34 +17,11 @@ export {
   initBackend,
 } from "./backend.ts";
 export type { BlasInfo } from "./blas.ts";
-export {
-  type Scalar,
-  type Tensor,
-  type Tensor1D,
-  type Tensor2D,
-  type Tensor3D,
-  tf,
-  TFJS_VERSION,
-} from "./tf.ts";
-export type {
-  FinalizeOptions,
-  Method,
-  MethodState,
-  NetSpec,
-  Prediction,
-  PredictOptions,
-  StepInfo,
-  StepResult,
-  StepScalar,
-  Task,
-  TensorBatch,
-} from "./method.ts";
-export type { ArrayDataset } from "./data.ts";
-export type { HostTensor } from "./safetensors.ts";
+export { tf, TFJS_VERSION } from "./tf.ts";
+// The types every method entry point also re-exports: one list, in public_types.ts.
+export type * from "./public_types.ts";
 export { SafetensorsError } from "./safetensors.ts";
-export { type LayerTensors, NetSpecError } from "./mlp.ts";
-export type { PointNet } from "./point_net.ts";
-export type { OptimizerName } from "./optim.ts";
+export { NetSpecError } from "./mlp.ts";
 export { Rng } from "./rng.ts";
 export {
   BEST_FILE,
