@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 // Side-effect import: registers the "wasm" backend with the tfjs engine.
 import "@tensorflow/tfjs-backend-wasm";
+import { withSharedHeap } from "./engine/shared_heap.ts";
 import { createRequire } from "node:module";
 import { type BlasInfo, loadBlas } from "./blas.ts";
 import { registerWasmBlasKernels, registerWasmGather } from "./wasm_blas.ts";
@@ -180,7 +181,7 @@ async function startWebgpu(): Promise<BackendInfo> {
 }
 
 async function startWasm(): Promise<BackendInfo> {
-  if (!(await tf.setBackend("wasm"))) {
+  if (!(await withSharedHeap(() => tf.setBackend("wasm")))) {
     throw new BackendError("backend wasm: tfjs's WebAssembly backend failed to initialise");
   }
   registerWasmGather();

@@ -190,7 +190,17 @@ function candidates(): string[] {
   return ["libopenblas.so.0", "libopenblas.so"];
 }
 
-function threadCount(): number {
+/**
+ * Threads of the CPU path: `BNN_THREADS`, else the machine's cores (OpenBLAS
+ * and the CPU engine's worker pool both follow it).
+ *
+ * @example
+ * ```ts
+ * import { threadCount } from "./blas.ts";
+ * threadCount(); // 2 on a 2-core machine without BNN_THREADS
+ * ```
+ */
+export function threadCount(): number {
   const env = Deno.env.get("BNN_THREADS");
   if (env) {
     const n = Number(env);

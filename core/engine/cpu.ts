@@ -23,6 +23,14 @@ import { ParamVec } from "./engine.ts";
 import type { Kernel } from "./kernel.ts";
 import { compileJs, type JsKernel } from "./kernel_js.ts";
 import { philoxKey, philoxNormal, philoxUniform } from "./philox.ts";
+import { getPool } from "./pool.ts";
+import {
+  type BufRef,
+  KERNEL_CHUNK,
+  type KernelSeg,
+  NOISE_BLOCK,
+  type NoiseJob,
+} from "./pool_exec.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyBackend = any;
@@ -117,42 +125,103 @@ class PhiloxCpuNoise implements NoiseStream {
   }
 }
 
+/** First word of a block stream's state (`getState`), telling it from a legacy one. */
+const BLOCK_STATE_TAG = 0x424c4b31;
+
+/**
+ * The CPU noise stream: counter-based blocks of {@linkcode NOISE_BLOCK} draws
+ * (see `pool_exec.ts`), filled by the worker pool; the same values for every
+ * thread count. A state of 4 integers (a checkpoint written before the
+ * blocks) continues that run's serial xoshiro128** stream, bitwise as before.
+ */
 class CpuNoise implements NoiseStream {
-  #rng: Rng;
+  #key: [number, number];
+  #next = 0;
+  #legacy: Rng | null = null;
   #pool: Float32Array[] = [];
   constructor(seed: number, purpose: number) {
-    this.#rng = new Rng(seed).fork(0x6e6f6973 + purpose);
+    const r = new Rng(seed).fork(0x6e6f6973 + purpose);
+    this.#key = [r.nextUint32() | 0, r.nextUint32() | 0];
+  }
+  /** Fills `out` from the next blocks (or the legacy stream). */
+  #fill(out: Float32Array, mode: NoiseJob["mode"], a = 0, b = 0): void {
+    const lg = this.#legacy;
+    if (lg) {
+      if (mode === "normal") lg.fillNormal(out, 0, a);
+      else if (mode === "uniform") lg.fillUniform(out);
+      else if (mode === "sign") lg.fillSigns(out);
+      else {
+        const threshold = a * 4294967296;
+        for (let i = 0; i < out.length; i++) out[i] = lg.nextUint32() < threshold ? b : 0;
+      }
+      return;
+    }
+    if (out.length === 0) return;
+    const job: NoiseJob = {
+      t: "noise",
+      mode,
+      target: [0, out.byteOffset, out.length],
+      key: this.#key,
+      first: this.#next,
+      a,
+      b,
+    };
+    this.#next += Math.ceil(out.length / NOISE_BLOCK);
+    getPool().run(job, [out.buffer]);
   }
   take(layout: Layout, samples = 1, kind: "normal" | "uniform" = "normal"): NoiseBlock {
     const n = samples * layout.total;
     const i = this.#pool.findIndex((b) => b.length === n);
-    const data = i >= 0 ? this.#pool.splice(i, 1)[0] : new Float32Array(n);
-    if (kind === "normal") this.#rng.fillNormal(data);
-    else this.#rng.fillUniform(data);
+    const data = i >= 0 ? this.#pool.splice(i, 1)[0] : sharedFloats(n);
+    this.#fill(data, kind, 1);
     return new CpuBlock(samples, kind, layout.total, data, this.#pool);
   }
   normalTensor(shape: readonly number[], std = 1): tf.Tensor {
-    return newTensor(shape, (v) => this.#rng.fillNormal(v, 0, std));
+    return newTensor(shape, (v) => this.#fill(v, "normal", std));
   }
   signTensor(shape: readonly number[]): tf.Tensor {
-    return newTensor(shape, (v) => this.#rng.fillSigns(v));
+    return newTensor(shape, (v) => this.#fill(v, "sign"));
   }
   bernoulliTensor(shape: readonly number[], p: number, value: number): tf.Tensor {
-    const threshold = p * 4294967296;
-    const rng = this.#rng;
-    return newTensor(shape, (v) => {
-      for (let i = 0; i < v.length; i++) v[i] = rng.nextUint32() < threshold ? value : 0;
-    });
+    return newTensor(shape, (v) => this.#fill(v, "bernoulli", p, value));
   }
+  /** `[tag, key0, key1, block low, block high]`; a legacy stream: its 4 xoshiro words. */
   getState(): number[] {
-    return this.#rng.getState();
+    if (this.#legacy) return this.#legacy.getState();
+    return [
+      BLOCK_STATE_TAG,
+      ...this.#key,
+      this.#next % 4294967296,
+      Math.floor(this.#next / 4294967296),
+    ];
   }
   setState(state: readonly number[]): void {
-    if (state.length !== 4 || state.some((x) => !Number.isInteger(x))) {
-      throw new RangeError(`CPU noise state must be 4 integers, found ${JSON.stringify(state)}`);
+    if (state.some((x) => !Number.isInteger(x))) {
+      throw new RangeError(`CPU noise state must be integers, found ${JSON.stringify(state)}`);
     }
-    this.#rng.setState(state);
+    if (state.length === 4) {
+      // A checkpoint of the single-threaded serial stream: continue it exactly.
+      this.#legacy ??= new Rng(0);
+      this.#legacy.setState(state);
+      return;
+    }
+    if (state.length !== 5 || state[0] !== BLOCK_STATE_TAG) {
+      throw new RangeError(
+        `CPU noise state must be [${BLOCK_STATE_TAG}, key0, key1, block low, block high] ` +
+          `(or 4 integers of a legacy serial stream), found ${JSON.stringify(state)}`,
+      );
+    }
+    this.#legacy = null;
+    this.#key = [state[1] | 0, state[2] | 0];
+    this.#next = state[3] + state[4] * 4294967296;
   }
+}
+
+/** A Float32Array over shared memory where the platform has it (the pool's workers can fill it). */
+function sharedFloats(n: number): Float32Array {
+  return typeof SharedArrayBuffer === "function"
+    ? new Float32Array(new SharedArrayBuffer(4 * Math.max(n, 1)), 0, n)
+    : new Float32Array(n);
 }
 
 const compiled = new WeakMap<Kernel, Map<string, JsKernel>>();
@@ -267,11 +336,18 @@ export class CpuEngine implements Engine {
         throw new RangeError(`kernel ${k.spec.name}: missing scalar "${s}"`);
       }
     }
-    const sums: number[][] = [];
     const fallback: { name: string; seg: number; values: Float32Array }[] = [];
+    const buffers: ArrayBufferLike[] = [];
+    const ref = (v: Float32Array): BufRef => {
+      let b = buffers.indexOf(v.buffer);
+      if (b < 0) b = buffers.push(v.buffer) - 1;
+      return [b, v.byteOffset, v.length];
+    };
+    const segs: KernelSeg[] = [];
+    const chunks: number[] = [];
     segIdx.forEach((si, r) => {
       const seg = layout.segments[si];
-      const call: unknown[] = [seg.size, 0, seg.size, samples];
+      const call: KernelSeg = { n: seg.size, arrays: [], normals: [], scalars: [] };
       for (const name of c.arrays) {
         const t = name in outputs ? outputs[name][r] : lists[name][si];
         const expected = k.args.find((a) => a.name === name)!.perSample
@@ -287,12 +363,28 @@ export class CpuEngine implements Engine {
           view = Float32Array.from(t.dataSync() as Float32Array);
           fallback.push({ name, seg: si, values: view });
         }
-        call.push(view);
+        call.arrays.push(ref(view));
       }
-      for (const b of blocks) call.push(b.data, seg.off, layout.total);
-      for (const s of c.scalars) call.push(scalarValue(scalars[s], si, s));
-      sums.push(c.fn(...call));
+      for (const b of blocks) call.normals.push([ref(b.data!), seg.off, layout.total]);
+      for (const s of c.scalars) call.scalars.push(scalarValue(scalars[s], si, s));
+      segs.push(call);
+      for (let i0 = 0; i0 < seg.size; i0 += KERNEL_CHUNK) {
+        chunks.push(r, i0, Math.min(seg.size, i0 + KERNEL_CHUNK));
+      }
     });
+    const nsums = k.sums.length;
+    const chunkSums = getPool().run(
+      { t: "kernel", source: c.source, reps: samples, segs, chunks, nsums },
+      buffers,
+    );
+    // Sums: each segment's chunk sums added in chunk order (the same for every thread count).
+    const sums = new Float64Array(segIdx.length * nsums);
+    if (chunkSums) {
+      for (let ch = 0; ch < chunks.length / 3; ch++) {
+        const r = chunks[3 * ch];
+        for (let q = 0; q < nsums; q++) sums[r * nsums + q] += chunkSums[ch * nsums + q];
+      }
+    }
     // Backends without writable storage (e.g. tfjs-node): write results back as new tensors.
     for (const f of fallback) {
       const spec = k.args.find((a) => a.name === f.name)!;
@@ -307,7 +399,7 @@ export class CpuEngine implements Engine {
       if (spec.kind === "inout") (a as ParamVec).replace(f.seg, tf.tensor(f.values, [...shape]));
     }
     const res: RunResult = { outputs };
-    if (k.sums.length) res.sums = tf.tensor2d(sums.flat(), [segIdx.length, k.sums.length]);
+    if (nsums) res.sums = tf.tensor2d(Float32Array.from(sums), [segIdx.length, nsums]);
     return res;
   }
 

@@ -249,21 +249,32 @@ export function compileJs(
     `  return [${k.sums.map((s) => `S_${s}`).join(", ")}];`,
     `};`,
   ].join("\n");
+  return { fn: makeKernelFn(source), arrays, normals, scalars: [...k.scalars], source };
+}
+
+/**
+ * The loop of a compiled kernel's `source` (as `compileJs` gives it), made
+ * again — e.g. on a worker thread of the CPU engine's pool.
+ *
+ * @example
+ * ```ts
+ * import { compileJs, defineKernel, makeKernelFn } from "@bayes/nn";
+ * const k = defineKernel({ name: "scale", inouts: ["y"], scalars: ["a"], body: "y *= a;" });
+ * const fn = makeKernelFn(compileJs(k).source);
+ * fn(1, 0, 1, 1, new Float32Array([2]), 3); // the array now holds 6
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export function makeKernelFn(source: string): (...args: any[]) => number[] {
   // Why new Function: the loop is generated from the kernel text; the table is an argument of
   // the outer function. (Calling a function in the loop, even on a branch never taken, halves
   // V8's speed here: the exact paths are written out too.)
   const make = new Function("table", "logTable", "f32", "u32", source);
   const scratch = new ArrayBuffer(4);
-  return {
-    fn: make(
-      SOFTPLUS_SIGMOID_TABLE,
-      LOG_TABLE,
-      new Float32Array(scratch),
-      new Uint32Array(scratch),
-    ),
-    arrays,
-    normals,
-    scalars: [...k.scalars],
-    source,
-  };
+  return make(
+    SOFTPLUS_SIGMOID_TABLE,
+    LOG_TABLE,
+    new Float32Array(scratch),
+    new Uint32Array(scratch),
+  );
 }
