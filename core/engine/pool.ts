@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { Worker } from "node:worker_threads";
 import { threadCount } from "../blas.ts";
 import { chunkCount, type Job, prepare } from "./pool_exec.ts";
 
@@ -37,14 +38,16 @@ export class Pool {
   constructor(threads: number) {
     this.threads = threads;
     for (let i = 1; i < threads; i++) {
-      const w = new Worker(new URL("./pool_worker.ts", import.meta.url), { type: "module" });
-      w.onerror = (e) => {
+      // node:worker_threads rather than the web Worker: `unref()` lets a
+      // process whose pool sits idle exit (a web Worker keeps it alive).
+      const w = new Worker(new URL("./pool_worker.ts", import.meta.url));
+      w.unref();
+      w.on("error", (e: Error) => {
         this.#failed = `CPU engine worker failed: ${e.message}`;
-        e.preventDefault();
-      };
-      w.onmessage = (e) => {
-        if (e.data?.error) this.#failed = `CPU engine worker failed: ${e.data.error}`;
-      };
+      });
+      w.on("message", (m: { error?: string }) => {
+        if (m?.error) this.#failed = `CPU engine worker failed: ${m.error}`;
+      });
       w.postMessage({ init: { ctrl: this.#ctrl, claim: this.#claim } });
       this.#workers.push(w);
     }

@@ -4,17 +4,13 @@
  *
  * @module
  */
+import { parentPort } from "node:worker_threads";
 import { type Job, prepare } from "./pool_exec.ts";
 
 const DONE = 0;
 const ERROR = 1;
 
-/** The worker's global scope (typed here: the library is checked with the window lib). */
-interface WorkerScope {
-  onmessage: ((e: MessageEvent) => void) | null;
-  postMessage(msg: unknown): void;
-}
-const scope = self as unknown as WorkerScope;
+const port = parentPort!;
 
 let ctrl: Int32Array;
 let claim: BigInt64Array;
@@ -42,18 +38,17 @@ function work(m: JobMessage): void {
       p.run(Number(cur - base), sums);
     } catch (e) {
       Atomics.store(ctrl, ERROR, 1);
-      scope.postMessage({ error: (e as Error)?.stack ?? String(e) });
+      port.postMessage({ error: (e as Error)?.stack ?? String(e) });
     }
     if (Atomics.add(ctrl, DONE, 1) + 1 >= m.n) Atomics.notify(ctrl, DONE);
   }
 }
 
-scope.onmessage = (e: MessageEvent) => {
-  const d = e.data;
+port.on("message", (d) => {
   if (d.init) {
     ctrl = d.init.ctrl;
     claim = d.init.claim;
     return;
   }
   work(d as JobMessage);
-};
+});
