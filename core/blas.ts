@@ -247,7 +247,10 @@ export function loadBlas(): BlasLoad {
       continue;
     }
     const threads = threadCount();
-    lib.symbols.openblas_set_num_threads?.(threads);
+    // OpenBLAS itself runs on one thread: the CPU engine's pool spreads
+    // products over the threads in blocks fixed by the shape (`wasm_blas.ts`),
+    // because OpenBLAS's own threading rounds differently per thread count.
+    lib.symbols.openblas_set_num_threads?.(1);
     let version = path.includes("Accelerate") ? "Accelerate" : "BLAS";
     const cfg = lib.symbols.openblas_get_config?.();
     if (cfg) {
@@ -255,10 +258,9 @@ export function loadBlas(): BlasLoad {
       const m = s.match(/OpenBLAS\s+([\d.]+)/);
       version = m ? `OpenBLAS ${m[1]}` : s.split(" ").slice(0, 2).join(" ");
     }
-    const actual = lib.symbols.openblas_get_num_threads?.() ?? threads;
     const sym = lib.symbols;
     const blas: Blas = {
-      info: { path, version, threads: actual, lapack: sym.dpotrf_ != null },
+      info: { path, version, threads, lapack: sym.dpotrf_ != null },
       lib,
       sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
         sym.cblas_sgemm(

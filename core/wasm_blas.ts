@@ -17,6 +17,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
+import { getPool } from "./engine/pool.ts";
+import { type GemmJob, gemmGrid } from "./engine/pool_exec.ts";
 
 // deno-lint-ignore no-explicit-any
 type WasmBackend = any;
@@ -108,53 +110,46 @@ function gemmBatched(
   const { m, n, k, batch } = p;
   const aBatch = aShape.slice(0, -2), bBatch = bShape.slice(0, -2);
   const sizeA = m * k, sizeB = k * n, sizeC = m * n;
-  const lda = transA ? m : k;
-  const ldb = transB ? k : n;
   const bBatchSize = prod(bBatch);
   const aBatchSize = prod(aBatch);
+  let job: GemmJob;
   if (bBatchSize === 1 && !transA && aBatchSize === batch) {
     // Fold the batch of A into its rows: one big GEMM.
-    blas.sgemm(
-      false,
-      transB,
-      batch * m,
-      n,
-      k,
-      1,
-      new Float32Array(heap, aOff, batch * sizeA),
-      lda,
-      new Float32Array(heap, bOff, sizeB),
-      ldb,
-      0,
-      new Float32Array(heap, cOff, batch * sizeC),
-      n,
-    );
-    return;
+    job = gemmJob(blas, transA, transB, batch * m, n, k, [aOff], [bOff], [cOff]);
+  } else {
+    const outBatch = p.outShape.slice(0, -2);
+    const aOffs: number[] = [], bOffs: number[] = [], cOffs: number[] = [];
+    for (let i = 0; i < batch; i++) {
+      const ia = aBatchSize === batch && aBatch.length === outBatch.length
+        ? i
+        : batchOffset(i, outBatch, aBatch);
+      const ib = bBatchSize === batch && bBatch.length === outBatch.length
+        ? i
+        : batchOffset(i, outBatch, bBatch);
+      aOffs.push(aOff + 4 * ia * sizeA);
+      bOffs.push(bOff + 4 * ib * sizeB);
+      cOffs.push(cOff + 4 * i * sizeC);
+    }
+    job = gemmJob(blas, transA, transB, m, n, k, aOffs, bOffs, cOffs);
   }
-  const outBatch = p.outShape.slice(0, -2);
-  for (let i = 0; i < batch; i++) {
-    const ia = aBatchSize === batch && aBatch.length === outBatch.length
-      ? i
-      : batchOffset(i, outBatch, aBatch);
-    const ib = bBatchSize === batch && bBatch.length === outBatch.length
-      ? i
-      : batchOffset(i, outBatch, bBatch);
-    blas.sgemm(
-      transA,
-      transB,
-      m,
-      n,
-      k,
-      1,
-      new Float32Array(heap, aOff + 4 * ia * sizeA, sizeA),
-      lda,
-      new Float32Array(heap, bOff + 4 * ib * sizeB, sizeB),
-      ldb,
-      0,
-      new Float32Array(heap, cOff + 4 * i * sizeC, sizeC),
-      n,
-    );
-  }
+  // Blocks fixed by the shape, each one single-threaded BLAS call, spread over
+  // the engine's threads: the same numbers for every thread count.
+  getPool().run(job, [heap]);
+}
+
+function gemmJob(
+  blas: Blas,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  aOffs: number[],
+  bOffs: number[],
+  cOffs: number[],
+): GemmJob {
+  const { mb, nb } = gemmGrid(m, n, k);
+  return { t: "gemm", lib: blas.info.path, transA, transB, m, n, k, aOffs, bOffs, cOffs, mb, nb };
 }
 
 /** Square matrices known to be triangular, by tensor data id (see {@linkcode markTriangular}). */

@@ -61,12 +61,121 @@ export interface NoiseJob {
   b: number;
 }
 
+/**
+ * Row-major `C = op(A)·op(B)` for each of `batch` products over one buffer
+ * (the wasm heap), cut into a grid of `mb × nb` blocks of C that depends on
+ * the shape alone ({@linkcode gemmGrid}). Each block is one single-threaded
+ * BLAS call, so a block's numbers do not depend on which thread ran it nor
+ * on how many threads there are (OpenBLAS's own threading changes its
+ * blocking over k, hence the rounding, with the thread count).
+ */
+export interface GemmJob {
+  t: "gemm";
+  /** The BLAS library's path (each thread opens it once). */
+  lib: string;
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  /** Byte offsets of each product's A, B and C in buffer 0. */
+  aOffs: number[];
+  bOffs: number[];
+  cOffs: number[];
+  /** Rows and columns of C per block. */
+  mb: number;
+  nb: number;
+}
+
 /** A unit of parallel work. */
-export type Job = KernelJob | NoiseJob;
+export type Job = KernelJob | NoiseJob | GemmJob;
 
 /** Number of chunks of a job. */
 export function chunkCount(job: Job): number {
+  if (job.t === "gemm") {
+    return job.aOffs.length * Math.ceil(job.m / job.mb) * Math.ceil(job.n / job.nb);
+  }
   return job.t === "kernel" ? job.chunks.length / 3 : Math.ceil(job.target[2] / NOISE_BLOCK);
+}
+
+/**
+ * The block grid of an `m × k` by `k × n` product: one block below ~2M
+ * multiply-adds, else up to 16 column blocks (≥ 128 columns, rounded up to a
+ * multiple of 16) and up to 8 row blocks (≥ 256 rows). Part of the numbers'
+ * definition: the same for every thread count.
+ *
+ * @example
+ * ```ts
+ * import { gemmGrid } from "./pool_exec.ts";
+ * gemmGrid(100, 1200, 784); // { mb: 100, nb: 144 }
+ * ```
+ */
+export function gemmGrid(m: number, n: number, k: number): { mb: number; nb: number } {
+  if (m * n * k < 1 << 21) return { mb: m, nb: n };
+  const cols = Math.min(16, Math.max(1, Math.floor(n / 128)));
+  const rows = Math.min(8, Math.max(1, Math.floor(m / 256)));
+  return { mb: Math.ceil(m / rows), nb: Math.min(n, Math.ceil(n / cols / 16) * 16) };
+}
+
+const SGEMM = {
+  cblas_sgemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+} as const;
+const sgemmLibs = new Map<string, Deno.DynamicLibrary<typeof SGEMM>>();
+
+function prepareGemm(job: GemmJob, heap: ArrayBufferLike): Prepared {
+  let lib = sgemmLibs.get(job.lib);
+  if (!lib) sgemmLibs.set(job.lib, lib = Deno.dlopen(job.lib, SGEMM));
+  const sgemm = lib.symbols.cblas_sgemm;
+  const { m, n, k, mb, nb, transA, transB } = job;
+  const lda = transA ? m : k, ldb = transB ? k : n;
+  const rowBlocks = Math.ceil(m / mb), colBlocks = Math.ceil(n / nb);
+  const f32 = new Float32Array(heap);
+  return {
+    job,
+    run(c) {
+      const i = Math.floor(c / (rowBlocks * colBlocks));
+      const rc = c - i * rowBlocks * colBlocks;
+      const r0 = Math.floor(rc / colBlocks) * mb, c0 = (rc % colBlocks) * nb;
+      const rows = Math.min(mb, m - r0), cols = Math.min(nb, n - c0);
+      const a = job.aOffs[i] / 4 + (transA ? r0 : r0 * lda);
+      const b = job.bOffs[i] / 4 + (transB ? c0 * ldb : c0);
+      const o = job.cOffs[i] / 4 + r0 * n + c0;
+      sgemm(
+        101,
+        transA ? 112 : 111,
+        transB ? 112 : 111,
+        rows,
+        cols,
+        k,
+        1,
+        f32.subarray(a),
+        lda,
+        f32.subarray(b),
+        ldb,
+        0,
+        f32.subarray(o),
+        n,
+      );
+    },
+  };
 }
 
 function mix32(z: number): number {
@@ -118,6 +227,7 @@ function view(buffers: readonly ArrayBufferLike[], r: BufRef): Float32Array {
  * ```
  */
 export function prepare(job: Job, buffers: readonly ArrayBufferLike[]): Prepared {
+  if (job.t === "gemm") return prepareGemm(job, buffers[0]);
   if (job.t === "noise") {
     const out = view(buffers, job.target);
     const rng = new Rng(0);
