@@ -6,7 +6,11 @@
  * counted), the implied epoch time, prediction throughput with 100 posterior
  * samples, peak resident memory — and, on wasm, the same step on the stock
  * tfjs wasm kernels (`BNN_BLAS=off`) and the BLAS matmul ceiling, all in the
- * same run. `--backend webgpu` times the WebGPU engine and adds the
+ * same run. On wasm, `--threads 1,2` (default: 1 and the machine's cores)
+ * repeats the b100 step and the prediction with each `BNN_THREADS` value —
+ * the main columns use the largest — and adds a column per thread count
+ * and the speed-up of the most threads over the fewest.
+ * `--backend webgpu` times the WebGPU engine and adds the
  * dispatches per step (what predicts speed on a real GPU). A method that
  * fails is reported with a one-line reason and the run goes on.
  * `--accuracy` also trains each method on full MNIST with its registry
@@ -18,7 +22,7 @@
 import { fileURLToPath } from "node:url";
 import { BACKEND_NAMES } from "../core/backend.ts";
 import { loadBlas } from "../core/blas.ts";
-import { parseFlags, runMain } from "../core/cli.ts";
+import { CliError, parseFlags, runMain } from "../core/cli.ts";
 import { METHODS, selectMethods } from "../methods/registry.ts";
 import { machineInfo, median, writeResult } from "./util.ts";
 
@@ -80,16 +84,15 @@ export interface Row {
   label: string;
   fast: ChildResult;
   stock?: ChildResult;
+  /** wasm: the b100 step and prediction per `BNN_THREADS` value (the largest is `fast`). */
+  threads?: Record<string, ChildResult>;
 }
 
 const fmt = (v: number | undefined, d = 1) =>
   v === undefined || v === null || !Number.isFinite(v) ? "—" : v.toFixed(d);
 
-/**
- * The table's columns for a backend. (Room for more: a `threads` column will
- * come with multi-threaded training.)
- */
-function columns(webgpu: boolean): Column[] {
+/** The table's columns for a backend and the thread counts measured (wasm). */
+function columns(webgpu: boolean, threads: number[] = []): Column[] {
   const cols: Column[] = [
     { header: "method", cell: (r) => r.label },
     { header: "ms/step b100", numeric: true, cell: (r) => fmt(r.fast.stepMs?.["100"]) },
@@ -133,6 +136,29 @@ function columns(webgpu: boolean): Column[] {
       },
     );
   }
+  if (threads.length > 1) {
+    const lo = String(threads[0]), hi = String(threads.at(-1));
+    for (const t of threads) {
+      cols.push({
+        header: `${t} thr ms/step b100`,
+        numeric: true,
+        cell: (r) => fmt(r.threads?.[String(t)]?.stepMs?.["100"]),
+      });
+    }
+    cols.push({
+      header: `${hi} vs ${lo} thr`,
+      numeric: true,
+      cell: (r) => {
+        const a = r.threads?.[lo]?.stepMs?.["100"], b = r.threads?.[hi]?.stepMs?.["100"];
+        return a && b ? (a / b).toFixed(2) + "×" : "—";
+      },
+    });
+    cols.push({
+      header: `${lo} thr predict ex/s`,
+      numeric: true,
+      cell: (r) => fmt(r.threads?.[lo]?.predict?.examplesPerSec, 0),
+    });
+  }
   cols.push(
     {
       header: "predict ex/s",
@@ -161,11 +187,12 @@ function columns(webgpu: boolean): Column[] {
  * ```ts
  * import { table } from "./methods.ts";
  * table([{ key: "sgld", label: "SGLD", fast: { error: "not ported" } }], true);
+ * table([], false, [1, 2]); // with "1 thr ms/step b100", "2 thr …" and "2 vs 1 thr" columns
  * // header, separator, "| SGLD | skipped: not ported |"
  * ```
  */
-export function table(rows: Row[], webgpu: boolean): string {
-  const cols = columns(webgpu);
+export function table(rows: Row[], webgpu: boolean, threads: number[] = []): string {
+  const cols = columns(webgpu, threads);
   const lines = [
     `| ${cols.map((c) => c.header).join(" | ")} |`,
     `|${cols.map((c) => (c.numeric ? "---:" : "---")).join("|")}|`,
@@ -179,6 +206,18 @@ export function table(rows: Row[], webgpu: boolean): string {
     lines.push(`| ${cols.map((c) => c.cell(r)).join(" | ")} |${predictError}`);
   }
   return lines.join("\n");
+}
+
+/** `--threads` as sorted distinct counts (default: 1 and the machine's cores). */
+function threadList(flag: string | undefined): number[] {
+  const cores = navigator.hardwareConcurrency || 1;
+  if (flag === undefined) return cores > 1 ? [1, cores] : [1];
+  const ts = flag.split(",").map((v) => Number(v.trim()));
+  const bad = ts.find((t) => !Number.isInteger(t) || t < 1);
+  if (bad !== undefined || ts.length === 0) {
+    throw new CliError(`--threads: expected a comma list of positive integers, found "${flag}"`);
+  }
+  return [...new Set(ts)].sort((a, b) => a - b);
 }
 
 function gemmCeiling(): Record<string, number> | null {
@@ -231,6 +270,10 @@ if (import.meta.main) {
         type: "boolean",
         help: "predict once untimed before the timed call (default: on with webgpu)",
       },
+      threads: {
+        type: "string",
+        help: "wasm: comma list of BNN_THREADS values to time (default: 1 and the machine's cores)",
+      },
       accuracy: {
         type: "boolean",
         default: false,
@@ -241,9 +284,13 @@ if (import.meta.main) {
     const entries = selectMethods(String(f.methods));
     const backend = String(f.backend);
     const wasm = backend === "wasm";
+    const threads = wasm ? threadList(f.threads as string | undefined) : [];
     const t0 = performance.now();
     const ceiling = wasm ? gemmCeiling() : null;
     const rows: Row[] = [];
+    const most: Record<string, string> = threads.length
+      ? { BNN_THREADS: String(threads.at(-1)) }
+      : {};
     for (const e of entries) {
       console.error(`${e.label}: ${backend}${wasm ? " + BLAS" : ""}…`);
       const fast = await child("./method_step.ts", [
@@ -258,7 +305,7 @@ if (import.meta.main) {
         "--predict_examples",
         String(f.predict_examples),
         ...(f.predict_warmup === undefined ? [] : ["--predict_warmup", String(f.predict_warmup)]),
-      ]);
+      ], most);
       if (fast.error) {
         console.error(`${e.label}: skipped: ${fast.error}`);
         rows.push({ key: e.key, label: e.label, fast });
@@ -278,16 +325,35 @@ if (import.meta.main) {
           "1",
           "--predict_examples",
           "0",
-        ], { BNN_BLAS: "off" });
+        ], { BNN_BLAS: "off", ...most });
       }
-      rows.push({ key: e.key, label: e.label, fast, stock });
+      let byThreads: Record<string, ChildResult> | undefined;
+      if (threads.length > 1) {
+        byThreads = { [String(threads.at(-1))]: fast };
+        for (const t of threads.slice(0, -1)) {
+          console.error(`${e.label}: ${t} thread${t > 1 ? "s" : ""}…`);
+          byThreads[String(t)] = await child("./method_step.ts", [
+            "--method",
+            e.key,
+            "--batches",
+            "100",
+            "--steps",
+            String(f.steps),
+            "--warmup",
+            String(f.warmup),
+            "--predict_examples",
+            String(f.predict_examples),
+          ], { BNN_THREADS: String(t) });
+        }
+      }
+      rows.push({ key: e.key, label: e.label, fast, stock, threads: byThreads });
     }
     const backendLine = rows.find((r) => !r.fast.error)?.fast.backend as string | undefined;
     if (backendLine) console.log(backendLine + "\n");
-    console.log(table(rows, backend === "webgpu"));
+    console.log(table(rows, backend === "webgpu", threads));
     if (ceiling) {
       console.log(
-        "\nBLAS sgemm ceiling: " +
+        "\nBLAS sgemm ceiling (one call, OpenBLAS on 1 thread): " +
           Object.entries(ceiling).map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`).join(", "),
       );
     }
@@ -320,6 +386,7 @@ if (import.meta.main) {
         steps: f.steps,
         warmup: f.warmup,
         predictExamples: f.predict_examples,
+        threads,
         timing: "ms/step = elapsed / steps over a block ended by an awaited read",
       },
       blasCeilingGflops: ceiling,

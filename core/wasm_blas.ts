@@ -18,7 +18,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
 import { getPool } from "./engine/pool.ts";
-import { type GemmJob, gemmGrid } from "./engine/pool_exec.ts";
+import { gemmGrid, type GemmJob } from "./engine/pool_exec.ts";
 
 // deno-lint-ignore no-explicit-any
 type WasmBackend = any;

@@ -91,3 +91,20 @@ Deno.test("Pool: a pool of 2 runs a noise job like a pool of 1", () => {
   p2.close();
   assertEquals(b, a);
 });
+
+Deno.test("training: BBB (GMM prior) and MC dropout runs are bit-identical for 1 and 2 threads", async () => {
+  const run = async (threads: number) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_threads_train.ts", import.meta.url).pathname],
+      env: { BNN_THREADS: String(threads) },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, err);
+    return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+  };
+  const one = await run(1), two = await run(2);
+  assertEquals(typeof one.bbb, "string");
+  assertEquals(two, one);
+});
