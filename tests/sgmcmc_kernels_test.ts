@@ -59,13 +59,18 @@ async function step(
   return out;
 }
 
-/** The next `n` N(0, 1) draws of a CPU-engine noise stream in state `state`. */
+/**
+ * The next `n` N(0, 1) draws of a CPU-engine noise stream in state `state`
+ * (one fill of `n` values, as a kernel's noise block of `n` draws), from a
+ * fresh stream set to that state.
+ */
 function draws(state: number[], n: number): { z: Float32Array; state: number[] } {
-  const r = new Rng(0);
-  r.setState(state);
-  const z = new Float32Array(n);
-  r.fillNormal(z);
-  return { z, state: r.getState() };
+  const s = getEngine().noise(0, 0);
+  s.setState(state);
+  const t = s.normalTensor([n]);
+  const z = t.dataSync() as Float32Array;
+  t.dispose();
+  return { z, state: s.getState() };
 }
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {

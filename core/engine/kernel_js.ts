@@ -258,7 +258,8 @@ export function compileJs(
  *
  * @example
  * ```ts
- * import { compileJs, defineKernel, makeKernelFn } from "@bayes/nn";
+ * import { compileJs, makeKernelFn } from "./kernel_js.ts";
+ * import { defineKernel } from "./kernel.ts";
  * const k = defineKernel({ name: "scale", inouts: ["y"], scalars: ["a"], body: "y *= a;" });
  * const fn = makeKernelFn(compileJs(k).source);
  * fn(1, 0, 1, 1, new Float32Array([2]), 3); // the array now holds 6
