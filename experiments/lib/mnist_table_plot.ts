@@ -40,6 +40,62 @@ type Point = {
   symbol: "circle" | "square";
 };
 
+/** A label's anchor, in data units, after {@linkcode placeLabels}. */
+type Placed = Point & { ly: number; moved: boolean };
+
+const LABEL_SIZE = 9.5;
+const LABEL_GAP = 11; // px between label baselines
+const MARGIN_LEFT = 72;
+const MARGIN_RIGHT = 150;
+const MARGIN_TOP = 10;
+const MARGIN_BOTTOM = 38;
+
+/** `[lo, hi]` of `values` widened by `pad` of the range on each side (never empty). */
+function paddedDomain(values: number[], pad: number): [number, number] {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const span = hi - lo || Math.abs(hi) || 1;
+  return [lo - pad * span, hi + pad * span];
+}
+
+/**
+ * Moves labels (drawn right of their points) apart vertically so no two
+ * overlap: top to bottom, a label that would overlap one already placed
+ * goes below it. Returns each label's y in data units (`moved` when shifted).
+ */
+function placeLabels(
+  points: Point[],
+  xd: [number, number],
+  yd: [number, number],
+  w: number,
+  h: number,
+): Placed[] {
+  const px = (x: number) =>
+    MARGIN_LEFT + ((x - xd[0]) / (xd[1] - xd[0])) * (w - MARGIN_LEFT - MARGIN_RIGHT);
+  const py = (y: number) =>
+    MARGIN_TOP + ((yd[1] - y) / (yd[1] - yd[0])) * (h - MARGIN_TOP - MARGIN_BOTTOM);
+  const toY = (p: number) =>
+    yd[1] - ((p - MARGIN_TOP) / (h - MARGIN_TOP - MARGIN_BOTTOM)) * (yd[1] - yd[0]);
+  const boxes: { x0: number; x1: number; y: number }[] = [];
+  const order = points.map((p, i) => ({ p, i })).sort((a, b) => py(a.p.y) - py(b.p.y));
+  const out: Placed[] = new Array(points.length);
+  for (const { p, i } of order) {
+    const x0 = px(p.x) + 8, x1 = x0 + p.label.length * LABEL_SIZE * 0.58;
+    let y = py(p.y);
+    for (let again = true; again;) {
+      again = false;
+      for (const b of boxes) {
+        if (x0 < b.x1 && b.x0 < x1 && Math.abs(y - b.y) < LABEL_GAP) {
+          y = b.y + LABEL_GAP;
+          again = true;
+        }
+      }
+    }
+    boxes.push({ x0, x1, y });
+    out[i] = { ...p, ly: toY(y), moved: Math.abs(y - py(p.y)) > 0.5 };
+  }
+  return out;
+}
+
 /**
  * Test log-likelihood (per 10 000 digits, i.e. the summed value of a full
  * test set) against test error %, per row, with the reference's values.
@@ -104,19 +160,25 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
   const yLabel = rows.every((r) => r.n === MNIST_TEST_SIZE)
     ? "test log-likelihood (nats, summed over 10 000 digits)"
     : "test log-likelihood (nats, per 10 000 digits)";
+  const xd = paddedDomain([...ours, ...published].map((p) => p.x), 0.06);
+  const yd = paddedDomain([...ours, ...published].map((p) => p.y), 0.06);
   return buildFigure({
     width: opts.width ?? 900,
     height: opts.height ?? 620,
     title: opts.title,
     legend,
     panels: [{
-      render: (w, h) =>
-        renderPlot({
+      render: (w, h) => {
+        const labels = placeLabels(ours, xd, yd, w, h);
+        return renderPlot({
           width: w,
           height: h,
-          marginRight: 150,
-          x: axis("test error (%)"),
-          y: axis(yLabel),
+          marginLeft: MARGIN_LEFT,
+          marginRight: MARGIN_RIGHT,
+          marginTop: MARGIN_TOP,
+          marginBottom: MARGIN_BOTTOM,
+          x: axis("test error (%)", { domain: xd }),
+          y: axis(yLabel, { domain: yd }),
           symbol: { domain: ["circle", "square"], range: ["circle", "square"] },
           marks: [
             Plot.frame({ stroke: "#ddd" }),
@@ -146,25 +208,37 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
               stroke: "white",
               strokeWidth: 0.8,
             }),
-            Plot.text(ours, {
+            // A label moved off its point gets a thin leader line.
+            Plot.link(labels.filter((l) => l.moved), {
+              x1: "x",
+              y1: "y",
+              x2: "x",
+              y2: "ly",
+              dx: 6,
+              stroke: color,
+              strokeOpacity: 0.5,
+              strokeWidth: 0.7,
+            }),
+            Plot.text(labels, {
               x: "x",
-              y: "y",
+              y: "ly",
               text: "label",
               dx: 8,
               textAnchor: "start",
-              fontSize: 9.5,
+              fontSize: LABEL_SIZE,
               fill: color,
             }),
-            Plot.text([{ t: "better ↖" }], {
-              frameAnchor: "top-left",
-              dx: 6,
+            Plot.text([{ t: "↖ better" }], {
+              frameAnchor: "top-right",
+              dx: -6,
               dy: 6,
               text: "t",
               fill: "#888",
               fontSize: 10,
             }),
           ],
-        }),
+        });
+      },
     }],
   });
 }
