@@ -58,6 +58,7 @@ import { oodDetection } from "../uncertainty/ood.ts";
 import {
   EVAL_FLAGS,
   evaluateClassifier,
+  formatTable,
   FULL_SAMPLES,
   posteriorSamples,
   QUICK_SAMPLES,
@@ -67,6 +68,7 @@ import {
 import { mnistTablePlot } from "./lib/mnist_table_plot.ts";
 import {
   beatsReference,
+  MNIST_TABLE_COLUMNS,
   MNIST_TABLE_HEADER,
   mnistTableCells,
   mnistTableMarkdown,
@@ -74,7 +76,6 @@ import {
   type MnistVariant,
 } from "./lib/mnist_table_rows.ts";
 import { budgetMark, wroteLine } from "./lib/report.ts";
-import { formatTable } from "./lib/classification_study_eval.ts";
 import {
   mnistModel,
   readManifestJson,
@@ -393,8 +394,13 @@ if (import.meta.main) {
       const status = await studyModelStatus(ctx, entry, train);
       if (status.action === "reuse") {
         const fp = evalFingerprint(ctx, entry, status.manifest.savedAt, test.n, oodN);
-        if (cache[id]?.fingerprint === fp) {
-          rows.push(cache[id].row);
+        const cached = cache[id];
+        // A row written by an older version (other columns) is evaluated again.
+        if (
+          cached?.fingerprint === fp && cached.row &&
+          MNIST_TABLE_COLUMNS.every((c) => c in cached.row)
+        ) {
+          rows.push(cached.row);
           console.error(
             `${entry.label}: evaluation reused (model saved ${status.manifest.savedAt})`,
           );

@@ -4,7 +4,9 @@
  * trained MNIST models per method — loaded from `--models_dir` when a saved
  * model recorded with the same settings (method settings, network, seed,
  * budget, training-data limit) is there, otherwise trained with the
- * registry's budget and saved for the next study. The MNIST training set is
+ * registry's budget (resuming a checkpoint of the same settings) and saved
+ * for the next study, with its training time (`info.training`, see
+ * {@linkcode TrainingRecord}). The MNIST training set is
  * read only when a model has to be trained. The models folder is locked
  * while a study uses it (see `core/lock.ts`).
  *
