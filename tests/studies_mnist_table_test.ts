@@ -1,116 +1,304 @@
-// The MNIST results table end to end on a small budget, its layout, and bad input.
+// The MNIST results table: end to end on a small budget (columns and ranges, tuned rows, reuse
+// and resume of models, reuse of evaluated rows), the --full plan, the table's reference values
+// and "beats reference" marker for constructed numbers, and bad input.
 import assert from "node:assert/strict";
 // @ts-types="@types/d3-dsv"
 import { csvParse } from "d3-dsv";
+import { REFERENCE_MNIST, tableEntries, TUNED, tunedEntry } from "../experiments/mnist_table.ts";
 import {
+  beatsReference,
   MNIST_TABLE_COLUMNS,
-  mnistTable,
+  mnistTableMarkdown,
   type MnistTableRow,
-  REFERENCE_MNIST,
-} from "../experiments/mnist_table.ts";
+} from "../experiments/lib/mnist_table_rows.ts";
+import { METHODS } from "../methods/registry.ts";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
-if (!DATA) console.warn("SKIP MNIST table study test: BNN_DATA_DIR is not set");
+if (!DATA) console.warn("SKIP MNIST table study tests that read MNIST: BNN_DATA_DIR is not set");
 
 const run = (args: string[]) => runScript("experiments/mnist_table.ts", args);
+const mtime = async (p: string) => (await Deno.stat(p)).mtime?.getTime();
 
 Deno.test({
-  name: "mnist_table.ts: quick run on map + mc_dropout writes the table next to the reference",
+  name: "mnist_table.ts: quick run writes every column in range, reuses models and rows, resumes",
   ignore: !DATA,
   async fn() {
     const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
+    const models = `${dir}/models/quick/seed0`;
+    const args = [
+      "--methods=map,bbb_gaussian",
       `--models_dir=${dir}/models`,
       `--results_dir=${dir}/res`,
-      "--train_limit=1000",
-      "--test_limit=500",
-      "--samples=4",
-    ]);
+      "--train_limit=300",
+      "--test_limit=200",
+      "--samples=3",
+    ];
+    const r = await run(args);
     assert.equal(r.code, 0, r.stderr);
-    const md = await Deno.readTextFile(`${dir}/res/mnist_table.md`);
-    const lines = md.split("\n").filter((l) => l.startsWith("|"));
-    assert.equal(lines[0], "| MNIST Test | MAP | MC Dropout |");
-    assert.deepEqual(lines.slice(2).map((l) => l.split(" | ")[0]), [
-      "| Log Like",
-      "| Error %",
-      "| Log Like (reference)",
-      "| Error % (reference)",
-    ]);
-    assert.equal(lines[4], "| Log Like (reference) | -572.9 | -435.458 |");
-    assert.equal(lines[5], "| Error % (reference) | 1.58 | 1.37 |");
-    assert.match(md, /Only 500 test digits/);
-    assert.match(md, /Mode: quick/);
-    const rows = csvParse(await Deno.readTextFile(`${dir}/res/mnist_table.csv`));
-    assert.deepEqual(rows.columns, MNIST_TABLE_COLUMNS);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/res/mnist_table.json`));
-    assert.deepEqual(json.map((r: { key: string }) => r.key), ["map", "mc_dropout"]);
-    for (const row of json) {
-      assert.deepEqual(Object.keys(row), MNIST_TABLE_COLUMNS);
-      assert.equal(row.n, 500);
-      assert.ok(Math.abs(row.log_lik_sum - row.log_lik_mean * 500) < 1e-6);
-      assert.ok(row.log_lik_sum < 0 && row.error_pct > 0 && row.error_pct < 40);
-      assert.ok(row.ece >= 0 && row.ece <= 1 && row.brier >= 0 && row.brier <= 2);
-      // the Markdown shows the same numbers
-      assert.ok(lines[2].includes(row.log_lik_sum.toFixed(2)));
+    for (const label of ["MAP", "BBB Gaussian", "BBB Gaussian \\(tuned\\)"]) {
+      assert.match(r.stderr, new RegExp(`^${label}: training 3 epoch\\(s\\) on 300 examples`, "m"));
     }
-    assert.deepEqual(json.map((r: { samples: number }) => r.samples), [1, 4]);
-    assert.deepEqual(json.map((r: { ref_error_pct: number }) => r.ref_error_pct), [1.58, 1.37]);
-    assert.match(r.stdout, /Log Like \(reference\)/);
+    const csv = csvParse(await Deno.readTextFile(`${dir}/res/mnist_table.csv`));
+    assert.deepEqual(csv.columns, MNIST_TABLE_COLUMNS);
+    const rows: MnistTableRow[] = JSON.parse(
+      await Deno.readTextFile(`${dir}/res/mnist_table.json`),
+    );
+    assert.deepEqual(rows.map((x) => [x.key, x.variant]), [
+      ["map", "reference"],
+      ["bbb_gaussian", "reference"],
+      ["bbb_gaussian", "tuned"],
+    ]);
+    for (const row of rows) {
+      assert.deepEqual(Object.keys(row), MNIST_TABLE_COLUMNS);
+      assert.equal(row.n, 200);
+      assert.equal(row.n_ood, 200);
+      assert.ok(Math.abs(row.log_lik_sum - row.log_lik_mean * 200) < 1e-6);
+      assert.ok(row.log_lik_sum < 0 && row.error_pct >= 0 && row.error_pct <= 100);
+      assert.ok(row.ece >= 0 && row.ece <= 1, `ECE ${row.ece}`);
+      assert.ok(row.mutual_info >= 0, `MI ${row.mutual_info}`);
+      assert.ok(row.ood_auroc !== null && row.ood_auroc >= 0 && row.ood_auroc <= 1);
+      assert.deepEqual([row.epochs, row.batch_size, row.train_examples], [3, 128, 300]);
+      assert.ok(typeof row.train_seconds === "number" && row.train_seconds > 0);
+      assert.match(String(row.train_backend), /wasm/);
+      assert.equal(row.beats_reference, null); // 200 digits: not comparable
+    }
+    const [map, bbb, tuned] = rows;
+    assert.deepEqual([map.samples, map.mutual_info], [1, 0]);
+    assert.deepEqual([bbb.samples, tuned.samples], [3, 3]);
+    assert.ok(bbb.mutual_info > 0 && tuned.mutual_info > 0);
+    assert.deepEqual([map.ref_log_lik_sum, map.ref_error_pct], [-572.9, 1.58]);
+    assert.deepEqual([tuned.ref_log_lik_sum, tuned.ref_error_pct], [-1100.29, 2.6]);
+    // The tuned model was trained with the TUNED settings over the quick budget's, in its own folder.
+    assert.deepEqual(tuned.settings, {
+      ...METHODS.bbb_gaussian.quick.settings,
+      ...TUNED.bbb_gaussian.settings,
+    });
+    const manifest = (k: string) =>
+      Deno.readTextFile(`${models}/${k}/manifest.json`).then(JSON.parse);
+    assert.deepEqual((await manifest("bbb_gaussian_tuned")).settings.rhoInit, [-5, -4]);
+    assert.deepEqual((await manifest("bbb_gaussian")).settings.rhoInit, [-3, -2]);
+    assert.equal((await manifest("map")).info.training.seconds, map.train_seconds);
+
+    const md = await Deno.readTextFile(`${dir}/res/mnist_table.md`);
+    assert.match(
+      md.split("\n")[0],
+      /^\*\*MNIST test results\*\* — mode: quick; posterior samples: 3 \(MAP: 1\); test digits: 200; OOD: Fashion-MNIST test, 200 images; seed 0; \d{4}-\d{2}-\d{2}\.$/,
+    );
+    const lines = md.split("\n").filter((l) => l.startsWith("|"));
+    assert.equal(lines.length, 2 + 3);
+    assert.match(lines[2], /^\| MAP \| reference \| 3 × 128 \| \d+s \| -[\d.]+ \| [\d.]+ \|/);
+    assert.match(lines[4], /^\| BBB Gaussian \| tuned \| .* \| -1100\.29 \| 2\.60 \| – \|$/);
+    assert.match(md, /Quick mode/);
+    assert.match(md, /Fewer than 10000 test digits/);
+    assert.match(md, /tuned bbb_gaussian: settings \{"rhoInit":\[-5,-4\]\} — initial σ/);
+    const svg = await Deno.readTextFile(`${dir}/res/mnist_table.svg`);
+    assert.match(svg, /<svg/);
+    assert.match(svg, />BBB Gaussian \(tuned\)</);
+    assert.match(
+      r.stdout,
+      /^wrote mnist_table\.md, mnist_table\.csv, mnist_table\.json, mnist_table\.svg/m,
+    );
+
+    // Second run: nothing trained, no model even loaded: every row's evaluation is reused.
+    const weights = `${models}/bbb_gaussian_tuned/weights.safetensors`;
+    const before = await mtime(weights);
+    const again = await run(args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /training/);
+    assert.equal(again.stderr.match(/evaluation reused/g)?.length, 3, again.stderr);
+    assert.equal(await mtime(weights), before);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/res/mnist_table.json`)), rows);
+
+    // Other evaluation settings: the saved models are loaded (not retrained) and evaluated again.
+    const other = await run([...args, "--samples=2", "--variants=tuned"]);
+    assert.equal(other.code, 0, other.stderr);
+    assert.doesNotMatch(other.stderr, /training/);
+    assert.match(other.stderr, /^BBB Gaussian \(tuned\): loaded /m);
+    const otherRows = JSON.parse(await Deno.readTextFile(`${dir}/res/mnist_table.json`));
+    assert.deepEqual(otherRows.map((x: MnistTableRow) => [x.variant, x.samples]), [["tuned", 2]]);
+    assert.equal(await mtime(weights), before);
+
+    // An interrupted training resumes from its checkpoint: the plan says so, and the run finishes
+    // it without starting over (here the checkpoint holds all 3 epochs).
+    await Deno.remove(`${models}/map/weights.safetensors`);
+    await Deno.remove(`${models}/map/manifest.json`);
+    const plan = await run([...args, "--dry_run"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^MAP: resume .*map after epoch 3: 3 epochs × batch 128/m);
+    assert.match(plan.stdout, /^BBB Gaussian: reuse /m);
+    const resumed = await run([...args, "--methods=map"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /^MAP: trained in \d+ s \(resumed after epoch 3\)/m);
     await Deno.remove(dir, { recursive: true });
   },
 });
 
-Deno.test("mnistTable: methods as columns, – where the reference has no value", () => {
-  const row = (method: string, key: string, ll: number, err: number): MnistTableRow => ({
-    method,
-    key,
+Deno.test({
+  name: "mnist_table.ts --full --dry_run: the full budgets, tuned rows and 100 samples",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const r = await run([
+      "--full",
+      "--dry_run",
+      "--methods=map,bbb_laplace",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/res`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 4, r.stdout);
+    assert.match(lines[0], /^MAP: train \(no saved model\): 20 epochs × batch 128 on all training/);
+    assert.match(lines[1], /^BBB Laplace: train .*: 200 epochs × batch 100 .* settings \{\} → /);
+    assert.match(
+      lines[2],
+      /^BBB Laplace \(tuned\): train .*: 200 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
+    );
+    assert.match(
+      lines[3],
+      /^evaluation: 100 posterior samples .* on 10000 MNIST test digits and 10000 Fashion-MNIST/,
+    );
+    // Nothing was trained or written.
+    assert.equal(await Deno.stat(`${dir}/models/full`).then(() => true, () => false), false);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+const row = (
+  key: string,
+  variant: "reference" | "tuned",
+  ll: number,
+  err: number,
+  n = 10000,
+): MnistTableRow => {
+  const ref = {
     log_lik_sum: ll,
     error_pct: err,
-    ece: 0.01,
-    brier: 0.03,
-    log_lik_mean: ll / 10000,
-    samples: 100,
-    n: 10000,
+    n,
     ref_log_lik_sum: REFERENCE_MNIST[key]?.logLik ?? null,
     ref_error_pct: REFERENCE_MNIST[key]?.errorPct ?? null,
-  });
-  const t = mnistTable([
-    row("BBB Gaussian", "bbb_gaussian", -1000.123, 2.5),
-    row("SGHMC", "sghmc", -700, 1.9),
-  ]);
+  };
+  return {
+    method: METHODS[key].label,
+    key,
+    variant,
+    ...ref,
+    ece: 0.01,
+    mutual_info: 0.02,
+    ood_auroc: 0.9,
+    brier: 0.03,
+    log_lik_mean: ll / n,
+    samples: 100,
+    n_ood: 10000,
+    epochs: 200,
+    batch_size: 100,
+    train_examples: 60000,
+    train_seconds: variant === "tuned" ? null : 7500,
+    train_backend: null,
+    beats_reference: beatsReference(ref),
+    settings: {},
+  };
+};
+
+Deno.test("beatsReference: log-likelihood and error both better, at 10 000 digits only", () => {
+  const ref = { ref_log_lik_sum: -1100.29, ref_error_pct: 2.6 };
+  assert.equal(beatsReference({ ...ref, log_lik_sum: -900, error_pct: 2.3, n: 10000 }), true);
+  assert.equal(beatsReference({ ...ref, log_lik_sum: -900, error_pct: 2.6, n: 10000 }), false);
+  assert.equal(beatsReference({ ...ref, log_lik_sum: -1200, error_pct: 2.0, n: 10000 }), false);
+  assert.equal(beatsReference({ ...ref, log_lik_sum: -90, error_pct: 2.3, n: 1000 }), null);
   assert.equal(
-    t.markdown,
-    [
-      "| MNIST Test | BBB Gaussian | SGHMC |",
-      "| --- | ---: | ---: |",
-      "| Log Like | -1000.12 | -700.00 |",
-      "| Error % | 2.50 | 1.90 |",
-      "| Log Like (reference) | -1100.29 | – |",
-      "| Error % (reference) | 2.60 | – |",
-      "",
-    ].join("\n"),
+    beatsReference({
+      log_lik_sum: -500,
+      error_pct: 1,
+      n: 10000,
+      ref_log_lik_sum: null,
+      ref_error_pct: null,
+    }),
+    null,
   );
+});
+
+Deno.test("mnistTableMarkdown: reference values, markers, n/a training time, header", () => {
+  const md = mnistTableMarkdown([
+    row("bbb_gaussian", "reference", -1069.2, 2.59),
+    row("bbb_gaussian", "tuned", -790.3, 2.34),
+    row("sghmc", "reference", -504.8, 1.53),
+    row("mc_dropout", "reference", -509.2, 1.57),
+  ], { full: true, seed: 0, date: "2025-01-31", notes: ["tuned: why."] });
+  const lines = md.split("\n");
+  assert.equal(
+    lines[0],
+    "**MNIST test results** — mode: full; posterior samples: 100; test digits: 10000; " +
+      "OOD: Fashion-MNIST test, 10000 images; seed 0; 2025-01-31.",
+  );
+  const table = lines.filter((l) => l.startsWith("|"));
+  assert.equal(
+    table[0],
+    "| method | variant | epochs × batch | train time | test LL (sum) | error % | ECE | MI (nats) " +
+      "| OOD AUROC | ref. LL | ref. error % | beats ref. |",
+  );
+  assert.deepEqual(table.slice(2), [
+    "| BBB Gaussian | reference | 200 × 100 | 2h05m | -1069.2 | 2.59 | 0.0100 | 0.0200 | 0.900 " +
+    "| -1100.29 | 2.60 | **yes** |",
+    "| BBB Gaussian | tuned | 200 × 100 | n/a | -790.3 | 2.34 | 0.0100 | 0.0200 | 0.900 " +
+    "| -1100.29 | 2.60 | **yes** |",
+    "| SGHMC | reference | 200 × 100 | 2h05m | -504.8 | 1.53 | 0.0100 | 0.0200 | 0.900 | – | – | – |",
+    "| MC Dropout | reference | 200 × 100 | 2h05m | -509.2 | 1.57 | 0.0100 | 0.0200 | 0.900 " +
+    "| -435.458 | 1.37 | no |",
+  ]);
+  assert.ok(lines.includes("- tuned: why."));
+  assert.doesNotMatch(md, /Quick mode|Fewer than/);
   // Every reference column of its README is keyed.
-  assert.deepEqual(
-    Object.values(REFERENCE_MNIST).map((r) => r.name),
-    [
-      "MAP",
-      "MAP Ensemble",
-      "BBP Gaussian",
-      "BBP GMM",
-      "BBP Laplace",
-      "BBP Local Reparam",
-      "MC Dropout",
-      "SGLD",
-      "pSGLD",
-    ],
+  assert.deepEqual(Object.values(REFERENCE_MNIST).map((r) => r.name), [
+    "MAP",
+    "MAP Ensemble",
+    "BBP Gaussian",
+    "BBP GMM",
+    "BBP Laplace",
+    "BBP Local Reparam",
+    "MC Dropout",
+    "SGLD",
+    "pSGLD",
+  ]);
+});
+
+Deno.test("tableEntries: every registry method, a tuned row under each BBB method", () => {
+  const all = tableEntries(Object.values(METHODS), ["reference", "tuned"]);
+  const bbb = Object.keys(METHODS).filter((k) => k.startsWith("bbb_"));
+  assert.deepEqual(Object.keys(TUNED).sort(), bbb.sort());
+  assert.equal(all.length, Object.keys(METHODS).length + bbb.length);
+  for (const [i, e] of all.entries()) {
+    if (e.variant === "tuned") {
+      assert.equal(all[i - 1].base.key, e.base.key); // right under its reference row
+      assert.equal(e.entry.key, `${e.base.key}_tuned`);
+    } else assert.equal(e.entry, e.base);
+  }
+  const t = tunedEntry(METHODS.bbb_local, TUNED.bbb_local);
+  assert.deepEqual(t.full.settings, TUNED.bbb_local.settings); // the registry's full has none
+  assert.deepEqual([t.full.epochs, t.full.batchSize], [200, 100]);
+  assert.equal(t.quick.settings?.nSamples, METHODS.bbb_local.quick.settings?.nSamples);
+  // The tuned settings build: the builder accepts them.
+  const m = t.build(
+    { inputDim: 4, hidden: [3], outputDim: 2, task: "classification" },
+    t.full.settings,
   );
+  assert.equal(m.name, "bbb_local");
+  assert.deepEqual(tableEntries([METHODS.map], ["tuned"]), []);
 });
 
 Deno.test("mnist_table.ts rejects bad flags with exit code 2", async () => {
   const r = await run(["--test_limit", "0"]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--test_limit must be ≥ 1, found 0/);
+  const dir = await Deno.makeTempDir();
+  const v = await run([
+    "--variants",
+    "best",
+    `--results_dir=${dir}/res`,
+    `--models_dir=${dir}/models`,
+  ]);
+  assert.equal(v.code, 2, v.stderr);
+  assert.match(v.stderr, /--variants: expected a comma list of reference, tuned; found "best"/);
+  await Deno.remove(dir, { recursive: true });
 });

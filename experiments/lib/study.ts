@@ -4,7 +4,9 @@
  * trained MNIST models per method — loaded from `--models_dir` when a saved
  * model recorded with the same settings (method settings, network, seed,
  * budget, training-data limit) is there, otherwise trained with the
- * registry's budget and saved for the next study. The MNIST training set is
+ * registry's budget (resuming a checkpoint of the same settings) and saved
+ * for the next study, with its training time (`info.training`, see
+ * {@linkcode TrainingRecord}). The MNIST training set is
  * read only when a model has to be trained. The models folder is locked
  * while a study uses it (see `core/lock.ts`).
  *
@@ -12,7 +14,7 @@
  */
 import { join } from "node:path";
 import { removeStaleTemps } from "../../core/atomic.ts";
-import { initBackend } from "../../core/backend.ts";
+import { currentBackend, initBackend } from "../../core/backend.ts";
 import {
   CliError,
   ensureExistingDir,
@@ -22,7 +24,15 @@ import {
   parseFlags,
 } from "../../core/cli.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
-import { loadMethod, readSaved, saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
+import {
+  checkManifest,
+  loadMethod,
+  type Manifest,
+  ModelFileError,
+  readSaved,
+  saveMethod,
+  WEIGHTS_FILE,
+} from "../../core/persist.ts";
 import { acquireDirLock, type DirLock } from "../../core/lock.ts";
 import { CHECKPOINT_FILE, fit } from "../../core/train.ts";
 import { type ImageDataset, loadMnist } from "../../datasets/mnist.ts";
@@ -432,11 +442,131 @@ export async function mnistModel(
     resume,
     info,
   });
-  await saveMethod(dir, m, { ...info, trainExamples: data.n, history: r.history });
+  const training = trainingRecord(r.history, r.resumedFrom, (performance.now() - t0) / 1000);
+  await saveMethod(dir, m, { ...info, trainExamples: data.n, history: r.history, training });
   log(
-    `${entry.label}: trained in ${((performance.now() - t0) / 1000).toFixed(0)} s, saved to ${dir}`,
+    `${entry.label}: trained in ${training.seconds.toFixed(0)} s` +
+      `${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ""}, saved to ${dir}`,
   );
   return m;
+}
+
+/**
+ * How long a study model took to train, recorded in its manifest
+ * (`info.training`) when it is saved; models saved by older versions lack it.
+ *
+ * @example
+ * ```ts
+ * import type { TrainingRecord } from "./study.ts";
+ * const minutes = (t: TrainingRecord) => t.seconds / 60;
+ * ```
+ */
+export interface TrainingRecord {
+  /**
+   * Wall-clock seconds: the last training process's `fit` (its epochs and
+   * any final pass, e.g. KFAC's curvature) plus the recorded times of the
+   * epochs finished before it resumed from a checkpoint. Time lost to a
+   * run killed mid-epoch is not counted.
+   */
+  seconds: number;
+  /** Epochs finished before the last process resumed (0: trained in one go). */
+  resumedFrom: number;
+  /** The backend line of the last training process, e.g. `backend: wasm + OpenBLAS …`. */
+  backend: string | null;
+  /** ISO time training finished. */
+  finishedAt: string;
+}
+
+/**
+ * The {@linkcode TrainingRecord} of a finished `fit`: `wallSeconds` of this
+ * process plus the epoch times in `history` before `resumedFrom`.
+ *
+ * @example
+ * ```ts
+ * import { trainingRecord } from "./study.ts";
+ * const h = [{ epoch: 1, trainLoss: 1, seconds: 30, samplesPerSec: 1 }];
+ * trainingRecord(h, 1, 12.5).seconds; // 42.5
+ * ```
+ */
+export function trainingRecord(
+  history: readonly { seconds: number }[],
+  resumedFrom: number,
+  wallSeconds: number,
+): TrainingRecord {
+  let before = 0;
+  for (const e of history.slice(0, resumedFrom)) before += Number(e.seconds) || 0;
+  return {
+    seconds: Math.round((before + wallSeconds) * 10) / 10,
+    resumedFrom,
+    backend: currentBackend()?.line.replace(/^backend: /, "") ?? null,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * What {@linkcode mnistModel} would do for `entry` now, without loading
+ * weights or data: `reuse` a saved model recorded with the same settings,
+ * `resume` a checkpoint of this configuration (after `epoch` epochs), or
+ * `train` from scratch (`why`: nothing saved, or what differed).
+ *
+ * @example
+ * ```ts
+ * import { studyModelStatus } from "./study.ts";
+ * // (await studyModelStatus(ctx, METHODS.map, train)).action → "reuse" | "resume" | "train"
+ * ```
+ */
+export async function studyModelStatus(
+  ctx: StudyContext,
+  entry: MethodEntry,
+  train: StudyTrain,
+): Promise<
+  { action: "reuse"; manifest: Manifest } | { action: "resume"; epoch: number } | {
+    action: "train";
+    why: string;
+  }
+> {
+  const dir = studyModelDir(ctx, entry);
+  const record = studyModelRecord(ctx, entry, train);
+  let why = "no saved model";
+  const manifest = await readManifestJson(dir);
+  if (manifest) {
+    const diff = recordDifference(manifest.info?.study, record);
+    if (ctx.flags.retrain) why = "--retrain";
+    else if (diff === null) return { action: "reuse", manifest };
+    else why = `the saved model was trained differently (${diff})`;
+  }
+  if (!ctx.flags.retrain && await exists(join(dir, CHECKPOINT_FILE))) {
+    const saved = await readSaved(dir, CHECKPOINT_FILE).catch(() => undefined);
+    if (saved && recordDifference(saved.manifest.info?.study, record) === null) {
+      return { action: "resume", epoch: Number(saved.manifest.info.epoch ?? 0) };
+    }
+  }
+  return { action: "train", why };
+}
+
+/**
+ * The manifest of the model saved in `dir` (its `manifest.json`, next to
+ * the weights), or `undefined` when there is no saved model.
+ *
+ * @example
+ * ```ts
+ * import { readManifestJson } from "./study.ts";
+ * await readManifestJson("/nonexistent"); // undefined
+ * ```
+ */
+export async function readManifestJson(dir: string): Promise<Manifest | undefined> {
+  if (!(await exists(join(dir, WEIGHTS_FILE)))) return undefined;
+  const path = join(dir, "manifest.json");
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  if (text === undefined) return (await readSaved(dir)).manifest;
+  try {
+    return checkManifest(JSON.parse(text), path);
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      throw new ModelFileError(`${path}: not valid JSON (${e.message})`);
+    }
+    throw e;
+  }
 }
 
 /**
