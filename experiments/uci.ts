@@ -253,7 +253,7 @@ function hash(s: string): string {
  * @example
  * ```ts
  * import { uciEpochs } from "./uci.ts";
- * uciEpochs(400, 246, 128, 2000); // 400: yacht has 2 batches per epoch
+ * uciEpochs(400, 277, 128, 2000); // 400: yacht has 3 batches per epoch
  * uciEpochs(400, 36584, 128, 5000); // 18: protein has 286
  * uciEpochs(400, 36584, 128, Infinity); // 400
  * ```

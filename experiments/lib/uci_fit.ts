@@ -113,7 +113,9 @@ export async function fitTry(
 ): Promise<UciFitResult> {
   const budget = candidateBudget(base.budget, candidate);
   let method = base.entry.build(base.spec, budget.settings);
-  let lr = typeof method.settings.lr === "number" ? method.settings.lr : undefined;
+  // The learning rate asked for, else the method's default.
+  const asked = budget.settings.lr ?? method.settings.lr;
+  let lr = typeof asked === "number" ? asked : undefined;
   if (attempt.lrScale !== 1 && lr !== undefined) {
     method.dispose();
     lr *= attempt.lrScale;
