@@ -66,7 +66,7 @@ Deno.test({
     try {
       const run = async (name: string, poison?: number) => {
         const root = join(dir, name);
-        await yachtCopy(root, poison);
+        if (!await Deno.stat(root).then(() => true, () => false)) await yachtCopy(root, poison);
         const r = await runScript("experiments/uci.ts", [
           "--protocol=splits",
           "--datasets=yacht",
@@ -87,6 +87,10 @@ Deno.test({
         return { row: rows[0], r, res: `${root}/res` };
       };
       const clean = await run("clean");
+      // A rerun with the same settings reuses the finished split instead of tuning again.
+      const again = await run("clean");
+      assert.match(again.r.stderr, /reused 1 result\(s\)/);
+      assert.deepEqual(again.row, clean.row);
       const poisoned = await run("poisoned", 1e6);
       assert.equal(clean.row.tune, "small");
       assert.equal(JSON.parse(clean.row.grid_scores).length, 4);
