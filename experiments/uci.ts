@@ -6,42 +6,97 @@
  * - `cv`: k-fold cross-validation (default 10 folds, seeded) on the six
  *   sets the reference used — bostonHousing, concrete, energy, power-plant,
  *   wine-quality-red, yacht;
- * - `splits`: the fixed train/test splits (`index_train_K.txt`, 20 per set,
- *   protein 5) of all nine sets, as in most papers since 2015.
+ * - `splits`: the standard train/test splits (`index_train_K.txt` /
+ *   `index_test_K.txt`, 20 per set, protein 5) of all nine sets, as in most
+ *   papers since 2015, with the settings chosen per split on its training
+ *   rows (below).
  *
  *     deno run -A experiments/uci.ts --methods map,mc_dropout          # quick
- *     deno run -A experiments/uci.ts --full --protocol cv
+ *     deno run -A experiments/uci.ts --full --protocol splits \
+ *       --methods mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace      # the citable run
  *     deno run -A experiments/uci.ts --protocol splits --splits 5 --datasets yacht,energy
  *
- * Features and target are standardised with the training rows'
- * statistics; the network is `d → n_hidden → 2` with ReLU (`--hidden`, else
- * the set's `n_hidden.txt`, else 50 units), trained with `fit` and the
- * registry's `regression` budget (methods without one: 400 epochs, their
- * default settings). Quick mode (the default) runs 2 folds and 1 split,
- * `min(budget, max(10, ⌈2000 / batches per epoch⌉))` epochs per set (about
- * 2000 steps) and 20 posterior samples; `--full` runs every fold and split
- * with the budget's epochs and 100 samples. When the epochs differ from the
- * budget's, settings counted in epochs (SG-MCMC `burnIn`, `sampleFreq`)
- * are scaled in proportion. Log-likelihood and RMSE are in
- * the target's original units (`regressionMetrics` with the training
- * split's `yMean`/`yStd`), on the training rows and the test rows.
+ * Features and target are standardised with the statistics of the rows a
+ * model is trained on; the network is `d → n_hidden → 2` with ReLU
+ * (`--hidden`, else the set's `n_hidden.txt`, else 50 units), trained with
+ * `fit` and the registry's `regression` settings (methods without them:
+ * their defaults). Log-likelihood and RMSE are in the target's original
+ * units (`regressionMetrics` with the training rows' `yMean`/`yStd`).
  *
- * Results are written after every fold, and a rerun reuses the rows of an
- * earlier run with the same settings (`config` column) unless `--retrain`.
+ * Epochs per set (`--budget`): `quick` (the default) trains the registry's
+ * epochs (400) but at most about `--max_steps` (default 2000) minibatch
+ * steps, `min(400, max(10, ⌈max_steps / batches per epoch⌉))` epochs;
+ * `capped` (the default with `--full`) is the same with a cap of 5000
+ * steps, which only shortens the four large sets (kin8nm, naval,
+ * power-plant, protein; the five small ones keep all 400 epochs);
+ * `registry` trains the registry's epochs everywhere; `--epochs` overrides
+ * all three. When the epochs differ from the registry's, settings counted
+ * in epochs (SG-MCMC `burnIn`, `sampleFreq`) are scaled in proportion.
+ * Quick mode runs 2 folds and 1 split with 20 posterior samples; `--full`
+ * every fold and split with 100.
+ *
+ * Tuning (`--tune grid`; `--tune auto`, the default, tunes the `splits`
+ * protocol with `--full` and nothing else): for each outer split, its
+ * TRAINING rows only are split 80/20 (seeded) into inner training and
+ * validation rows; every candidate of the method's grid (`--grid small`: 4,
+ * `full`: 8, listed in `lib/uci_grid.ts`) is trained on the inner training
+ * rows (standardised with their statistics) and scored by its validation
+ * log-likelihood; the best is trained again on the whole training split
+ * and evaluated on its test rows, which the tuning never sees. The row
+ * records the choice (`chosen`, JSON), its validation log-likelihood and
+ * RMSE, and every candidate's score and seconds (`grid_scores`, JSON).
+ *
+ * Divergence: a fit whose loss becomes non-finite, or whose log-likelihood
+ * or RMSE (validation while tuning; training and test for the final fit)
+ * is non-finite or whose RMSE exceeds 10 × the std of its training targets,
+ * is reported on stderr with the set, split and method and retrained with a
+ * new seed, from the second restart on with the learning rate / step size
+ * halved each time, at most `--max_restarts` (3) times (`restarts`,
+ * `tune_restarts`, `lr_scale` columns). A candidate that never converges is
+ * left out of the choice; a row whose final fit never converges is marked
+ * `diverged`, keeps no metrics and is left out of every summary (the
+ * Markdown tables name how many).
+ *
+ * Rows are written after every data set × method × split and a rerun reuses
+ * the rows of an earlier run with the same settings (`config` column) unless
+ * `--retrain`, so an interrupted run resumes at the split it was on. One
+ * progress line per row: protocol, set, split k/n, method, the chosen
+ * settings, test log-likelihood and RMSE, seconds and the set's ETA.
+ *
+ * Cost of `--full --protocol splits --methods
+ * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
+ * `capped`, 100 samples) on 2 shared CPU cores (wasm + OpenBLAS): about
+ * 5 hours. This is an estimate from measured per-split seconds of one
+ * split per set for all five methods together — yacht 22 s, wine 113 s,
+ * kin8nm 190 s, protein 166 s — with boston, concrete and energy scaled
+ * from wine by their steps per fit (≈ 38, 75, 56 s) and naval and
+ * power-plant taken as kin8nm (same 5000-step cap): 20 splits each
+ * (protein 5) ≈ 18 000 s. The MAP ensemble takes about 45% of it, BBB 28%,
+ * MC dropout, SGHMC and KFAC Laplace about 9% each. Caps: `--splits N`
+ * scales it by N / 20, `--datasets`, `--methods`; `--tune none` divides it
+ * by about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
+ * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
+ * large sets (≈ 2/3 of the total) in proportion; `--budget registry` (400
+ * epochs everywhere) is about 25 hours.
  *
  * Outputs in `--results_dir` (default `results/uci`):
  *
  * - `uci.csv` / `uci.json` (`rows`): one row per protocol, data set, method
- *   and fold/split, columns `protocol` (`cv` | `splits`), `dataset`,
- *   `method` (display label), `key` (registry key), `fold` (fold or split
- *   index), `n_train`, `n_test`, `hidden`, `epochs`, `batch_size`,
- *   `samples`, `train_log_lik`, `train_rmse`, `test_log_lik`, `test_rmse`
- *   (log-likelihood per example in nats, RMSE in target units),
- *   `train_seconds`, `config` (hash of the settings, for resuming);
- * - `uci_summary.csv`: mean, std and count over folds per protocol, data
- *   set and method (`aggregate` + `tableRows`: `<metric>_mean`,
- *   `<metric>_std`, `<metric>_n` for the four metrics);
- * - `uci.md`: the same as Markdown tables (mean ± std), one per protocol;
+ *   and fold/split with the columns {@linkcode UCI_COLUMNS}: `protocol`
+ *   (`cv` | `splits`), `dataset`, `method` (display label), `key` (registry
+ *   key), `fold` (fold or split index), `n_train`, `n_test`, `hidden`,
+ *   `epochs`, `batch_size`, `samples`, `train_log_lik`, `train_rmse`,
+ *   `test_log_lik`, `test_rmse` (log-likelihood per example in nats, RMSE in
+ *   target units), `train_seconds` (the final fit), `tune` (`none`, `small`,
+ *   `full`), `chosen`, `valid_log_lik`, `valid_rmse`, `n_valid`,
+ *   `tune_seconds`, `grid_scores`, `restarts`, `tune_restarts`, `lr_scale`,
+ *   `diverged`, `failure` (why, when diverged), `seconds` (the whole row),
+ *   `config` (hash of the settings, for resuming);
+ * - `uci_summary.csv`: per protocol, data set and method `n` (rows
+ *   averaged), `diverged` (rows left out), and `<metric>_mean`,
+ *   `<metric>_std` (sample std), `<metric>_sem` (standard error =
+ *   std / √n) and `<metric>_n` for the four metrics;
+ * - `uci.md`: Markdown tables, one per protocol, mean ± s.e.;
  * - `uci_log_lik.svg`, `uci_rmse.svg` (protocol `cv`) and
  *   `uci_splits_log_lik.svg`, `uci_splits_rmse.svg` (protocol `splits`):
  *   mean ± std over folds per data set (short names: boston, naval, power,
@@ -54,57 +109,24 @@ import { join } from "node:path";
 import { CliError, type FlagSpecs, runMain } from "../core/cli.ts";
 import { kFold } from "../datasets/kfold.ts";
 import { loadUci, loadUciTable, splitUci, UCI_DATASETS, type UciName } from "../datasets/uci.ts";
-import type { UciSplit } from "../datasets/uci.ts";
+import type { UciSplit, UciTable } from "../datasets/uci.ts";
 import { dotErrorBars, type ErrorBarRow } from "../plots/dot_error_bars.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
-import {
-  aggregate,
-  formatMarkdown,
-  summarize,
-  tableRows,
-  writeMarkdown,
-} from "../uncertainty/tables.ts";
-import { startStudy, type StudyContext } from "./lib/study.ts";
+import { aggregate, summarize, writeMarkdown } from "../uncertainty/tables.ts";
+import { startStudy } from "./lib/study.ts";
 import {
   buildRegression,
-  evalRegression,
   REGRESSION_FLAGS,
   regressionBudget,
-  samplesFor,
-  trainRegression,
   withEpochs,
 } from "./lib/regression_study_train.ts";
 import { budgetMark, wroteLine } from "./lib/report.ts";
+import { candidateText, type GridSize, uciGrid } from "./lib/uci_grid.ts";
+import { runUciJob, UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
+import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
 
-/**
- * Columns of `uci.csv` (and of each row in `uci.json`).
- *
- * @example
- * ```ts
- * import { UCI_COLUMNS } from "./uci.ts";
- * UCI_COLUMNS.includes("test_rmse"); // true
- * ```
- */
-export const UCI_COLUMNS = [
-  "protocol",
-  "dataset",
-  "method",
-  "key",
-  "fold",
-  "n_train",
-  "n_test",
-  "hidden",
-  "epochs",
-  "batch_size",
-  "samples",
-  "train_log_lik",
-  "train_rmse",
-  "test_log_lik",
-  "test_rmse",
-  "train_seconds",
-  "config",
-] as const;
+export { UCI_COLUMNS };
 
 /**
  * The six sets of the reference's 10-fold cross-validation.
@@ -136,7 +158,14 @@ export const REFERENCE_UCI: readonly UciName[] = [
 export const UCI_METRICS = ["test_log_lik", "test_rmse", "train_log_lik", "train_rmse"] as const;
 
 type Protocol = "cv" | "splits";
-type Row = Record<string, string | number>;
+type Row = UciRow;
+type Budget = "quick" | "capped" | "registry";
+
+/** Step caps of the `quick` and `capped` budgets (`--max_steps` replaces them). */
+export const UCI_MAX_STEPS: Readonly<Record<"quick" | "capped", number>> = {
+  quick: 2000,
+  capped: 5000,
+};
 
 const FLAGS: FlagSpecs = {
   protocol: {
@@ -166,6 +195,36 @@ const FLAGS: FlagSpecs = {
     default: 0,
     min: 0,
     help: "hidden units (0: the set's n_hidden.txt, else 50)",
+  },
+  budget: {
+    type: "string",
+    choices: ["quick", "capped", "registry"],
+    help: "epochs per set: the registry's (400) capped at --max_steps steps (quick: 2000, " +
+      "capped: 5000) or uncapped (registry); default quick, capped with --full",
+  },
+  max_steps: {
+    type: "int",
+    min: 1,
+    help: "minibatch steps per fit that cap the epochs of the quick/capped budget",
+  },
+  tune: {
+    type: "string",
+    default: "auto",
+    choices: ["auto", "grid", "none"],
+    help: "choose settings per split on an 80/20 split of its training rows (grid), or use " +
+      "the registry's (none); auto: grid for --protocol splits with --full, else none",
+  },
+  grid: {
+    type: "string",
+    default: "small",
+    choices: ["small", "full"],
+    help: "tuning grid per method: small (4 candidates) or full (8: small × epochs {½, 1})",
+  },
+  max_restarts: {
+    type: "int",
+    default: 3,
+    min: 0,
+    help: "retrain a diverged fit at most this many times (new seed; from the 2nd, half the lr)",
   },
   ...REGRESSION_FLAGS,
 };
@@ -198,16 +257,29 @@ function hash(s: string): string {
   return h.toString(16).padStart(8, "0");
 }
 
-/** Epochs for a data set: the flag, the budget (full) or about 2000 steps (quick). */
-function epochsFor(
-  ctx: StudyContext,
-  budgetEpochs: number,
+/**
+ * Epochs of a method on a set with `nTrain` training rows: the budget's
+ * `epochs` (already `--epochs` when given, or the `registry` budget), else
+ * capped at about `maxSteps` minibatch steps:
+ * `min(epochs, max(10, ⌈maxSteps / batches per epoch⌉))`.
+ *
+ * @example
+ * ```ts
+ * import { uciEpochs } from "./uci.ts";
+ * uciEpochs(400, 277, 128, 2000); // 400: yacht has 3 batches per epoch
+ * uciEpochs(400, 36584, 128, 5000); // 18: protein has 286
+ * uciEpochs(400, 36584, 128, Infinity); // 400
+ * ```
+ */
+export function uciEpochs(
+  epochs: number,
   nTrain: number,
   batchSize: number,
+  maxSteps: number,
 ): number {
-  if (ctx.flags.epochs !== undefined || ctx.full) return budgetEpochs;
+  if (!Number.isFinite(maxSteps)) return epochs;
   const perEpoch = Math.ceil(nTrain / Math.min(batchSize, nTrain));
-  return Math.min(budgetEpochs, Math.max(10, Math.ceil(2000 / perEpoch)));
+  return Math.min(epochs, Math.max(10, Math.ceil(maxSteps / perEpoch)));
 }
 
 async function readEarlier(path: string): Promise<Row[]> {
@@ -263,23 +335,62 @@ function errorBarRows(rows: Row[], metric: "log_lik" | "rmse"): ErrorBarRow[] {
   return out;
 }
 
+/** `12 s`, `3m 05s`, `2h 10m`. */
+function duration(secs: number): string {
+  if (!Number.isFinite(secs)) return "?";
+  if (secs < 60) return `${secs.toFixed(0)} s`;
+  if (secs < 3600) {
+    return `${Math.floor(secs / 60)}m ${String(Math.round(secs % 60)).padStart(2, "0")}s`;
+  }
+  return `${Math.floor(secs / 3600)}h ${String(Math.round((secs % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** The progress line of one finished row. */
+function progressLine(r: Row, total: number, eta: string): string {
+  const head = `${r.protocol} ${r.dataset} ${r.protocol === "cv" ? "fold" : "split"} ` +
+    `${Number(r.fold) + 1}/${total} ${r.method}`;
+  const secs = `${Number(r.seconds).toFixed(1)} s` +
+    (r.tune === "none" ? "" : ` (tuning ${Number(r.tune_seconds).toFixed(1)} s)`);
+  const restarts = Number(r.restarts) + Number(r.tune_restarts);
+  const what = r.tune === "none"
+    ? `${r.epochs} epochs`
+    : `chosen ${r.chosen || "nothing"} (valid LL ${Number(r.valid_log_lik).toFixed(3)})`;
+  const result = isDiverged(r)
+    ? `DIVERGED (${r.failure}), left out of the summary`
+    : `test LL ${Number(r.test_log_lik).toFixed(3)}, RMSE ${Number(r.test_rmse).toPrecision(4)}`;
+  return `${head}: ${what}; ${result}; ${secs}` +
+    (restarts ? `; ${restarts} restart(s)` : "") + `; ETA ${r.dataset} ${eta}`;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const ctx = await startStudy(
     "uci.ts",
     "Heteroscedastic regression on the UCI benchmarks (k-fold CV on the reference's six " +
-      "sets and/or the fixed splits of all nine): test log-likelihood and RMSE per method.",
+      "sets and/or the standard splits of all nine, with settings tuned per split): test " +
+      "log-likelihood and RMSE per method.",
     FLAGS,
     "results/uci",
   );
   if (!ctx) return;
   const f = ctx.flags;
   const protocols: Protocol[] = f.protocol === "both" ? ["cv", "splits"] : [f.protocol as Protocol];
-  const chosen = f.datasets !== undefined ? parseDatasets(String(f.datasets)) : undefined;
+  const chosenSets = f.datasets !== undefined ? parseDatasets(String(f.datasets)) : undefined;
   const k = Number(f.folds);
   const maxFolds = Math.min(k, Number(f.max_folds ?? (ctx.full ? k : 2)));
   const nSplits = f.splits !== undefined ? Number(f.splits) : ctx.full ? Infinity : 1;
   const samples = Number(f.test_samples ?? (ctx.full ? 100 : 20));
+  const budgetName = (f.budget ?? (ctx.full ? "capped" : "quick")) as Budget;
+  const maxSteps = budgetName === "registry"
+    ? Infinity
+    : Number(f.max_steps ?? UCI_MAX_STEPS[budgetName]);
+  if (budgetName === "registry" && f.max_steps !== undefined) {
+    throw new CliError("--max_steps caps the quick and capped budgets, not --budget registry");
+  }
+  const gridSize = String(f.grid) as GridSize;
+  const maxRestarts = Number(f.max_restarts);
+  const tuneFor = (p: Protocol) =>
+    f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
   const dataDir = f.data_dir as string | undefined;
   const jsonPath = join(ctx.resultsDir, "uci.json");
   const earlier = f.retrain ? [] : await readEarlier(jsonPath);
@@ -291,35 +402,68 @@ async function main(): Promise<void> {
     await writeJson(jsonPath, {
       study: "uci",
       mode: ctx.full ? "full" : "quick",
+      budget: budgetName,
+      max_steps: Number.isFinite(maxSteps) ? maxSteps : null,
       seed: ctx.seed,
       columns: UCI_COLUMNS,
       rows,
     });
   };
 
-  const runFold = async (protocol: Protocol, split: UciSplit, fold: number) => {
-    const d = split.train.xShape[0];
-    const hidden = Number(f.hidden) || split.settings.nHidden?.[0] || 50;
-    const scale = { yMean: split.yMean, yStd: split.yStd };
-    for (const entry of ctx.methods) {
+  // Methods that cannot build a heteroscedastic regression network are skipped (once, logged).
+  const usable = ctx.methods.filter((entry) => {
+    const m = buildRegression(entry, {
+      inputDim: 1,
+      hidden: [2],
+      outputDim: 1,
+      task: "regression",
+      noise: "heteroscedastic",
+    }, regressionBudget(entry, f).settings);
+    m?.dispose();
+    return m !== undefined;
+  });
+  for (const entry of usable) {
+    if (!entry.regression) {
+      console.error(`${entry.label}: no regression budget in the registry; using the fallback`);
+    }
+  }
+
+  /** Runs (or reuses) every method on one outer split; `eta` tracks the set's progress. */
+  const runFold = async (
+    protocol: Protocol,
+    table: UciTable,
+    outer: UciSplit,
+    fold: number,
+    total: number,
+    eta: { trained: number; seconds: number; left: number },
+  ) => {
+    const d = outer.train.xShape[0];
+    const hidden = Number(f.hidden) || outer.settings.nHidden?.[0] || 50;
+    const tune = tuneFor(protocol);
+    for (const entry of usable) {
       const base = regressionBudget(entry, f);
-      const budget = withEpochs(
-        base,
-        epochsFor(ctx, base.epochs, split.train.n, base.batchSize),
-      );
-      const epochs = budget.epochs;
+      const epochs = f.epochs !== undefined
+        ? base.epochs
+        : uciEpochs(base.epochs, outer.train.n, base.batchSize, maxSteps);
+      const budget = withEpochs(base, epochs);
+      const candidates = tune ? uciGrid(entry.key, gridSize, epochs) : undefined;
+      const seed = ctx.seed * 1000 + fold;
       const config = hash(JSON.stringify({
-        mode: ctx.full,
-        seed: ctx.seed,
+        v: 2,
+        seed,
         k: protocol === "cv" ? k : 0,
         hidden,
         epochs,
         batch: budget.batchSize,
         samples,
         settings: budget.settings,
+        grid: candidates?.map(candidateText) ?? null,
+        maxRestarts,
+        inner: 0.8,
       }));
+      eta.left--;
       const old = earlier.find((r) =>
-        r.protocol === protocol && r.dataset === split.name && r.key === entry.key &&
+        r.protocol === protocol && r.dataset === outer.name && r.key === entry.key &&
         r.fold === fold && r.config === config
       );
       if (old) {
@@ -327,72 +471,55 @@ async function main(): Promise<void> {
         reused++;
         continue;
       }
-      const spec = {
-        inputDim: d,
-        hidden: [hidden],
-        outputDim: 1,
-        task: "regression" as const,
-        noise: "heteroscedastic" as const,
-      };
-      const method = buildRegression(entry, spec, budget.settings);
-      if (!method) continue;
-      try {
-        const seed = ctx.seed * 1000 + fold;
-        const secs = await trainRegression(method, split.train, budget, seed, scale);
-        const tr = await evalRegression(method, split.train, samples, seed, scale);
-        const te = await evalRegression(method, split.test, samples, seed, scale);
-        rows.push({
-          protocol,
-          dataset: split.name,
-          method: entry.label,
-          key: entry.key,
-          fold,
-          n_train: split.train.n,
-          n_test: split.test.n,
-          hidden,
-          epochs,
-          batch_size: budget.batchSize,
-          samples: samplesFor(method, samples),
-          train_log_lik: tr.logLikMean,
-          train_rmse: tr.rmse,
-          test_log_lik: te.logLikMean,
-          test_rmse: te.rmse,
-          train_seconds: secs,
-          config,
-        });
-        console.error(
-          `${protocol} ${split.name} #${fold} ${entry.label}: ${epochs} epochs in ` +
-            `${secs.toFixed(1)} s; test log-lik ${te.logLikMean.toFixed(3)}, ` +
-            `RMSE ${te.rmse.toPrecision(4)}`,
-        );
-      } finally {
-        method.dispose();
-      }
+      const row = await runUciJob({
+        protocol,
+        fold,
+        table,
+        outer,
+        base: {
+          entry,
+          spec: {
+            inputDim: d,
+            hidden: [hidden],
+            outputDim: 1,
+            task: "regression",
+            noise: "heteroscedastic",
+          },
+          budget,
+          samples,
+        },
+        grid: candidates ? { size: gridSize, candidates } : undefined,
+        seed,
+        maxRestarts,
+        config,
+        what: `${protocol} ${outer.name} ${protocol === "cv" ? "fold" : "split"} ` +
+          `${fold + 1}/${total} ${entry.label}`,
+      });
+      rows.push(row);
+      eta.trained++;
+      eta.seconds += Number(row.seconds);
+      await save();
+      console.error(progressLine(row, total, duration(eta.seconds / eta.trained * eta.left)));
     }
-    await save();
   };
 
-  const warned = new Set<string>();
-  for (const entry of ctx.methods) {
-    if (!entry.regression && !warned.has(entry.key)) {
-      warned.add(entry.key);
-      console.error(`${entry.label}: no regression budget in the registry; using the fallback`);
-    }
-  }
   for (const protocol of protocols) {
-    const names = chosen ?? (protocol === "cv" ? [...REFERENCE_UCI] : [...UCI_DATASETS]);
+    const names = chosenSets ?? (protocol === "cv" ? [...REFERENCE_UCI] : [...UCI_DATASETS]);
     for (const name of names) {
+      const table = await loadUciTable(name, { dataDir });
       if (protocol === "cv") {
-        const table = await loadUciTable(name, { dataDir });
         const folds = kFold(table.n, k, ctx.seed);
+        const eta = { trained: 0, seconds: 0, left: maxFolds * usable.length };
         for (let i = 0; i < maxFolds; i++) {
-          await runFold(protocol, splitUci(table, folds[i].train, folds[i].test), i);
+          await runFold(protocol, table, splitUci(table, folds[i].train, folds[i].test), i, k, eta);
         }
       } else {
-        const first = await loadUci(name, { split: 0, dataDir });
-        const n = Math.min(nSplits, first.nSplits);
+        const n = Math.min(nSplits, table.nSplits);
+        const eta = { trained: 0, seconds: 0, left: n * usable.length };
         for (let i = 0; i < n; i++) {
-          await runFold(protocol, i === 0 ? first : await loadUci(name, { split: i, dataDir }), i);
+          // The standard split files, read by loadUci (index_train_<i>.txt / index_test_<i>.txt).
+          const outer = await loadUci(name, { split: i, dataDir });
+          await runFold(protocol, table, outer, i, table.nSplits, eta);
         }
       }
     }
@@ -405,25 +532,33 @@ async function main(): Promise<void> {
   if (rows.length === 0) throw new Error("no selected method can train a regression network");
   await save();
 
-  const table = aggregate(rows, { by: ["protocol", "dataset", "method"], metrics: UCI_METRICS });
-  await writeCsv(join(ctx.resultsDir, "uci_summary.csv"), tableRows(table));
+  await writeCsv(join(ctx.resultsDir, "uci_summary.csv"), uciSummaryRows(rows, UCI_METRICS));
   const md: string[] = [
     `# UCI regression (heteroscedastic, one hidden layer)${budgetMark(ctx.full)}`,
     "",
   ];
   const figures: string[] = [];
+  const kept = rows.filter((r) => !isDiverged(r));
   for (const protocol of protocols) {
-    const pr = rows.filter((r) => r.protocol === protocol);
-    if (pr.length === 0) continue;
+    const all = rows.filter((r) => r.protocol === protocol);
+    if (all.length === 0) continue;
+    const pr = kept.filter((r) => r.protocol === protocol);
     const what = protocol === "cv"
       ? `${k}-fold cross-validation${maxFolds < k ? ` (first ${maxFolds} folds)` : ""}`
       : "fixed splits";
+    const over = protocol === "cv" ? "folds" : "splits";
     md.push(
-      formatMarkdown(aggregate(pr, { by: ["dataset", "method"], metrics: UCI_METRICS }), {
-        title: `${what}: mean ± std over folds (log-likelihood per example, RMSE in target units)`,
+      uciMarkdown(all, UCI_METRICS, {
+        title: `${what}: mean ± s.e. over ${over} (log-likelihood per example, RMSE in ` +
+          "target units)",
         digits: { test_log_lik: 3, train_log_lik: 3, test_rmse: 3, train_rmse: 3 },
       }),
+      tuneFor(protocol)
+        ? `Settings chosen per ${over.slice(0, -1)} by the validation log-likelihood on an ` +
+          `80/20 split of its training rows (grid \`${gridSize}\`, \`chosen\` in uci.csv).\n`
+        : `Settings: the registry's regression settings (no tuning).\n`,
     );
+    if (pr.length === 0) continue;
     const prefix = protocol === "cv" ? "uci" : "uci_splits";
     const nSets = new Set(pr.map((r) => r.dataset)).size;
     await saveSvg(
@@ -448,13 +583,20 @@ async function main(): Promise<void> {
     figures.push(`${prefix}_log_lik.svg`, `${prefix}_rmse.svg`);
   }
   await writeMarkdown(join(ctx.resultsDir, "uci.md"), md.join("\n"));
-  summarize(
-    aggregate(rows, {
-      by: ["protocol", "dataset", "method"],
-      metrics: ["test_log_lik", "test_rmse"],
-    }),
-    { digits: 3, title: `UCI regression (test, mean ± std over folds)${budgetMark(ctx.full)}` },
-  );
+  if (kept.length > 0) {
+    summarize(
+      aggregate(kept, {
+        by: ["protocol", "dataset", "method"],
+        metrics: ["test_log_lik", "test_rmse"],
+        spread: "sem",
+      }),
+      { digits: 3, title: `UCI regression (test, mean ± s.e.)${budgetMark(ctx.full)}` },
+    );
+  }
+  const nDiverged = rows.length - kept.length;
+  if (nDiverged > 0) {
+    console.error(`${nDiverged} run(s) diverged after every restart: left out of the summary`);
+  }
   console.log(
     wroteLine(
       ctx.resultsDir,

@@ -55,12 +55,26 @@ Deno.test({
     assert.deepEqual(cvYacht.map((x: { fold: number }) => x.fold), [0, 0, 1, 1]);
     const summary = csvParse(await Deno.readTextFile(`${dir}/res/uci_summary.csv`));
     assert.equal(summary.length, 2 * 2 * 2);
-    for (const c of ["protocol", "dataset", "method", "n", "test_log_lik_mean", "test_rmse_std"]) {
+    for (
+      const c of [
+        "protocol",
+        "dataset",
+        "method",
+        "n",
+        "diverged",
+        "test_log_lik_mean",
+        "test_rmse_std",
+        "test_rmse_sem",
+      ]
+    ) {
       assert.ok(summary.columns.includes(c), c);
     }
     const md = await Deno.readTextFile(`${dir}/res/uci.md`);
     assert.match(md, /10-fold cross-validation \(first 2 folds\)/);
-    assert.match(md, /fixed splits/);
+    assert.match(md, /fixed splits: mean ± s\.e\. over splits/);
+    assert.match(md, /mean ± s\.e\. over folds/);
+    // Quick mode does not tune: the registry's settings, one fit per row.
+    for (const x of rows) assert.equal(x.tune, "none");
     assert.match(md, /\| dataset \| method \| n \| test_log_lik \| test_rmse \|/);
     assert.match(md, /\| yacht \| MC Dropout \| 2 \| -?\d+\.\d{3} ± \d+\.\d{3} \|/);
     for (const f of ["uci_log_lik", "uci_rmse", "uci_splits_log_lik", "uci_splits_rmse"]) {

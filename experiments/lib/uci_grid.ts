@@ -1,0 +1,141 @@
+/**
+ * The hyperparameter grids of the UCI study's tuning (`experiments/uci.ts
+ * --tune grid`): per method, a few values of the settings that matter most
+ * for it, crossed. Two sizes:
+ *
+ * | method | `small` (4 points) | `full` adds |
+ * | --- | --- | --- |
+ * | `map`, `ensemble`, `kfac_laplace` | `weightDecay` {1e-4, 1e-3} × `lr` {1e-3, 3e-3} | epochs {½, 1} × budget |
+ * | `mc_dropout` | `dropout` {0.01, 0.1} × `weightDecay` {1e-4, 1e-3} | epochs {½, 1} × budget |
+ * | `bbb_*` | `priorSigma` {0.3, 1} × `lr` {1e-3, 3e-3} | epochs {½, 1} × budget |
+ * | `sghmc` | `lr` {3e-3, 1e-2} × `friction` {0.05, 0.2} | epochs {½, 1} × budget |
+ * | `sgld` | `lr` {3e-5, 1e-4} × `priorSig` {0.3, 1} | epochs {½, 1} × budget |
+ * | `psgld` | `lr` {1.5e-4, 5e-4} × `priorSig` {0.3, 1} | epochs {½, 1} × budget |
+ *
+ * so `small` has 4 candidates and `full` 8. `weightDecay` is the prior
+ * precision of the point methods (`weightDecay/2·‖θ‖²` added to the summed
+ * minibatch NLL); KFAC Laplace then picks its posterior prior precision by
+ * the marginal likelihood after each fit (`tune: "marglik"`), BBB's prior is
+ * `priorSigma`, SGHMC resamples its prior precisions (Gibbs), so its grid is
+ * over step size and friction. There is no noise-precision axis: every
+ * network has the heteroscedastic head (a learnt log σ(x)), which fits the
+ * noise itself. Epochs are multiples of the budget's epochs for the set
+ * (SG-MCMC `burnIn`/`sampleFreq` scale with them, see `withEpochs`).
+ *
+ * @module
+ */
+
+/**
+ * Grid size: `small` (4 candidates per method) or `full` (8: `small` ×
+ * epochs {½, 1}).
+ *
+ * @example
+ * ```ts
+ * import type { GridSize } from "./uci_grid.ts";
+ * const g: GridSize = "small";
+ * ```
+ */
+export type GridSize = "small" | "full";
+
+/**
+ * One point of a grid: the epochs to train and the settings that override
+ * the method's regression budget.
+ *
+ * @example
+ * ```ts
+ * import type { UciCandidate } from "./uci_grid.ts";
+ * const c: UciCandidate = { epochs: 200, settings: { dropout: 0.1, weightDecay: 1e-4 } };
+ * ```
+ */
+export interface UciCandidate {
+  /** Training epochs. */
+  epochs: number;
+  /** Settings overriding the budget's (only the grid's axes). */
+  settings: Record<string, number>;
+}
+
+/**
+ * The `small` grid's axes per method family (`bbb` stands for every
+ * `bbb_*` key); `full` adds the epochs factors {@linkcode EPOCH_FACTORS}.
+ *
+ * @example
+ * ```ts
+ * import { UCI_GRID_AXES } from "./uci_grid.ts";
+ * UCI_GRID_AXES.mc_dropout.dropout; // [0.01, 0.1]
+ * ```
+ */
+export const UCI_GRID_AXES: Readonly<Record<string, Readonly<Record<string, readonly number[]>>>> =
+  {
+    map: { weightDecay: [1e-4, 1e-3], lr: [1e-3, 3e-3] },
+    ensemble: { weightDecay: [1e-4, 1e-3], lr: [1e-3, 3e-3] },
+    kfac_laplace: { weightDecay: [1e-4, 1e-3], lr: [1e-3, 3e-3] },
+    mc_dropout: { dropout: [0.01, 0.1], weightDecay: [1e-4, 1e-3] },
+    bbb: { priorSigma: [0.3, 1], lr: [1e-3, 3e-3] },
+    sghmc: { lr: [3e-3, 1e-2], friction: [0.05, 0.2] },
+    sgld: { lr: [3e-5, 1e-4], priorSig: [0.3, 1] },
+    psgld: { lr: [1.5e-4, 5e-4], priorSig: [0.3, 1] },
+  };
+
+/**
+ * Epochs of the `full` grid, as fractions of the budget's epochs.
+ *
+ * @example
+ * ```ts
+ * import { EPOCH_FACTORS } from "./uci_grid.ts";
+ * EPOCH_FACTORS; // [0.5, 1]
+ * ```
+ */
+export const EPOCH_FACTORS: readonly number[] = [0.5, 1];
+
+/** The family of a registry key (`bbb_local` → `bbb`). */
+function family(key: string): string {
+  return key.startsWith("bbb_") ? "bbb" : key;
+}
+
+/**
+ * The candidates of `key`'s grid for a budget of `epochs` epochs: the
+ * cartesian product of the axes (first axis slowest), then, for `full`,
+ * each point at ½ and 1 × `epochs` (at least 1 epoch). An unknown key is an
+ * error naming the keys that have a grid.
+ *
+ * @example
+ * ```ts
+ * import { uciGrid } from "./uci_grid.ts";
+ * uciGrid("mc_dropout", "small", 400).length; // 4
+ * uciGrid("bbb_local", "full", 400).map((c) => c.epochs); // [200, 400, 200, 400, …]
+ * ```
+ */
+export function uciGrid(key: string, size: GridSize, epochs: number): UciCandidate[] {
+  const axes = UCI_GRID_AXES[family(key)];
+  if (!axes) {
+    throw new RangeError(
+      `--tune grid: no UCI grid for method "${key}"; grids exist for ` +
+        `${Object.keys(UCI_GRID_AXES).map((k) => (k === "bbb" ? "bbb_*" : k)).join(", ")}`,
+    );
+  }
+  if (size !== "small" && size !== "full") {
+    throw new RangeError(`--grid: expected small or full, found ${JSON.stringify(size)}`);
+  }
+  let points: Record<string, number>[] = [{}];
+  for (const [name, values] of Object.entries(axes)) {
+    points = points.flatMap((p) => values.map((v) => ({ ...p, [name]: v })));
+  }
+  const factors = size === "full" ? EPOCH_FACTORS : [1];
+  return points.flatMap((settings) =>
+    factors.map((f) => ({ epochs: Math.max(1, Math.round(epochs * f)), settings }))
+  );
+}
+
+/**
+ * A candidate as the one-line JSON text of the `chosen` column: the epochs
+ * and the grid's settings, e.g. `{"epochs":400,"dropout":0.1,"weightDecay":0.0001}`.
+ *
+ * @example
+ * ```ts
+ * import { candidateText } from "./uci_grid.ts";
+ * candidateText({ epochs: 40, settings: { lr: 0.001 } }); // '{"epochs":40,"lr":0.001}'
+ * ```
+ */
+export function candidateText(c: UciCandidate): string {
+  return JSON.stringify({ epochs: c.epochs, ...c.settings });
+}

@@ -1,0 +1,356 @@
+// The UCI splits protocol: the test rows never reach the tuner, the inner 80/20 split, the
+// standard split files, the standard error, and divergence restarts / exclusion.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+// @ts-types="@types/d3-dsv"
+import { csvParse } from "d3-dsv";
+import { initBackend } from "../core/backend.ts";
+import { loadUci, parseIndexList, splitUci, type UciTable } from "../datasets/mod.ts";
+import { buildMap } from "../methods/map.ts";
+import { type MethodEntry, METHODS } from "../methods/registry.ts";
+import { uciGrid } from "../experiments/lib/uci_grid.ts";
+import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
+import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
+import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
+import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
+import { DivergenceError } from "../core/train.ts";
+import { runScript } from "./_run_script.ts";
+
+const DATA = Deno.env.get("BNN_DATA_DIR");
+if (!DATA) console.warn("SKIP UCI protocol runs on yacht: BNN_DATA_DIR is not set");
+const close = (a: number, b: number, tol = 1e-12) =>
+  Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+
+/** A copy of the real yacht set (split 0 only) in `<root>/uci/yacht`, test targets × `poison`. */
+async function yachtCopy(root: string, poison?: number): Promise<{ test: Int32Array }> {
+  const src = join(DATA!, "uci", "yacht");
+  const dst = join(root, "uci", "yacht");
+  await Deno.mkdir(dst, { recursive: true });
+  const files = ["index_features.txt", "index_target.txt", "n_hidden.txt", "index_train_0.txt"];
+  for (const f of [...files, "index_test_0.txt", "n_splits.txt"]) {
+    await Deno.copyFile(join(src, f), join(dst, f));
+  }
+  const text = await Deno.readTextFile(join(src, "data.txt"));
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const test = parseIndexList(await Deno.readTextFile(join(src, "index_test_0.txt")), "test");
+  const target = parseIndexList(await Deno.readTextFile(join(src, "index_target.txt")), "t")[0];
+  if (poison !== undefined) {
+    for (const i of test) {
+      const cells = lines[i].trim().split(/\s+/);
+      cells[target] = String(Number(cells[target]) * poison + poison);
+      lines[i] = cells.join(" ");
+    }
+  }
+  await Deno.writeTextFile(join(dst, "data.txt"), lines.join("\n") + "\n");
+  return { test };
+}
+
+/** The tuning columns of a row, with the candidates' timings dropped. */
+function tuning(row: Record<string, unknown>) {
+  const scores = JSON.parse(String(row.grid_scores)) as Record<string, unknown>[];
+  return {
+    chosen: row.chosen,
+    valid_log_lik: row.valid_log_lik,
+    valid_rmse: row.valid_rmse,
+    n_valid: row.n_valid,
+    scores: scores.map(({ seconds: _, ...s }) => s),
+  };
+}
+
+Deno.test({
+  name: "splits --tune grid: poisoned test targets change nothing in the tuning; the poisoned " +
+    "run diverges, is restarted, counted and left out of the summary",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const run = async (name: string, poison?: number) => {
+        const root = join(dir, name);
+        if (!await Deno.stat(root).then(() => true, () => false)) await yachtCopy(root, poison);
+        const r = await runScript("experiments/uci.ts", [
+          "--protocol=splits",
+          "--datasets=yacht",
+          "--splits=1",
+          "--methods=mc_dropout",
+          "--tune=grid",
+          "--grid=small",
+          "--epochs=4",
+          "--test_samples=3",
+          "--max_restarts=1",
+          `--data_dir=${root}`,
+          `--results_dir=${root}/res`,
+          `--models_dir=${root}/models`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const rows = JSON.parse(await Deno.readTextFile(`${root}/res/uci.json`)).rows;
+        assert.equal(rows.length, 1);
+        return { row: rows[0], r, res: `${root}/res` };
+      };
+      const clean = await run("clean");
+      // A rerun with the same settings reuses the finished split instead of tuning again.
+      const again = await run("clean");
+      assert.match(again.r.stderr, /reused 1 result\(s\)/);
+      assert.deepEqual(again.row, clean.row);
+      const poisoned = await run("poisoned", 1e6);
+      assert.equal(clean.row.tune, "small");
+      assert.equal(JSON.parse(clean.row.grid_scores).length, 4);
+      assert.ok(Number.isFinite(clean.row.valid_log_lik), clean.row.grid_scores);
+      assert.deepEqual(tuning(poisoned.row), tuning(clean.row));
+      // The standard split: yacht split 0 trains on 277 rows and tests on 31; the inner split
+      // validates on 20% of the 277.
+      assert.equal(clean.row.n_train, 277);
+      assert.equal(clean.row.n_test, 31);
+      assert.equal(clean.row.n_valid, 55);
+      // The poison did reach the final evaluation: the test RMSE is absurd, so the final fit
+      // is retrained once and then given up.
+      assert.equal(clean.row.diverged, false);
+      assert.ok(Number.isFinite(clean.row.test_log_lik));
+      assert.equal(poisoned.row.diverged, true);
+      assert.equal(poisoned.row.restarts, 1);
+      assert.equal(poisoned.row.test_rmse, null); // no metrics kept (NaN → null in JSON)
+      assert.match(poisoned.row.failure, /^test RMSE \d.* > 10 × training-target std/);
+      assert.match(
+        poisoned.r.stderr,
+        /diverged: splits yacht split 1\/20 MC Dropout .*restart 1\/1/,
+      );
+      assert.match(poisoned.r.stderr, /1 run\(s\) diverged after every restart/);
+      const summary = csvParse(await Deno.readTextFile(`${poisoned.res}/uci_summary.csv`));
+      assert.equal(summary[0].n, "0");
+      assert.equal(summary[0].diverged, "1");
+      assert.match(
+        await Deno.readTextFile(`${poisoned.res}/uci.md`),
+        /left out of the means: 1 run\(s\) — yacht \/ MC Dropout: 1 of 1/,
+      );
+      assert.match(clean.r.stderr, /split 1\/20 MC Dropout: chosen \{"epochs":4,/);
+      assert.match(clean.r.stderr, /test LL -?\d+\.\d{3}, RMSE [\d.]+; [\d.]+ s \(tuning/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("innerSplit: 80/20 of the training rows, disjoint, covering, deterministic by seed", () => {
+  const rows = Int32Array.from({ length: 277 }, (_, i) => 3 * i + 1); // outer training rows
+  const a = innerSplit(rows, 7);
+  assert.equal(a.train.length, Math.round(0.8 * 277));
+  assert.equal(a.valid.length, 277 - Math.round(0.8 * 277));
+  const all = [...a.train, ...a.valid].sort((x, y) => x - y);
+  assert.deepEqual(all, [...rows], "disjoint and exactly the training rows");
+  assert.deepEqual(innerSplit(rows, 7), a);
+  assert.notDeepEqual(innerSplit(rows, 8).valid, a.valid);
+  // Sorted, and a shuffle (not the last 20% of the rows).
+  assert.ok(a.valid.every((v, i) => i === 0 || a.valid[i - 1] < v));
+  assert.ok(a.valid[0] < rows[200]);
+  assert.throws(() => innerSplit([5], 0), /has 1 row\(s\); tuning needs at least 2/);
+});
+
+Deno.test({
+  name: "the outer splits are the standard files: loadUci's indices are index_train/test_K.txt",
+  ignore: !DATA,
+  async fn() {
+    const dir = join(DATA!, "uci", "yacht");
+    for (const k of [0, 7, 19]) {
+      const s = await loadUci("yacht", { split: k, dataDir: DATA, download: false });
+      const read = async (f: string) => parseIndexList(await Deno.readTextFile(join(dir, f)), f);
+      assert.deepEqual([...s.trainIndices], [...await read(`index_train_${k}.txt`)]);
+      assert.deepEqual([...s.testIndices], [...await read(`index_test_${k}.txt`)]);
+    }
+  },
+});
+
+Deno.test("standardError and the summary: s.e. = sample std / √n; diverged rows left out", () => {
+  assert.ok(close(standardError([1, 2, 3, 4]), Math.sqrt(5 / 3) / 2));
+  // Sample variance of 2,4,4,4,5,5,7,9 is 32/7.
+  assert.ok(close(standardError([2, 4, 4, 4, 5, 5, 7, 9]), Math.sqrt(32 / 7) / Math.sqrt(8)));
+  assert.ok(Number.isNaN(standardError([3])));
+  const rows: UciRow[] = [1, 2, 3, 4].map((v, fold) => ({
+    protocol: "splits",
+    dataset: "yacht",
+    method: "MAP",
+    fold,
+    test_rmse: v,
+    diverged: false,
+  }));
+  rows.push({ ...rows[0], fold: 4, test_rmse: 1000, diverged: true });
+  const [s] = uciSummaryRows(rows, ["test_rmse"]);
+  assert.equal(s.n, 4);
+  assert.equal(s.diverged, 1);
+  assert.ok(close(Number(s.test_rmse_mean), 2.5));
+  assert.ok(close(Number(s.test_rmse_std), Math.sqrt(5 / 3)));
+  assert.ok(close(Number(s.test_rmse_sem), Math.sqrt(5 / 3) / 2));
+  const md = uciMarkdown(rows, ["test_rmse"], { title: "t" });
+  assert.match(md, /\| yacht \| MAP \| 4 \| 2\.500 ± 0\.645 \|/);
+  assert.match(md, /yacht \/ MAP: 1 of 5/);
+});
+
+Deno.test("withRestarts: new seed, then half the learning rate; counts; gives up", async () => {
+  const lines: string[] = [];
+  const seen: { seed: number; lrScale: number }[] = [];
+  let calls = 0;
+  const ok = await withRestarts(
+    (a) => {
+      seen.push({ seed: a.seed, lrScale: a.lrScale });
+      calls++;
+      if (calls === 1) return Promise.reject(new DivergenceError(3, 2, NaN));
+      return Promise.resolve(calls === 2 ? Infinity : 1.5);
+    },
+    (v) => (Number.isFinite(v) ? null : `loss ${v}`),
+    { seed: 100, maxRestarts: 3, what: "yacht split 1/20 MAP", log: (l) => lines.push(l) },
+  );
+  assert.equal(ok.value, 1.5);
+  assert.equal(ok.restarts, 2);
+  assert.equal(ok.diverged, false);
+  assert.deepEqual(seen, [
+    { seed: 100, lrScale: 1 },
+    { seed: 100 + 7919, lrScale: 1 },
+    { seed: 100 + 2 * 7919, lrScale: 0.5 },
+  ]);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /^diverged: yacht split 1\/20 MAP \(seed 100\): loss became NaN/);
+  assert.match(lines[1], /restart 2\/3 with seed 15938, learning rate × 0\.5$/);
+  const bad = await withRestarts(() => Promise.resolve(NaN), () => "always", {
+    seed: 0,
+    maxRestarts: 2,
+    what: "x",
+    log: () => {},
+  });
+  assert.equal(bad.diverged, true);
+  assert.equal(bad.restarts, 2);
+  assert.deepEqual(bad.failures, ["always", "always", "always"]);
+  assert.equal(attemptFor(0, 3).lrScale, 0.25);
+  // Other errors are not divergence.
+  await assert.rejects(
+    withRestarts(() => Promise.reject(new TypeError("bug")), () => null, {
+      seed: 0,
+      maxRestarts: 3,
+      what: "x",
+      log: () => {},
+    }),
+    TypeError,
+  );
+  const m = { n: 1, logLikSum: -1, logLikMean: -1, rmse: 1, aleatoricVarMean: 1 } as const;
+  const full = { ...m, epistemicVarMean: 0, totalVarMean: 1 };
+  assert.equal(divergenceReason({ test: full }, 1), null);
+  assert.match(divergenceReason({ test: { ...full, rmse: 11 } }, 1)!, /test RMSE 11 > 10 ×/);
+  assert.match(divergenceReason({ train: { ...full, logLikMean: NaN } }, 1)!, /train log-lik/);
+});
+
+/** A small regression table: y = sin(x0) + x1 / 2 + noise. */
+function toyTable(n = 60): UciTable {
+  const x = new Float64Array(n * 2);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    x[2 * i] = (i % 13) / 3;
+    x[2 * i + 1] = (i % 7) - 3;
+    y[i] = Math.sin(x[2 * i]) + x[2 * i + 1] / 2 + 0.1 * Math.cos(7 * i);
+  }
+  return {
+    name: "yacht",
+    x,
+    y,
+    n,
+    d: 2,
+    nSplits: 1,
+    featureColumns: [0, 1],
+    targetColumn: 2,
+    settings: {},
+    dir: ".",
+  };
+}
+
+Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with half the lr, and a permanent one is excluded", async () => {
+  await initBackend({ backend: "wasm", quiet: true });
+  const table = toyTable();
+  const train = Int32Array.from({ length: 50 }, (_, i) => i);
+  const test = Int32Array.from({ length: 10 }, (_, i) => 50 + i);
+  const outer = splitUci(table, train, test);
+  // lr ≥ 1 trains with lr 1e8 (the loss overflows); below 1 with a sane 1e-3.
+  const touchy: MethodEntry = {
+    ...METHODS.map,
+    build: (spec, s) =>
+      buildMap(spec, { ...s, lr: Number(s?.lr) >= 1 ? 1e8 : 1e-3 } as Record<string, number>),
+  };
+  const job = (lr: number, maxRestarts: number) => {
+    const lines: string[] = [];
+    return {
+      lines,
+      run: runUciJob({
+        protocol: "splits",
+        fold: 0,
+        table,
+        outer,
+        base: {
+          entry: touchy,
+          spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
+          budget: {
+            epochs: 5,
+            batchSize: 16,
+            settings: { optimizer: "adam", lr, weightDecay: 0 },
+            fromRegistry: true,
+          },
+          samples: 1,
+        },
+        seed: 3,
+        maxRestarts,
+        config: "test",
+        log: (l) => lines.push(l),
+      }),
+    };
+  };
+  const recovers = job(1, 3);
+  const row = await recovers.run;
+  assert.equal(row.diverged, false, row.failure as string);
+  assert.equal(row.restarts, 2);
+  assert.equal(row.lr_scale, 0.5);
+  assert.ok(Number.isFinite(row.test_rmse));
+  assert.equal(recovers.lines.length, 2);
+  assert.match(recovers.lines[0], /diverged: splits yacht #0 MAP \(seed 3\): loss became/);
+
+  const hopeless = job(8, 2); // 8, 8, 4: always ≥ 1
+  const bad = await hopeless.run;
+  assert.equal(bad.diverged, true);
+  assert.equal(bad.restarts, 2);
+  assert.ok(Number.isNaN(bad.test_log_lik));
+  assert.match(bad.failure as string, /loss became/);
+  assert.match(hopeless.lines.at(-1)!, /gave up after 2 restart\(s\)/);
+  const [s] = uciSummaryRows([row, bad], ["test_rmse"]);
+  assert.equal(s.n, 1);
+  assert.equal(s.diverged, 1);
+  assert.equal(s.test_rmse_mean, row.test_rmse);
+
+  // With a grid: a candidate that diverges is left out of the choice.
+  const grid = {
+    size: "small" as const,
+    candidates: [{ epochs: 5, settings: { lr: 5 } }, { epochs: 4, settings: { lr: 0.5 } }],
+  };
+  const lines: string[] = [];
+  const tuned = await runUciJob({
+    protocol: "splits",
+    fold: 0,
+    table,
+    outer,
+    base: {
+      entry: touchy,
+      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
+      budget: { epochs: 5, batchSize: 16, settings: { optimizer: "adam" }, fromRegistry: true },
+      samples: 1,
+    },
+    grid,
+    seed: 3,
+    maxRestarts: 0,
+    config: "test",
+    log: (l) => lines.push(l),
+  });
+  assert.equal(tuned.diverged, false);
+  const scores = JSON.parse(String(tuned.grid_scores));
+  assert.deepEqual(scores.map((c: { diverged: boolean }) => c.diverged), [true, false]);
+  assert.equal(scores[0].valid_log_lik, null);
+  assert.equal(tuned.chosen, '{"epochs":4,"lr":0.5}');
+  assert.equal(tuned.epochs, 4);
+  assert.equal(tuned.valid_log_lik, scores[1].valid_log_lik);
+  assert.match(lines[0], /^diverged: splits yacht #0 MAP candidate 1\/2 \{"lr":5\}: loss/);
+  assert.equal(uciGrid("map", "small", 5).length, 4);
+  assert.equal(uciGrid("bbb_local", "full", 400).length, 8);
+  assert.deepEqual(uciGrid("sghmc", "full", 7).map((c) => c.epochs), [4, 7, 4, 7, 4, 7, 4, 7]);
+  assert.throws(() => uciGrid("nope", "small", 5), /no UCI grid for method "nope"/);
+});
