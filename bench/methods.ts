@@ -208,6 +208,34 @@ export function table(rows: Row[], webgpu: boolean, threads: number[] = []): str
   return lines.join("\n");
 }
 
+/** One `method_step.ts` run of method `key` (its own process) with `env`. */
+function step(
+  key: string,
+  o: {
+    backend?: string;
+    batches?: string;
+    steps: unknown;
+    warmup: unknown;
+    predict: unknown;
+    predictWarmup?: unknown;
+  },
+  env: Record<string, string>,
+): Promise<ChildResult> {
+  return child("./method_step.ts", [
+    "--method",
+    key,
+    ...(o.backend ? ["--backend", o.backend] : []),
+    ...(o.batches ? ["--batches", o.batches] : []),
+    "--steps",
+    String(o.steps),
+    "--warmup",
+    String(o.warmup),
+    "--predict_examples",
+    String(o.predict),
+    ...(o.predictWarmup === undefined ? [] : ["--predict_warmup", String(o.predictWarmup)]),
+  ], env);
+}
+
 /** `--threads` as sorted distinct counts (default: 1 and the machine's cores). */
 function threadList(flag: string | undefined): number[] {
   const cores = navigator.hardwareConcurrency || 1;
@@ -293,19 +321,13 @@ if (import.meta.main) {
       : {};
     for (const e of entries) {
       console.error(`${e.label}: ${backend}${wasm ? " + BLAS" : ""}…`);
-      const fast = await child("./method_step.ts", [
-        "--method",
-        e.key,
-        "--backend",
+      const fast = await step(e.key, {
         backend,
-        "--steps",
-        String(f.steps),
-        "--warmup",
-        String(f.warmup),
-        "--predict_examples",
-        String(f.predict_examples),
-        ...(f.predict_warmup === undefined ? [] : ["--predict_warmup", String(f.predict_warmup)]),
-      ], most);
+        steps: f.steps,
+        warmup: f.warmup,
+        predict: f.predict_examples,
+        predictWarmup: f.predict_warmup,
+      }, most);
       if (fast.error) {
         console.error(`${e.label}: skipped: ${fast.error}`);
         rows.push({ key: e.key, label: e.label, fast });
@@ -314,36 +336,24 @@ if (import.meta.main) {
       let stock: ChildResult | undefined;
       if (wasm) {
         console.error(`${e.label}: stock wasm…`);
-        stock = await child("./method_step.ts", [
-          "--method",
-          e.key,
-          "--batches",
-          "100",
-          "--steps",
-          String(f.stock_steps),
-          "--warmup",
-          "1",
-          "--predict_examples",
-          "0",
-        ], { BNN_BLAS: "off", ...most });
+        stock = await step(e.key, {
+          batches: "100",
+          steps: f.stock_steps,
+          warmup: 1,
+          predict: 0,
+        }, { BNN_BLAS: "off", ...most });
       }
       let byThreads: Record<string, ChildResult> | undefined;
       if (threads.length > 1) {
         byThreads = { [String(threads.at(-1))]: fast };
         for (const t of threads.slice(0, -1)) {
           console.error(`${e.label}: ${t} thread${t > 1 ? "s" : ""}…`);
-          byThreads[String(t)] = await child("./method_step.ts", [
-            "--method",
-            e.key,
-            "--batches",
-            "100",
-            "--steps",
-            String(f.steps),
-            "--warmup",
-            String(f.warmup),
-            "--predict_examples",
-            String(f.predict_examples),
-          ], { BNN_THREADS: String(t) });
+          byThreads[String(t)] = await step(e.key, {
+            batches: "100",
+            steps: f.steps,
+            warmup: f.warmup,
+            predict: f.predict_examples,
+          }, { BNN_THREADS: String(t) });
         }
       }
       rows.push({ key: e.key, label: e.label, fast, stock, threads: byThreads });

@@ -14,26 +14,37 @@
 /** Row-major / transpose codes of the CBLAS interface. */
 export const CBLAS = { RowMajor: 101, NoTrans: 111, Trans: 112, Upper: 121, Lower: 122 } as const;
 
+/**
+ * The FFI signature of `cblas_sgemm` (also opened by the CPU engine's pool threads).
+ *
+ * @example
+ * ```ts
+ * import { SGEMM_SYMBOL } from "./blas.ts";
+ * SGEMM_SYMBOL.parameters.length; // 14
+ * ```
+ */
+export const SGEMM_SYMBOL = {
+  parameters: [
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "f32",
+    "buffer",
+    "i32",
+    "buffer",
+    "i32",
+    "f32",
+    "buffer",
+    "i32",
+  ],
+  result: "void",
+} as const;
+
 const SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
+  cblas_sgemm: SGEMM_SYMBOL,
   cblas_dgemm: {
     parameters: [
       "i32",

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { CBLAS, SGEMM_SYMBOL } from "../blas.ts";
 import { Rng } from "../rng.ts";
 import { makeKernelFn } from "./kernel_js.ts";
 
@@ -117,27 +118,7 @@ export function gemmGrid(m: number, n: number, k: number): { mb: number; nb: num
   return { mb: Math.ceil(m / rows), nb: Math.min(n, Math.ceil(n / cols / 16) * 16) };
 }
 
-const SGEMM = {
-  cblas_sgemm: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
-} as const;
+const SGEMM = { cblas_sgemm: SGEMM_SYMBOL } as const;
 const sgemmLibs = new Map<string, Deno.DynamicLibrary<typeof SGEMM>>();
 
 function prepareGemm(job: GemmJob, heap: ArrayBufferLike): Prepared {
@@ -159,9 +140,9 @@ function prepareGemm(job: GemmJob, heap: ArrayBufferLike): Prepared {
       const b = job.bOffs[i] / 4 + (transB ? c0 * ldb : c0);
       const o = job.cOffs[i] / 4 + r0 * n + c0;
       sgemm(
-        101,
-        transA ? 112 : 111,
-        transB ? 112 : 111,
+        CBLAS.RowMajor,
+        transA ? CBLAS.Trans : CBLAS.NoTrans,
+        transB ? CBLAS.Trans : CBLAS.NoTrans,
         rows,
         cols,
         k,
