@@ -30,7 +30,9 @@
  * steps, which only shortens the four large sets (kin8nm, naval,
  * power-plant, protein; the five small ones keep all 400 epochs);
  * `registry` trains the registry's epochs everywhere; `--epochs` overrides
- * all three. When the epochs differ from the registry's, settings counted
+ * all three. SGHMC (registry `regression.minSteps`: 5000) is raised to at
+ * least 5000 steps, up to the cap, on every set: 400 epochs of yacht are
+ * only 1,200 steps, too few for the chain to mix. When the epochs differ from the registry's, settings counted
  * in epochs (SG-MCMC `burnIn`, `sampleFreq`) are scaled in proportion.
  * Quick mode runs 2 folds and 1 split with 20 posterior samples; `--full`
  * every fold and split with 100.
@@ -261,7 +263,10 @@ function hash(s: string): string {
  * Epochs of a method on a set with `nTrain` training rows: the budget's
  * `epochs` (already `--epochs` when given, or the `registry` budget), else
  * capped at about `maxSteps` minibatch steps:
- * `min(epochs, max(10, ⌈maxSteps / batches per epoch⌉))`.
+ * `min(epochs, max(10, ⌈maxSteps / batches per epoch⌉))`. A method with
+ * `minSteps` (the registry's SG-MCMC samplers) is then raised to at least
+ * `⌈min(minSteps, maxSteps) / batches per epoch⌉` epochs: a chain needs
+ * steps, and a small set has few batches an epoch.
  *
  * @example
  * ```ts
@@ -269,6 +274,7 @@ function hash(s: string): string {
  * uciEpochs(400, 277, 128, 2000); // 400: yacht has 3 batches per epoch
  * uciEpochs(400, 36584, 128, 5000); // 18: protein has 286
  * uciEpochs(400, 36584, 128, Infinity); // 400
+ * uciEpochs(400, 277, 128, 5000, 5000); // 1667: 5000 steps of yacht
  * ```
  */
 export function uciEpochs(
@@ -276,10 +282,13 @@ export function uciEpochs(
   nTrain: number,
   batchSize: number,
   maxSteps: number,
+  minSteps = 0,
 ): number {
-  if (!Number.isFinite(maxSteps)) return epochs;
   const perEpoch = Math.ceil(nTrain / Math.min(batchSize, nTrain));
-  return Math.min(epochs, Math.max(10, Math.ceil(maxSteps / perEpoch)));
+  const capped = Number.isFinite(maxSteps)
+    ? Math.min(epochs, Math.max(10, Math.ceil(maxSteps / perEpoch)))
+    : epochs;
+  return Math.max(capped, Math.ceil(Math.min(minSteps, maxSteps) / perEpoch));
 }
 
 async function readEarlier(path: string): Promise<Row[]> {
@@ -444,7 +453,7 @@ async function main(): Promise<void> {
       const base = regressionBudget(entry, f);
       const epochs = f.epochs !== undefined
         ? base.epochs
-        : uciEpochs(base.epochs, outer.train.n, base.batchSize, maxSteps);
+        : uciEpochs(base.epochs, outer.train.n, base.batchSize, maxSteps, base.minSteps);
       const budget = withEpochs(base, epochs);
       const candidates = tune ? uciGrid(entry.key, gridSize, epochs) : undefined;
       const seed = ctx.seed * 1000 + fold;

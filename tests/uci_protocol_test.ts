@@ -10,6 +10,8 @@ import { buildMap } from "../methods/map.ts";
 import { type MethodEntry, METHODS } from "../methods/registry.ts";
 import { uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
+import { regressionBudget } from "../experiments/lib/regression_study_train.ts";
+import { uciEpochs } from "../experiments/uci.ts";
 import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
 import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
@@ -127,6 +129,24 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("uciEpochs: the step cap shortens large sets; SGHMC's minSteps lengthens small ones up to the cap", () => {
+  // yacht's 277 training rows are 3 batches of 128, protein's 36,584 are 286.
+  assert.equal(uciEpochs(400, 277, 128, 5000), 400);
+  assert.equal(uciEpochs(400, 36584, 128, 5000), Math.ceil(5000 / 286));
+  assert.equal(uciEpochs(400, 36584, 128, 50), 10); // never under 10 epochs
+  const sghmc = regressionBudget(METHODS.sghmc);
+  assert.equal(sghmc.minSteps, 5000);
+  assert.equal(regressionBudget(METHODS.mc_dropout).minSteps, undefined);
+  const yacht = uciEpochs(sghmc.epochs, 277, sghmc.batchSize, 5000, sghmc.minSteps);
+  assert.equal(yacht, Math.ceil(5000 / 3));
+  assert.ok(yacht * 3 >= 5000 && (yacht - 1) * 3 < 5000);
+  // the quick budget's cap (2000 steps) also caps the floor; registry (no cap) keeps it
+  assert.equal(uciEpochs(400, 277, 128, 2000, 5000), 667);
+  assert.equal(uciEpochs(400, 277, 128, Infinity, 5000), 1667);
+  // a large set already has more steps than the floor asks
+  assert.equal(uciEpochs(400, 36584, 128, 5000, 5000), Math.ceil(5000 / 286));
 });
 
 Deno.test("innerSplit: 80/20 of the training rows, disjoint, covering, deterministic by seed", () => {

@@ -51,6 +51,8 @@ export interface RegressionBudget {
   epochs: number;
   /** Minibatch size. */
   batchSize: number;
+  /** The fewest minibatch steps of a UCI fit (registry `regression.minSteps`); none when absent. */
+  minSteps?: number;
   /** Settings passed to the method's builder. */
   settings: Record<string, unknown>;
   /** Whether the budget came from the registry (else the fallback). */
@@ -105,6 +107,7 @@ export function regressionBudget(entry: MethodEntry, flags: FlagValues = {}): Re
       ? Number(flags.batch_size)
       : r?.batchSize ?? REGRESSION_FALLBACK.batchSize,
     settings: { ...(r?.settings ?? {}) },
+    ...(r?.minSteps !== undefined ? { minSteps: r.minSteps } : {}),
     fromRegistry: r !== undefined,
   };
   return flags.epochs !== undefined ? withEpochs(base, Number(flags.epochs)) : base;
