@@ -1,7 +1,7 @@
 // Pasting a study's Markdown output into the README between markers: the block is replaced, a
 // second run changes nothing (nor does `deno fmt` after it), and missing markers are errors.
 import assert from "node:assert/strict";
-import { blockMarkers, replaceBlock } from "../experiments/lib/readme_block.ts";
+import { blockMarkers, nestHeadings, replaceBlock } from "../experiments/lib/readme_block.ts";
 import { runScript } from "./_run_script.ts";
 
 const README = [
@@ -34,6 +34,19 @@ Deno.test("replaceBlock: replaces between the markers, keeps them, is idempotent
   const twice = replaceBlock(once, "mnist_table", "new\n");
   assert.doesNotMatch(twice, /header|\| x \|/);
   assert.equal(replaceBlock(twice, "mnist_table", block), once);
+});
+
+Deno.test("replaceBlock: a block's headings are nested under the section holding the markers", () => {
+  const readme = README.replace("Intro.", "### Results");
+  const block = "# UCI\n\n## splits\n\n```sh\n# a shell comment\n```\n\n| a |\n";
+  const once = replaceBlock(readme, "mnist_table", block);
+  assert.match(once, /\n#### UCI\n\n##### splits\n/);
+  assert.match(once, /\n# a shell comment\n/); // code fences untouched
+  assert.equal(replaceBlock(once, "mnist_table", block), once);
+  // already deep enough, no headings, or capped at 6
+  assert.equal(nestHeadings("#### x\n", 2), "#### x\n");
+  assert.equal(nestHeadings("| a |\n", 3), "| a |\n");
+  assert.equal(nestHeadings("# a\n###### b\n", 4), "##### a\n###### b\n");
 });
 
 Deno.test("replaceBlock: missing, repeated or reversed markers name the file and the marker", () => {

@@ -12,6 +12,7 @@ import { uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
 import { regressionBudget } from "../experiments/lib/regression_study_train.ts";
 import { uciEpochs } from "../experiments/uci.ts";
+import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
 import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
 import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
@@ -147,6 +148,44 @@ Deno.test("uciEpochs: the step cap shortens large sets; SGHMC's minSteps lengthe
   assert.equal(uciEpochs(400, 277, 128, Infinity, 5000), 1667);
   // a large set already has more steps than the floor asks
   assert.equal(uciEpochs(400, 36584, 128, 5000, 5000), Math.ceil(5000 / 286));
+});
+
+Deno.test("uciVsPublished: best mean test LL per set (diverged rows out), s.e., difference to the published figure", () => {
+  const row = (dataset: string, method: string, ll: number, rmse: number, diverged = false) => ({
+    dataset,
+    method,
+    test_log_lik: ll,
+    test_rmse: rmse,
+    diverged,
+  });
+  const rows = [
+    row("yacht", "MAP", -0.5, 0.6),
+    row("yacht", "MAP", -0.7, 0.8),
+    row("yacht", "SGHMC", 5, 0.1, true), // diverged: never the best
+    row("yacht", "SGHMC", -2, 3),
+    row("concrete", "MC Dropout", -3.1, 5.0),
+    row("concrete", "MC Dropout", -3.0, 5.2),
+    row("concrete", "MAP", -3.2, 4.8),
+    row("toy", "MAP", -1, 1),
+  ];
+  const lines = uciVsPublished(rows).trim().split("\n");
+  assert.equal(lines.length, 2 + 3);
+  const cells = (i: number) => lines[i].split("|").slice(1, -1).map((c) => c.trim());
+  // yacht: MAP mean −0.6, s.e. = std(−0.5, −0.7)/√2 = 0.1414/1.414 = 0.1; published −1.38
+  assert.deepEqual(cells(2).slice(0, 5), ["yacht", "MAP", "-0.600 ± 0.100", "-1.38", "+0.78"]);
+  assert.equal(cells(2)[7], "2");
+  // concrete: the best LL (MC dropout −3.05) and the best RMSE (MAP 4.8) are different methods
+  assert.deepEqual(cells(3).slice(0, 5), [
+    "concrete",
+    "MC Dropout",
+    "-3.050 ± 0.050",
+    "-2.97",
+    "-0.08",
+  ]);
+  assert.equal(cells(3)[5], "4.800 (MAP)");
+  assert.equal(cells(4)[3], "—"); // no published figure
+  assert.equal(Object.keys(PUBLISHED_MC_DROPOUT).length, 9);
+  assert.equal(uciVsPublished([]), "");
 });
 
 Deno.test("innerSplit: 80/20 of the training rows, disjoint, covering, deterministic by seed", () => {

@@ -32,8 +32,50 @@ function positions(text: string, marker: string): number[] {
 }
 
 /**
+ * `block` with its Markdown headings (`#` … outside code fences) moved
+ * down so that the highest becomes level `parent + 1`: a study's output,
+ * whose title is `#`, pasted under a `###` section of a README gets `####`.
+ * Headings already deep enough, and blocks without headings, are returned
+ * unchanged; levels stop at 6.
+ *
+ * @example
+ * ```ts
+ * import { nestHeadings } from "./readme_block.ts";
+ * nestHeadings("# Title\n\n## Part\n\ntext\n", 3); // "#### Title\n\n##### Part\n\ntext\n"
+ * ```
+ */
+export function nestHeadings(block: string, parent: number): string {
+  const lines = block.split("\n");
+  let fence = false;
+  const levels: (number | null)[] = lines.map((l) => {
+    if (/^\s*(```|~~~)/.test(l)) fence = !fence;
+    const m = fence ? null : /^(#{1,6})\s/.exec(l);
+    return m ? m[1].length : null;
+  });
+  const top = Math.min(...levels.filter((v): v is number => v !== null));
+  const shift = Number.isFinite(top) ? Math.max(0, parent + 1 - top) : 0;
+  if (shift === 0) return block;
+  return lines.map((l, i) => {
+    const lv = levels[i];
+    return lv === null ? l : "#".repeat(Math.min(6, lv + shift)) + l.slice(lv);
+  }).join("\n");
+}
+
+/** Level of the last ATX heading of `text` outside code fences (0 when none). */
+function lastHeadingLevel(text: string): number {
+  let fence = false, level = 0;
+  for (const l of text.split("\n")) {
+    if (/^\s*(```|~~~)/.test(l)) fence = !fence;
+    const m = fence ? null : /^(#{1,6})\s/.exec(l);
+    if (m) level = m[1].length;
+  }
+  return level;
+}
+
+/**
  * `text` with the block between the markers of `name` replaced by `block`
- * (set off by one blank line on each side). Throws a `RangeError` naming
+ * (set off by one blank line on each side), its headings nested under the
+ * last heading before the start marker ({@linkcode nestHeadings}). Throws a `RangeError` naming
  * `what` (e.g. the file) when a marker is missing, repeated, or the end
  * comes before the start.
  *
@@ -52,6 +94,6 @@ export function replaceBlock(text: string, name: string, block: string, what = "
   if (s.length !== 1) throw new RangeError(where(start, s.length));
   if (e.length !== 1) throw new RangeError(where(end, e.length));
   if (e[0] < s[0]) throw new RangeError(`${what}: the marker ${end} comes before ${start}`);
-  const body = block.trim();
+  const body = nestHeadings(block.trim(), lastHeadingLevel(text.slice(0, s[0])));
   return `${text.slice(0, s[0] + start.length)}\n\n${body}${body ? "\n\n" : ""}${text.slice(e[0])}`;
 }
