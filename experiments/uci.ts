@@ -61,7 +61,12 @@
  *
  * Rows are written after every data set × method × split and a rerun reuses
  * the rows of an earlier run with the same settings (`config` column) unless
- * `--retrain`, so an interrupted run resumes at the split it was on. One
+ * `--retrain`, so an interrupted run resumes at the split it was on. Rows
+ * of an earlier run in the same `--results_dir` (same mode, budget,
+ * `--max_steps` and seed) for data sets, methods or splits not run this
+ * time are kept, and the tables and figures cover them too, so the study
+ * can be run in parts (e.g. the five small sets with `--splits 5`, then the
+ * four large with `--splits 1`); a different `--results_dir` starts clean. One
  * progress line per row: protocol, set, split k/n, method, the chosen
  * settings, test log-likelihood and RMSE, seconds and the set's ETA.
  *
@@ -127,6 +132,7 @@ import { budgetMark, wroteLine } from "./lib/report.ts";
 import { candidateText, type GridSize, uciGrid } from "./lib/uci_grid.ts";
 import { runUciJob, UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
 import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
+import { METHODS } from "../methods/registry.ts";
 import { uciVsPublished } from "./lib/uci_published.ts";
 
 export { UCI_COLUMNS };
@@ -292,13 +298,78 @@ export function uciEpochs(
   return Math.max(capped, Math.ceil(Math.min(minSteps, maxSteps) / perEpoch));
 }
 
-async function readEarlier(path: string): Promise<Row[]> {
+/** The rows and run settings of an earlier `uci.json` (none when missing or unreadable). */
+interface Earlier {
+  rows: Row[];
+  /** `mode`, `budget`, `max_steps` and `seed` of that run, as one comparable string. */
+  run: string;
+}
+
+async function readEarlier(path: string): Promise<Earlier> {
   try {
     const j = JSON.parse(await Deno.readTextFile(path));
-    return Array.isArray(j.rows) ? j.rows as Row[] : [];
+    return {
+      rows: Array.isArray(j.rows) ? j.rows as Row[] : [],
+      run: JSON.stringify([j.mode, j.budget, j.max_steps, j.seed]),
+    };
   } catch {
-    return [];
+    return { rows: [], run: "" };
   }
+}
+
+/**
+ * The sentence under a protocol's table saying how its rows' settings were
+ * chosen, from the rows' `tune` column (`none`, `small`, `full`).
+ *
+ * @example
+ * ```ts
+ * import { tuningNote } from "./uci.ts";
+ * tuningNote([{ tune: "none" }] as never, "splits"); // "Settings: the registry's regression settings (no tuning).\n"
+ * ```
+ */
+export function tuningNote(rows: readonly Row[], over: string): string {
+  const grids = [...new Set(rows.map((r) => String(r.tune)))].filter((t) => t !== "none");
+  if (grids.length === 0) return "Settings: the registry's regression settings (no tuning).\n";
+  const some = grids.length > 0 && rows.some((r) => String(r.tune) === "none")
+    ? " (some rows: the registry's settings, no tuning)"
+    : "";
+  return `Settings chosen per ${over.slice(0, -1)} by the validation log-likelihood on an ` +
+    `80/20 split of its training rows (grid ${grids.map((g) => `\`${g}\``).join(", ")}, ` +
+    `\`chosen\` in uci.csv)${some}.\n`;
+}
+
+/** Identity of a row: protocol, data set, method and fold/split. */
+function rowId(r: Row): string {
+  return JSON.stringify([r.protocol, r.dataset, r.key, r.fold]);
+}
+
+/**
+ * `rows` followed by the rows of `earlier` that `rows` does not replace
+ * (same protocol, data set, method and fold), ordered by protocol, data
+ * set (in `UCI_DATASETS` order), method (registry order) and fold.
+ *
+ * @example
+ * ```ts
+ * import { mergeRows } from "./uci.ts";
+ * const r = (dataset: string, fold: number, v: number) =>
+ *   ({ protocol: "splits", dataset, key: "map", fold, test_rmse: v }) as never;
+ * mergeRows([r("yacht", 0, 2)], [r("yacht", 0, 1), r("kin8nm", 0, 3)]).length; // 2
+ * ```
+ */
+export function mergeRows(rows: readonly Row[], earlier: readonly Row[]): Row[] {
+  const have = new Set(rows.map(rowId));
+  const all = [...rows, ...earlier.filter((r) => !have.has(rowId(r)))];
+  const keys = Object.keys(METHODS);
+  const rank = (r: Row) => [
+    r.protocol === "cv" ? 0 : 1,
+    (UCI_DATASETS as readonly string[]).indexOf(String(r.dataset)),
+    keys.indexOf(String(r.key)),
+    Number(r.fold),
+  ];
+  return all.map((r) => ({ r, k: rank(r) })).sort((a, b) => {
+    for (let i = 0; i < a.k.length; i++) if (a.k[i] !== b.k[i]) return a.k[i] - b.k[i];
+    return 0;
+  }).map((x) => x.r);
 }
 
 /**
@@ -403,12 +474,31 @@ async function main(): Promise<void> {
     f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
   const dataDir = f.data_dir as string | undefined;
   const jsonPath = join(ctx.resultsDir, "uci.json");
-  const earlier = f.retrain ? [] : await readEarlier(jsonPath);
+  const thisRun = JSON.stringify([
+    ctx.full ? "full" : "quick",
+    budgetName,
+    Number.isFinite(maxSteps) ? maxSteps : null,
+    ctx.seed,
+  ]);
+  const found = await readEarlier(jsonPath);
+  // Rows of an earlier run with the same mode, budget and seed that this run does not redo
+  // (other data sets, methods or splits) stay in the results, so a study can be run in parts.
+  const same = found.run === thisRun;
+  if (found.rows.length > 0 && !same) {
+    console.error(
+      `${jsonPath}: its ${found.rows.length} row(s) are from a run with other settings ` +
+        `(mode, budget, --max_steps or --seed); they are replaced`,
+    );
+  }
+  const earlier = same && !f.retrain ? found.rows : [];
+  const others = same ? found.rows : [];
   let reused = 0;
   const rows: Row[] = [];
+  const allRows = () => mergeRows(rows, others);
 
   const save = async () => {
-    await writeCsv(join(ctx.resultsDir, "uci.csv"), rows);
+    const all = allRows();
+    await writeCsv(join(ctx.resultsDir, "uci.csv"), all);
     await writeJson(jsonPath, {
       study: "uci",
       mode: ctx.full ? "full" : "quick",
@@ -416,7 +506,7 @@ async function main(): Promise<void> {
       max_steps: Number.isFinite(maxSteps) ? maxSteps : null,
       seed: ctx.seed,
       columns: UCI_COLUMNS,
-      rows,
+      rows: all,
     });
   };
 
@@ -541,6 +631,14 @@ async function main(): Promise<void> {
   }
   if (rows.length === 0) throw new Error("no selected method can train a regression network");
   await save();
+  const ran = rows.length;
+  rows.splice(0, rows.length, ...allRows());
+  if (rows.length > ran) {
+    console.error(
+      `kept ${rows.length - ran} row(s) of earlier runs in ${jsonPath} for data sets, methods ` +
+        "or splits not run this time (another --results_dir starts clean)",
+    );
+  }
 
   await writeCsv(join(ctx.resultsDir, "uci_summary.csv"), uciSummaryRows(rows, UCI_METRICS));
   const md: string[] = [
@@ -549,7 +647,7 @@ async function main(): Promise<void> {
   ];
   const figures: string[] = [];
   const kept = rows.filter((r) => !isDiverged(r));
-  for (const protocol of protocols) {
+  for (const protocol of ["cv", "splits"] as const) {
     const all = rows.filter((r) => r.protocol === protocol);
     if (all.length === 0) continue;
     const pr = kept.filter((r) => r.protocol === protocol);
@@ -563,10 +661,7 @@ async function main(): Promise<void> {
           "target units)",
         digits: { test_log_lik: 3, train_log_lik: 3, test_rmse: 3, train_rmse: 3 },
       }),
-      tuneFor(protocol)
-        ? `Settings chosen per ${over.slice(0, -1)} by the validation log-likelihood on an ` +
-          `80/20 split of its training rows (grid \`${gridSize}\`, \`chosen\` in uci.csv).\n`
-        : `Settings: the registry's regression settings (no tuning).\n`,
+      tuningNote(all, over),
     );
     if (protocol === "splits" && pr.length > 0) {
       md.push(

@@ -11,7 +11,7 @@ import { type MethodEntry, METHODS } from "../methods/registry.ts";
 import { uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
 import { regressionBudget } from "../experiments/lib/regression_study_train.ts";
-import { uciEpochs } from "../experiments/uci.ts";
+import { mergeRows, tuningNote, uciEpochs } from "../experiments/uci.ts";
 import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
 import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
@@ -186,6 +186,34 @@ Deno.test("uciVsPublished: best mean test LL per set (diverged rows out), s.e., 
   assert.equal(cells(4)[3], "—"); // no published figure
   assert.equal(Object.keys(PUBLISHED_MC_DROPOUT).length, 9);
   assert.equal(uciVsPublished([]), "");
+});
+
+Deno.test("mergeRows: a run in parts keeps the other parts' rows; a redone row replaces its old one", () => {
+  const r = (protocol: string, dataset: string, key: string, fold: number, v: number) =>
+    ({ protocol, dataset, key, fold, test_rmse: v }) as unknown as UciRow;
+  const earlier = [
+    r("splits", "yacht", "map", 0, 1),
+    r("splits", "yacht", "map", 1, 1),
+    r("splits", "kin8nm", "mc_dropout", 0, 3),
+    r("cv", "yacht", "map", 0, 4),
+  ];
+  const now = [r("splits", "yacht", "map", 1, 2), r("splits", "bostonHousing", "map", 0, 5)];
+  const all = mergeRows(now, earlier);
+  assert.deepEqual(all.map((x) => [x.protocol, x.dataset, x.key, x.fold, x.test_rmse]), [
+    ["cv", "yacht", "map", 0, 4],
+    ["splits", "bostonHousing", "map", 0, 5],
+    ["splits", "kin8nm", "mc_dropout", 0, 3],
+    ["splits", "yacht", "map", 0, 1],
+    ["splits", "yacht", "map", 1, 2], // the new row, not the old one
+  ]);
+  assert.deepEqual(mergeRows(now, []).length, 2);
+  const t = (tune: string) => ({ tune }) as unknown as UciRow;
+  assert.match(tuningNote([t("none")], "splits"), /no tuning/);
+  assert.match(
+    tuningNote([t("small"), t("small")], "splits"),
+    /per split .*grid `small`, `chosen`/,
+  );
+  assert.match(tuningNote([t("small"), t("none")], "folds"), /per fold .*some rows/);
 });
 
 Deno.test("innerSplit: 80/20 of the training rows, disjoint, covering, deterministic by seed", () => {
