@@ -72,19 +72,18 @@
  *
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
- * `capped`, 100 samples) on 2 shared CPU cores (wasm + OpenBLAS): about
- * 5 hours. This is an estimate from measured per-split seconds of one
- * split per set for all five methods together — yacht 22 s, wine 113 s,
- * kin8nm 190 s, protein 166 s — with boston, concrete and energy scaled
- * from wine by their steps per fit (≈ 38, 75, 56 s) and naval and
- * power-plant taken as kin8nm (same 5000-step cap): 20 splits each
- * (protein 5) ≈ 18 000 s. The MAP ensemble takes about 45% of it, BBB 28%,
- * MC dropout, SGHMC and KFAC Laplace about 9% each. Caps: `--splits N`
- * scales it by N / 20, `--datasets`, `--methods`; `--tune none` divides it
- * by about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
- * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
- * large sets (≈ 2/3 of the total) in proportion; `--budget registry` (400
- * epochs everywhere) is about 25 hours.
+ * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS): about 11 hours
+ * for all 20 splits (protein 5). Measured seconds per split, all five
+ * methods with their tuning (2026-12-01, first 5 splits of the small sets,
+ * first split of the large): yacht 128, boston 156, energy 204, concrete
+ * 220, wine 312, kin8nm 344, naval 338, power-plant 243, protein 288. The
+ * MAP ensemble takes about 40% of it, BBB 25%, SGHMC 17%, MC dropout 10%,
+ * KFAC Laplace 8%. Caps: `--splits N` scales it by about N / 20,
+ * `--datasets`, `--methods`; `--tune none` divides it by about 4 (one fit
+ * per split instead of 4 at 80% of the rows plus 1), `--grid full`
+ * multiplies it by about 1.4, `--max_steps` shortens the four large sets
+ * in proportion; `--budget registry` (400 epochs everywhere) is several
+ * times longer on the large sets.
  *
  * Outputs in `--results_dir` (default `results/uci`):
  *
