@@ -52,7 +52,11 @@ Deno.test({
       x.protocol === "cv" && x.dataset === "yacht"
     );
     assert.deepEqual(cvYacht.map((x: { n_test: number }) => x.n_test), [31, 31, 31, 31]);
-    assert.deepEqual(cvYacht.map((x: { fold: number }) => x.fold), [0, 0, 1, 1]);
+    // Rows are ordered protocol, data set, method, fold (mergeRows).
+    assert.deepEqual(
+      cvYacht.map((x: { key: string; fold: number }) => `${x.key}:${x.fold}`),
+      ["map:0", "map:1", "mc_dropout:0", "mc_dropout:1"],
+    );
     const summary = csvParse(await Deno.readTextFile(`${dir}/res/uci_summary.csv`));
     assert.equal(summary.length, 2 * 2 * 2);
     for (
