@@ -41,7 +41,8 @@
  * protocol with `--full` and nothing else): for each outer split, its
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
- * `full`: 8, listed in `lib/uci_grid.ts`) is trained on the inner training
+ * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`) is trained
+ * on the inner training
  * rows (standardised with their statistics) and scored by its validation
  * log-likelihood; the best is trained again on the whole training split
  * and evaluated on its test rows, which the tuning never sees. The row
@@ -58,6 +59,14 @@
  * left out of the choice; a row whose final fit never converges is marked
  * `diverged`, keeps no metrics and is left out of every summary (the
  * Markdown tables name how many).
+ *
+ * Parallel rows (`--jobs N`, default 1, with `--full` the machine's cores):
+ * N rows train at once, each in a worker process with ⌊cores / N⌋ threads
+ * (`lib/uci_pool.ts`). A row's network is small (a step is about 2 ms, most
+ * of it per-op overhead), so rows in parallel use the cores far better than
+ * threads within one fit; the engine is deterministic for any thread count,
+ * so the rows are the same as with `--jobs 1`. While tuning, the ensemble
+ * scores its candidates with one member (registry `tuneSettings`).
  *
  * Rows are written after every data set × method × split and a rerun reuses
  * the rows of an earlier run with the same settings (`config` column) unless
@@ -115,7 +124,7 @@ import { join } from "node:path";
 import { CliError, type FlagSpecs, runMain } from "../core/cli.ts";
 import { kFold } from "../datasets/kfold.ts";
 import { loadUci, loadUciTable, splitUci, UCI_DATASETS, type UciName } from "../datasets/uci.ts";
-import type { UciSplit, UciTable } from "../datasets/uci.ts";
+import type { UciSplit } from "../datasets/uci.ts";
 import { dotErrorBars, type ErrorBarRow } from "../plots/dot_error_bars.ts";
 import { saveSvg } from "../plots/svg.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
@@ -129,7 +138,9 @@ import {
 } from "./lib/regression_study_train.ts";
 import { budgetMark, wroteLine } from "./lib/report.ts";
 import { candidateText, type GridSize, uciGrid } from "./lib/uci_grid.ts";
-import { runUciJob, UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
+import { UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
+import { runUciJobs, type UciJobSpec } from "./lib/uci_pool.ts";
+import { currentBackend } from "../core/backend.ts";
 import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
 import { METHODS } from "../methods/registry.ts";
 import { uciVsPublished } from "./lib/uci_published.ts";
@@ -226,13 +237,20 @@ const FLAGS: FlagSpecs = {
     type: "string",
     default: "small",
     choices: ["small", "full"],
-    help: "tuning grid per method: small (4 candidates) or full (8: small × epochs {½, 1})",
+    help: "tuning grid per method: small (4 candidates, MC dropout 8) or full (small × " +
+      "epochs {½, 1})",
   },
   max_restarts: {
     type: "int",
     default: 3,
     min: 0,
     help: "retrain a diverged fit at most this many times (new seed; from the 2nd, half the lr)",
+  },
+  jobs: {
+    type: "int",
+    min: 1,
+    help: "rows trained at once, each in its own process with cores / jobs threads " +
+      "(default: 1; with --full, the machine's cores)",
   },
   ...REGRESSION_FLAGS,
 };
@@ -439,7 +457,7 @@ function progressLine(r: Row, total: number, eta: string): string {
     ? `DIVERGED (${r.failure}), left out of the summary`
     : `test LL ${Number(r.test_log_lik).toFixed(3)}, RMSE ${Number(r.test_rmse).toPrecision(4)}`;
   return `${head}: ${what}; ${result}; ${secs}` +
-    (restarts ? `; ${restarts} restart(s)` : "") + `; ETA ${r.dataset} ${eta}`;
+    (restarts ? `; ${restarts} restart(s)` : "") + `; ETA ${eta}`;
 }
 
 async function main(): Promise<void> {
@@ -527,14 +545,14 @@ async function main(): Promise<void> {
     }
   }
 
-  /** Runs (or reuses) every method on one outer split; `eta` tracks the set's progress. */
-  const runFold = async (
+  /** Queues (or reuses) every method's row on one outer split. */
+  const specs: UciJobSpec[] = [];
+  const queueFold = (
     protocol: Protocol,
-    table: UciTable,
     outer: UciSplit,
+    split: UciJobSpec["split"],
     fold: number,
     total: number,
-    eta: { trained: number; seconds: number; left: number },
   ) => {
     const d = outer.train.xShape[0];
     const hidden = Number(f.hidden) || outer.settings.nHidden?.[0] || 50;
@@ -556,11 +574,11 @@ async function main(): Promise<void> {
         batch: budget.batchSize,
         samples,
         settings: budget.settings,
+        tuneSettings: budget.tuneSettings ?? null,
         grid: candidates?.map(candidateText) ?? null,
         maxRestarts,
         inner: 0.8,
       }));
-      eta.left--;
       const old = earlier.find((r) =>
         r.protocol === protocol && r.dataset === outer.name && r.key === entry.key &&
         r.fold === fold && r.config === config
@@ -570,23 +588,22 @@ async function main(): Promise<void> {
         reused++;
         continue;
       }
-      const row = await runUciJob({
+      specs.push({
         protocol,
         fold,
-        table,
-        outer,
-        base: {
-          entry,
-          spec: {
-            inputDim: d,
-            hidden: [hidden],
-            outputDim: 1,
-            task: "regression",
-            noise: "heteroscedastic",
-          },
-          budget,
-          samples,
+        dataset: outer.name as UciName,
+        dataDir,
+        split,
+        key: entry.key,
+        spec: {
+          inputDim: d,
+          hidden: [hidden],
+          outputDim: 1,
+          task: "regression",
+          noise: "heteroscedastic",
         },
+        budget,
+        samples,
         grid: candidates ? { size: gridSize, candidates } : undefined,
         seed,
         maxRestarts,
@@ -594,35 +611,58 @@ async function main(): Promise<void> {
         what: `${protocol} ${outer.name} ${protocol === "cv" ? "fold" : "split"} ` +
           `${fold + 1}/${total} ${entry.label}`,
       });
-      rows.push(row);
-      eta.trained++;
-      eta.seconds += Number(row.seconds);
-      await save();
-      console.error(progressLine(row, total, duration(eta.seconds / eta.trained * eta.left)));
     }
   };
 
+  const totals = new Map<string, number>();
   for (const protocol of protocols) {
     const names = chosenSets ?? (protocol === "cv" ? [...REFERENCE_UCI] : [...UCI_DATASETS]);
     for (const name of names) {
       const table = await loadUciTable(name, { dataDir });
       if (protocol === "cv") {
         const folds = kFold(table.n, k, ctx.seed);
-        const eta = { trained: 0, seconds: 0, left: maxFolds * usable.length };
+        totals.set(`cv ${name}`, k);
         for (let i = 0; i < maxFolds; i++) {
-          await runFold(protocol, table, splitUci(table, folds[i].train, folds[i].test), i, k, eta);
+          const split = { train: Array.from(folds[i].train), test: Array.from(folds[i].test) };
+          queueFold(protocol, splitUci(table, split.train, split.test), split, i, k);
         }
       } else {
         const n = Math.min(nSplits, table.nSplits);
-        const eta = { trained: 0, seconds: 0, left: n * usable.length };
+        totals.set(`splits ${name}`, table.nSplits);
         for (let i = 0; i < n; i++) {
           // The standard split files, read by loadUci (index_train_<i>.txt / index_test_<i>.txt).
-          const outer = await loadUci(name, { split: i, dataDir });
-          await runFold(protocol, table, outer, i, table.nSplits, eta);
+          queueFold(protocol, await loadUci(name, { split: i, dataDir }), i, i, table.nSplits);
         }
       }
     }
   }
+  const jobs = Number(f.jobs ?? (ctx.full ? navigator.hardwareConcurrency : 1));
+  if (specs.length > 0) {
+    console.error(
+      `${specs.length} row(s) to train` + (reused ? `, ${reused} reused` : "") +
+        (jobs > 1 && specs.length > 1
+          ? `, ${Math.min(jobs, specs.length)} at a time in worker processes`
+          : ""),
+    );
+  }
+  const tRun = performance.now();
+  let done = 0;
+  await runUciJobs(specs, {
+    jobs,
+    backend: currentBackend()?.name,
+    onRow: async (row) => {
+      rows.push(row);
+      done++;
+      await save();
+      // Whole-run ETA: wall time per finished row so far × rows left.
+      const perRow = (performance.now() - tRun) / 1000 / done;
+      const total = totals.get(`${row.protocol} ${row.dataset}`) ?? 0;
+      console.error(
+        `[${done}/${specs.length}] ` +
+          progressLine(row, total, duration(perRow * (specs.length - done))),
+      );
+    },
+  });
   if (reused > 0) {
     console.error(
       `reused ${reused} result(s) of an earlier run from ${jsonPath} (--retrain to redo)`,

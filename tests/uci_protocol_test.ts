@@ -96,7 +96,7 @@ Deno.test({
       assert.deepEqual(again.row, clean.row);
       const poisoned = await run("poisoned", 1e6);
       assert.equal(clean.row.tune, "small");
-      assert.equal(JSON.parse(clean.row.grid_scores).length, 4);
+      assert.equal(JSON.parse(clean.row.grid_scores).length, 8); // MC dropout: 2 × 2 × 2
       assert.ok(Number.isFinite(clean.row.valid_log_lik), clean.row.grid_scores);
       assert.deepEqual(tuning(poisoned.row), tuning(clean.row));
       // The standard split: yacht split 0 trains on 277 rows and tests on 31; the inner split
@@ -436,6 +436,45 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
   assert.equal(tuned.epochs, 4);
   assert.equal(tuned.valid_log_lik, scores[1].valid_log_lik);
   assert.match(lines[0], /^diverged: splits yacht #0 MAP candidate 1\/2 \{"lr":5\}: loss/);
+
+  // tuneSettings (e.g. a one-member ensemble) replace the settings while candidates are
+  // scored, and only then: this entry trains only with its stand-in setting.
+  const standInOnly: MethodEntry = {
+    ...METHODS.map,
+    build: (spec, s) =>
+      buildMap(spec, { ...s, lr: s?.standIn ? 1e-3 : 1e8 } as Record<string, number>),
+  };
+  const standIn = await runUciJob({
+    protocol: "splits",
+    fold: 0,
+    table,
+    outer,
+    base: {
+      entry: standInOnly,
+      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
+      budget: {
+        epochs: 5,
+        batchSize: 16,
+        settings: { optimizer: "adam" },
+        tuneSettings: { standIn: 1 },
+        fromRegistry: true,
+      },
+      samples: 1,
+    },
+    grid: { size: "small", candidates: [{ epochs: 4, settings: { weightDecay: 0 } }] },
+    seed: 3,
+    maxRestarts: 0,
+    config: "test",
+    log: () => {},
+  });
+  assert.deepEqual(
+    JSON.parse(String(standIn.grid_scores)).map((c: { diverged: boolean }) => c.diverged),
+    [false],
+  );
+  assert.equal(standIn.chosen, '{"epochs":4,"weightDecay":0}');
+  assert.equal(standIn.diverged, true); // the final fit has no stand-in
+  assert.deepEqual(regressionBudget(METHODS.ensemble).tuneSettings, { nNets: 1 });
+
   assert.equal(uciGrid("map", "small", 5).length, 4);
   assert.equal(uciGrid("bbb_local", "full", 400).length, 8);
   assert.deepEqual(uciGrid("sghmc", "full", 7).map((c) => c.epochs), [4, 7, 4, 7, 4, 7, 4, 7]);

@@ -53,6 +53,8 @@ export interface RegressionBudget {
   batchSize: number;
   /** The fewest minibatch steps of a UCI fit (registry `regression.minSteps`); none when absent. */
   minSteps?: number;
+  /** Settings replacing `settings`' while the UCI study scores grid candidates (registry `regression.tuneSettings`). */
+  tuneSettings?: Record<string, unknown>;
   /** Settings passed to the method's builder. */
   settings: Record<string, unknown>;
   /** Whether the budget came from the registry (else the fallback). */
@@ -108,6 +110,7 @@ export function regressionBudget(entry: MethodEntry, flags: FlagValues = {}): Re
       : r?.batchSize ?? REGRESSION_FALLBACK.batchSize,
     settings: { ...(r?.settings ?? {}) },
     ...(r?.minSteps !== undefined ? { minSteps: r.minSteps } : {}),
+    ...(r?.tuneSettings !== undefined ? { tuneSettings: { ...r.tuneSettings } } : {}),
     fromRegistry: r !== undefined,
   };
   return flags.epochs !== undefined ? withEpochs(base, Number(flags.epochs)) : base;

@@ -6,7 +6,9 @@
  * statistics (`splitUci`), and every candidate is trained on the inner
  * training rows and scored by its validation log-likelihood per example
  * (original units). Diverged candidates are retried (`withRestarts`) and,
- * when they never converge, left out of the choice.
+ * when they never converge, left out of the choice. A budget with
+ * `tuneSettings` (the registry's cheaper stand-in, e.g. a one-member
+ * ensemble) scores the candidates with those settings in place of its own.
  *
  * @module
  */
@@ -114,12 +116,17 @@ export async function tuneOnTraining(
   const inner = innerSplit(trainIndices, opts.seed, opts.trainFraction ?? 0.8);
   const split = splitUci(table, inner.train, inner.valid);
   const scale = { yMean: split.yMean, yStd: split.yStd };
+  // The budget's stand-in settings for scoring (e.g. a one-member ensemble), if it has them.
+  const ts = base.budget.tuneSettings;
+  const scoring: UciFitBase = ts
+    ? { ...base, budget: { ...base.budget, settings: { ...base.budget.settings, ...ts } } }
+    : base;
   const scores: CandidateScore[] = [];
   let best = -1;
   for (const [i, candidate] of candidates.entries()) {
     const c0 = performance.now();
     const r = await withRestarts(
-      (a) => fitTry(base, candidate, split.train, { valid: split.test }, scale, a),
+      (a) => fitTry(scoring, candidate, split.train, { valid: split.test }, scale, a),
       (v) => divergenceReason(v.metrics, split.yStd),
       {
         seed: opts.seed,
