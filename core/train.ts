@@ -14,7 +14,7 @@ import { type ArrayDataset, batchIndices } from "./data.ts";
 import { getEngine } from "./engine/current.ts";
 import type { Engine, RowStore } from "./engine/engine.ts";
 import { evaluate, type TargetScale } from "./evaluate.ts";
-import type { Method, MethodState, StepInfo, StepResult, TensorBatch } from "./method.ts";
+import type { Method, MethodState, NetSpec, StepInfo, StepResult, TensorBatch } from "./method.ts";
 import { EarlyStopper, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { readSaved, saveMethod, saveState } from "./persist.ts";
 import { formatDuration, Progress } from "./progress.ts";
@@ -324,7 +324,7 @@ class RunProgress {
 /** File of the best early-stopping state inside `checkpointDir`. */
 export const BEST_FILE = "best.safetensors";
 
-function checkFitOptions(train: ArrayDataset, opts: FitOptions): void {
+function checkFitOptions(method: Method, train: ArrayDataset, opts: FitOptions): void {
   if (!Number.isInteger(opts.epochs) || opts.epochs < 0) {
     throw new RangeError(`epochs must be a non-negative integer, found ${opts.epochs}`);
   }
@@ -332,6 +332,53 @@ function checkFitOptions(train: ArrayDataset, opts: FitOptions): void {
     throw new RangeError(`batch size must be a positive integer, found ${opts.batchSize}`);
   }
   if (train.n < 1) throw new RangeError("the training set is empty");
+  checkDataset(method.spec, train, "training set");
+  if (opts.valid) checkDataset(method.spec, opts.valid, "validation set");
+}
+
+/**
+ * The data must fit the network: `x` holds `n × inputDim` values, class
+ * labels are an `Int32Array` of `n` indices in `0..outputDim−1`, regression
+ * targets a `Float32Array` of `n × outputDim` values. Checked here so that a
+ * mismatch names the field instead of failing deep inside tfjs.
+ */
+function checkDataset(spec: NetSpec, ds: ArrayDataset, what: string): void {
+  const d = ds.xShape.reduce((a, b) => a * b, 1);
+  if (d !== spec.inputDim) {
+    throw new RangeError(
+      `${what}: xShape [${ds.xShape}] has ${d} values per example, but the network's ` +
+        `inputDim is ${spec.inputDim}`,
+    );
+  }
+  if (!(ds.x instanceof Float32Array) || ds.x.length !== ds.n * d) {
+    throw new RangeError(
+      `${what}: x should be a Float32Array of n × ${d} = ${ds.n * d} values, found ` +
+        `${ds.x?.constructor?.name ?? typeof ds.x} of ${ds.x?.length} values`,
+    );
+  }
+  if (spec.task === "classification") {
+    if (!(ds.y instanceof Int32Array) || ds.y.length !== ds.n) {
+      throw new TypeError(
+        `${what}: class labels y should be an Int32Array of ${ds.n} class indices, found ` +
+          `${ds.y?.constructor?.name ?? typeof ds.y} of ${ds.y?.length} values`,
+      );
+    }
+    for (let i = 0; i < ds.n; i++) {
+      const c = ds.y[i];
+      if (c < 0 || c >= spec.outputDim) {
+        throw new RangeError(
+          `${what}: label ${c} of example ${i} is outside the network's classes ` +
+            `0..${spec.outputDim - 1}`,
+        );
+      }
+    }
+  } else if (!(ds.y instanceof Float32Array) || ds.y.length !== ds.n * spec.outputDim) {
+    throw new TypeError(
+      `${what}: regression targets y should be a Float32Array of n × ${spec.outputDim} = ` +
+        `${ds.n * spec.outputDim} values, found ${ds.y?.constructor?.name ?? typeof ds.y} of ` +
+        `${ds.y?.length} values`,
+    );
+  }
 }
 
 /** Where a run starts: fresh, or from the checkpoint in `checkpointDir`. */
@@ -400,7 +447,7 @@ export async function fit(
   train: ArrayDataset,
   opts: FitOptions,
 ): Promise<FitResult> {
-  checkFitOptions(train, opts);
+  checkFitOptions(method, train, opts);
   const early = opts.earlyStopping
     ? new EarlyStopper(opts.earlyStopping, opts.valid !== undefined)
     : undefined;

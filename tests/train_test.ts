@@ -219,6 +219,24 @@ Deno.test("bad training settings are clear errors", async () => {
     () => fit(m, blobs(10, 1), { epochs: 1, batchSize: 0, seed: 0 }),
     /batch size/,
   );
+  // Data that does not fit the network is named before tfjs sees it.
+  const b = blobs(10, 1);
+  await assert.rejects(
+    () => fit(m, { ...b, y: Float32Array.from(b.y) }, { epochs: 1, batchSize: 5, seed: 0 }),
+    /training set: class labels y should be an Int32Array of 10 class indices, found Float32Array/,
+  );
+  await assert.rejects(
+    () => fit(m, { ...b, y: b.y.map(() => 7) }, { epochs: 1, batchSize: 5, seed: 0 }),
+    /label 7 of example 0 is outside the network's classes 0\.\.\d/,
+  );
+  await assert.rejects(
+    () => fit(m, { ...b, xShape: [b.xShape[0] + 1] }, { epochs: 1, batchSize: 5, seed: 0 }),
+    /xShape \[\d+\] has \d+ values per example, but the network's inputDim is/,
+  );
+  await assert.rejects(
+    () => fit(m, b, { epochs: 1, batchSize: 5, seed: 0, valid: { ...b, x: b.x.subarray(1) } }),
+    /validation set: x should be a Float32Array of n × \d+ = \d+ values/,
+  );
 });
 
 Deno.test("loadModel: one call loads any saved model; an unknown method is named", async () => {
