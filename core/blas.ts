@@ -247,6 +247,14 @@ export function loadBlas(): BlasLoad {
   if (perm.state !== "granted") {
     return (cached = { blas: null, reason: "no --allow-ffi permission" });
   }
+  // OpenBLAS starts its own idle thread pool when it loads, sized by this variable (else the
+  // cores); it is never used (one thread per call, below), and threads left alive at exit
+  // are one more thing racing the process's teardown. Set before the first dlopen.
+  try {
+    if (Deno.env.get("OPENBLAS_NUM_THREADS") === undefined) {
+      Deno.env.set("OPENBLAS_NUM_THREADS", "1");
+    }
+  } catch { /* no --allow-env: OpenBLAS keeps its default pool */ }
   const errors: string[] = [];
   for (const path of candidates()) {
     let lib: BlasLib;

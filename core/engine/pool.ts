@@ -138,6 +138,10 @@ export function getPool(): Pool {
       n = navigator.hardwareConcurrency || 1; // no --allow-env
     }
     pool = new Pool(n);
+    // Stop the workers when the program ends rather than leave live threads to the
+    // process's exit (its native teardown runs while they would still be running).
+    const p = pool;
+    globalThis.addEventListener?.("unload", () => p.close());
   }
   return pool;
 }
