@@ -17,6 +17,8 @@ import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
 import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
 import { DivergenceError } from "../core/train.ts";
+import type { PredictOptions } from "../core/method.ts";
+import * as tf from "@tensorflow/tfjs";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
@@ -436,6 +438,47 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
   assert.equal(tuned.epochs, 4);
   assert.equal(tuned.valid_log_lik, scores[1].valid_log_lik);
   assert.match(lines[0], /^diverged: splits yacht #0 MAP candidate 1\/2 \{"lr":5\}: loss/);
+
+  // A network whose loss stays finite but whose prediction overflows (protein split 1, lr
+  // 1e-2: log σ = Infinity on one test row) is a divergence of that try, not a crash of the
+  // study.
+  const overflows: MethodEntry = {
+    ...METHODS.map,
+    build: (spec, s) => {
+      const m = buildMap(spec, s as Record<string, number>);
+      return new Proxy(m, {
+        get(t, k) {
+          if (k !== "predict") return Reflect.get(t, k);
+          return (x: tf.Tensor2D, o: PredictOptions) => {
+            const p = t.predict(x, o);
+            if (p.task !== "regression") return p;
+            const logSigma = tf.tidy(() => tf.mul(p.logSigma, Infinity)) as tf.Tensor3D;
+            p.logSigma.dispose();
+            return { ...p, logSigma };
+          };
+        },
+      });
+    },
+  };
+  const inf = await runUciJob({
+    protocol: "splits",
+    fold: 0,
+    table,
+    outer,
+    base: {
+      entry: overflows,
+      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
+      budget: { epochs: 2, batchSize: 16, settings: { optimizer: "adam" }, fromRegistry: true },
+      samples: 1,
+    },
+    seed: 3,
+    maxRestarts: 1,
+    config: "test",
+    log: () => {},
+  });
+  assert.equal(inf.diverged, true);
+  assert.equal(inf.restarts, 1);
+  assert.match(String(inf.failure), /log-likelihood is NaN/);
 
   // tuneSettings (e.g. a one-member ensemble) replace the settings while candidates are
   // scored, and only then: this entry trains only with its stand-in setting.

@@ -135,10 +135,32 @@ function meanOf(a: Float64Array): number {
   return s / a.length;
 }
 
+/**
+ * Thrown when a regression prediction holds NaN or ±Infinity (an overflowing
+ * or diverged network), so that a caller can tell it from bad arguments.
+ *
+ * @example
+ * ```ts
+ * import { NonFinitePredictionError, regressionUncertainty } from "./regression.ts";
+ * try {
+ *   regressionUncertainty({ data: [Infinity], shape: [1, 1, 1] }, 0);
+ * } catch (e) {
+ *   e instanceof NonFinitePredictionError; // true
+ * }
+ * ```
+ */
+export class NonFinitePredictionError extends RangeError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFinitePredictionError";
+  }
+}
+
 function checkFinite(a: Float64Array, what: string): void {
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) {
-      throw new RangeError(
+      throw new NonFinitePredictionError(
         `${what}: non-finite value ${a[i]} for example ${i} (NaN in μ or log σ?)`,
       );
     }

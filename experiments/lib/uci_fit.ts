@@ -9,7 +9,7 @@
 import type { NetSpec } from "../../core/method.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import type { MethodEntry } from "../../methods/registry.ts";
-import type { RegressionMetrics } from "../../uncertainty/regression.ts";
+import { NonFinitePredictionError, type RegressionMetrics } from "../../uncertainty/regression.ts";
 import type { UciCandidate } from "./uci_grid.ts";
 import type { Attempt } from "./uci_restarts.ts";
 import {
@@ -125,10 +125,31 @@ export async function fitTry(
     const seconds = await trainRegression(method, train, budget, attempt.seed, scale);
     const metrics: Record<string, RegressionMetrics> = {};
     for (const [name, ds] of Object.entries(evalSets)) {
-      metrics[name] = await evalRegression(method, ds, base.samples, attempt.seed, scale);
+      try {
+        metrics[name] = await evalRegression(method, ds, base.samples, attempt.seed, scale);
+      } catch (e) {
+        // A network whose loss stayed finite can still predict ±Infinity (log σ overflowing
+        // on a row unlike the training rows): a divergence of this try (NaN metrics, which
+        // `divergenceReason` reports), not a failure of the whole study.
+        if (!(e instanceof NonFinitePredictionError)) throw e;
+        metrics[name] = nonFiniteMetrics(ds.n);
+      }
     }
     return { seconds, metrics, samples: samplesFor(method, base.samples), lr };
   } finally {
     method.dispose();
   }
+}
+
+/** The metrics of a prediction that was not finite: all NaN. */
+function nonFiniteMetrics(n: number): RegressionMetrics {
+  return {
+    n,
+    logLikSum: NaN,
+    logLikMean: NaN,
+    rmse: NaN,
+    aleatoricVarMean: NaN,
+    epistemicVarMean: NaN,
+    totalVarMean: NaN,
+  };
 }
