@@ -10,10 +10,13 @@ import { buildMap } from "../methods/map.ts";
 import { type MethodEntry, METHODS } from "../methods/registry.ts";
 import { uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
-import { regressionBudget } from "../experiments/lib/regression_study_train.ts";
+import {
+  type RegressionBudget,
+  regressionBudget,
+} from "../experiments/lib/regression_study_train.ts";
 import { mergeRows, tuningNote, uciEpochs } from "../experiments/uci.ts";
 import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
-import { runUciJob, type UciRow } from "../experiments/lib/uci_job.ts";
+import { runUciJob, type UciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
 import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
 import { DivergenceError } from "../core/train.ts";
@@ -353,6 +356,35 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
   const train = Int32Array.from({ length: 50 }, (_, i) => i);
   const test = Int32Array.from({ length: 10 }, (_, i) => 50 + i);
   const outer = splitUci(table, train, test);
+  /** One row of `entry` on the toy split (5 epochs of Adam, no restarts unless given). */
+  const toyJob = (
+    entry: MethodEntry,
+    budget: Partial<RegressionBudget>,
+    extra: Partial<UciJob> = {},
+  ) =>
+    runUciJob({
+      protocol: "splits",
+      fold: 0,
+      table,
+      outer,
+      base: {
+        entry,
+        spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
+        budget: {
+          epochs: 5,
+          batchSize: 16,
+          settings: { optimizer: "adam" },
+          fromRegistry: true,
+          ...budget,
+        },
+        samples: 1,
+      },
+      seed: 3,
+      maxRestarts: 0,
+      config: "test",
+      log: () => {},
+      ...extra,
+    });
   // lr ≥ 1 trains with lr 1e8 (the loss overflows); below 1 with a sane 1e-3.
   const touchy: MethodEntry = {
     ...METHODS.map,
@@ -363,25 +395,8 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
     const lines: string[] = [];
     return {
       lines,
-      run: runUciJob({
-        protocol: "splits",
-        fold: 0,
-        table,
-        outer,
-        base: {
-          entry: touchy,
-          spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
-          budget: {
-            epochs: 5,
-            batchSize: 16,
-            settings: { optimizer: "adam", lr, weightDecay: 0 },
-            fromRegistry: true,
-          },
-          samples: 1,
-        },
-        seed: 3,
+      run: toyJob(touchy, { settings: { optimizer: "adam", lr, weightDecay: 0 } }, {
         maxRestarts,
-        config: "test",
         log: (l) => lines.push(l),
       }),
     };
@@ -413,23 +428,7 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
     candidates: [{ epochs: 5, settings: { lr: 5 } }, { epochs: 4, settings: { lr: 0.5 } }],
   };
   const lines: string[] = [];
-  const tuned = await runUciJob({
-    protocol: "splits",
-    fold: 0,
-    table,
-    outer,
-    base: {
-      entry: touchy,
-      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
-      budget: { epochs: 5, batchSize: 16, settings: { optimizer: "adam" }, fromRegistry: true },
-      samples: 1,
-    },
-    grid,
-    seed: 3,
-    maxRestarts: 0,
-    config: "test",
-    log: (l) => lines.push(l),
-  });
+  const tuned = await toyJob(touchy, {}, { grid, log: (l) => lines.push(l) });
   assert.equal(tuned.diverged, false);
   const scores = JSON.parse(String(tuned.grid_scores));
   assert.deepEqual(scores.map((c: { diverged: boolean }) => c.diverged), [true, false]);
@@ -460,22 +459,7 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
       });
     },
   };
-  const inf = await runUciJob({
-    protocol: "splits",
-    fold: 0,
-    table,
-    outer,
-    base: {
-      entry: overflows,
-      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
-      budget: { epochs: 2, batchSize: 16, settings: { optimizer: "adam" }, fromRegistry: true },
-      samples: 1,
-    },
-    seed: 3,
-    maxRestarts: 1,
-    config: "test",
-    log: () => {},
-  });
+  const inf = await toyJob(overflows, { epochs: 2 }, { maxRestarts: 1 });
   assert.equal(inf.diverged, true);
   assert.equal(inf.restarts, 1);
   assert.match(String(inf.failure), /log-likelihood is NaN/);
@@ -487,28 +471,8 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
     build: (spec, s) =>
       buildMap(spec, { ...s, lr: s?.standIn ? 1e-3 : 1e8 } as Record<string, number>),
   };
-  const standIn = await runUciJob({
-    protocol: "splits",
-    fold: 0,
-    table,
-    outer,
-    base: {
-      entry: standInOnly,
-      spec: { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" },
-      budget: {
-        epochs: 5,
-        batchSize: 16,
-        settings: { optimizer: "adam" },
-        tuneSettings: { standIn: 1 },
-        fromRegistry: true,
-      },
-      samples: 1,
-    },
+  const standIn = await toyJob(standInOnly, { tuneSettings: { standIn: 1 } }, {
     grid: { size: "small", candidates: [{ epochs: 4, settings: { weightDecay: 0 } }] },
-    seed: 3,
-    maxRestarts: 0,
-    config: "test",
-    log: () => {},
   });
   assert.deepEqual(
     JSON.parse(String(standIn.grid_scores)).map((c: { diverged: boolean }) => c.diverged),
