@@ -81,18 +81,19 @@
  *
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
- * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS): about 11 hours
- * for all 20 splits (protein 5). Measured seconds per split, all five
- * methods with their tuning (2026-12-01, first 5 splits of the small sets,
- * first split of the large): yacht 128, boston 156, energy 204, concrete
- * 220, wine 312, kin8nm 344, naval 338, power-plant 243, protein 288. The
- * MAP ensemble takes about 40% of it, BBB 25%, SGHMC 17%, MC dropout 10%,
- * KFAC Laplace 8%. Caps: `--splits N` scales it by about N / 20,
- * `--datasets`, `--methods`; `--tune none` divides it by about 4 (one fit
- * per split instead of 4 at 80% of the rows plus 1), `--grid full`
- * multiplies it by about 1.4, `--max_steps` shortens the four large sets
- * in proportion; `--budget registry` (400 epochs everywhere) is several
- * times longer on the large sets.
+ * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS, `--jobs 2`):
+ * about 5.5 hours for all 20 splits (protein 5), 11 hours of rows two at a
+ * time. Measured seconds of the five rows of one split, tuning included
+ * (2026-12-01): yacht 94, boston 116, energy 190, concrete 239, wine 274,
+ * naval 307, kin8nm 326, power-plant 330, protein 394. BBB-LRT takes about
+ * 31% of it, MC dropout (8 grid points) 21%, the ensemble (tuned with one
+ * member) 21%, SGHMC 16%, KFAC Laplace 11%. Caps: `--splits N` scales it
+ * by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
+ * about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
+ * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
+ * large sets in proportion; `--budget registry` (400 epochs everywhere) is
+ * several times longer on the large sets; `--jobs` on more cores divides
+ * it by about the number of jobs.
  *
  * Outputs in `--results_dir` (default `results/uci`):
  *
