@@ -42,10 +42,10 @@
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
  * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`) is trained
- * on the inner training
- * rows (standardised with their statistics) and scored by its validation
- * log-likelihood; the best is trained again on the whole training split
- * and evaluated on its test rows, which the tuning never sees. The row
+ * on the inner training rows (standardised with their statistics) and
+ * scored by its validation log-likelihood; the best is trained again on
+ * the whole training split and evaluated on its test rows, which the
+ * tuning never sees. The row
  * records the choice (`chosen`, JSON), its validation log-likelihood and
  * RMSE, and every candidate's score and seconds (`grid_scores`, JSON).
  *

@@ -34,7 +34,15 @@ export async function serveJobs(
     if (!line.trim()) continue;
     let answer: unknown;
     try {
-      const spec = JSON.parse(line) as UciJobSpec;
+      let spec: UciJobSpec;
+      try {
+        spec = JSON.parse(line) as UciJobSpec;
+      } catch (e) {
+        throw new SyntaxError(
+          `uci_worker: an input line is not a job spec (one JSON object per line): ` +
+            `${(e as Error).message}`,
+        );
+      }
       answer = { row: await runUciJob(await resolveJob(spec, tables)) };
     } catch (e) {
       answer = { error: (e as Error).message ?? String(e) };
