@@ -112,7 +112,27 @@ async function startTensorflow(explicit: boolean): Promise<BackendInfo | null> {
 /** Storage buffers one of the engine's kernels may bind (WebGPU's default limit is 8). */
 const WEBGPU_STORAGE_BUFFERS = 16;
 
+/**
+ * On Linux, asks Deno's WebGPU (wgpu) for its Vulkan backend only, unless the user chose with
+ * `DENO_WEBGPU_BACKEND`. By default wgpu also starts its OpenGL backend, which loads libEGL:
+ * at process exit libEGL's destructor and a Deno thread's thread-local-storage destructor then
+ * free the same EGL thread state, and glibc aborts ("corrupted size vs. prev_size in
+ * fastbins", exit status 134) after the program has finished — about one full test-suite run
+ * in three here, with a core dump showing exactly those two frees. The tfjs WebGPU backend
+ * runs on Vulkan (an NVIDIA GPU, or Mesa's llvmpipe), so nothing is lost. Must run before
+ * the first `navigator.gpu.requestAdapter()` (wgpu reads it when it creates its instance).
+ */
+function preferVulkan(): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    if (Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) {
+      Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    }
+  } catch { /* no --allow-env: wgpu keeps its default backends */ }
+}
+
 async function startWebgpu(): Promise<BackendInfo> {
+  preferVulkan();
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new BackendError("backend webgpu needs navigator.gpu, which this Deno does not offer");

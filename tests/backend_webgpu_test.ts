@@ -12,3 +12,18 @@ Deno.test("webgpu: starts on the machine's adapter, names it, computes with asyn
   const a = tf.tensor2d([[1, 2], [3, 4]]);
   assert.deepEqual(Array.from(await tf.matMul(a, a).data()), [7, 10, 15, 22]);
 });
+
+// Unless the user chose another wgpu backend (then the library leaves it alone).
+const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
+
+Deno.test({
+  name: "webgpu: on Linux wgpu runs Vulkan only, so libEGL (its exit teardown aborts) never loads",
+  ignore: Deno.build.os !== "linux" || (chosen !== undefined && chosen !== "vulkan"),
+  fn: async () => {
+    await initBackend({ backend: "webgpu", quiet: true });
+    assert.equal(Deno.env.get("DENO_WEBGPU_BACKEND"), "vulkan");
+    const maps = await Deno.readTextFile("/proc/self/maps");
+    assert.ok(maps.includes("libvulkan"), "the Vulkan loader is mapped");
+    assert.ok(!maps.includes("libEGL"), "libEGL is not mapped");
+  },
+});
