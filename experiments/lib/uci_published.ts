@@ -57,9 +57,11 @@ function fmt(m: { mean: number; sem: number }, digits: number): string {
  * order of first appearance), the method with the best mean test
  * log-likelihood over its non-diverged splits, that mean ± s.e., the
  * published MC dropout log-likelihood, the difference (positive: ahead),
- * the best mean test RMSE of any method and the published RMSE, and the
- * number of splits the best method's mean is over. Data sets without a
- * published figure show "—". Empty string when there are no rows.
+ * the best mean test RMSE and the published RMSE, and the number of splits
+ * the means are over. Only the methods run on the most splits of that set
+ * compete, so a one-split figure never outranks a mean over twenty. Data
+ * sets without a published figure show "—". Empty string when there are no
+ * rows.
  *
  * @example
  * ```ts
@@ -97,8 +99,10 @@ export function uciVsPublished(rows: readonly Row[]): string {
       rmse: meanSem(v.rmse),
       n: v.ll.length,
     }));
-    const best = stats.reduce((a, b) => (b.ll.mean > a.ll.mean ? b : a));
-    const bestRmse = stats.reduce((a, b) => (b.rmse.mean < a.rmse.mean ? b : a));
+    const most = Math.max(...stats.map((x) => x.n));
+    const eligible = stats.filter((x) => x.n === most);
+    const best = eligible.reduce((a, b) => (b.ll.mean > a.ll.mean ? b : a));
+    const bestRmse = eligible.reduce((a, b) => (b.rmse.mean < a.rmse.mean ? b : a));
     const pub = PUBLISHED_MC_DROPOUT[set];
     const diff = pub ? best.ll.mean - pub.logLik : NaN;
     const digits = Math.abs(bestRmse.rmse.mean) < 0.1 ? 4 : 3;
