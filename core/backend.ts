@@ -146,10 +146,19 @@ async function startWebgpu(): Promise<BackendInfo> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
+    let chosen: string | undefined;
+    try {
+      chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
+    } catch { /* no --allow-env */ }
+    const userBackend = chosen !== undefined && chosen !== "vulkan"
+      ? ` with DENO_WEBGPU_BACKEND="${chosen}" (unset it, or set it to vulkan, the backend the ` +
+        "library asks for on Linux)"
+      : "";
     throw new BackendError(
-      "backend webgpu: no WebGPU adapter found on this machine (Deno's navigator.gpu needs a " +
-        "Vulkan driver: on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` gives the software " +
-        "adapter llvmpipe; for an NVIDIA GPU the driver's Vulkan ICD and libvulkan1)",
+      `backend webgpu: no WebGPU adapter found on this machine${userBackend} (Deno's ` +
+        "navigator.gpu needs a Vulkan driver: on Debian/Ubuntu `apt-get install " +
+        "mesa-vulkan-drivers` gives the software adapter llvmpipe; for an NVIDIA GPU the " +
+        "driver's Vulkan ICD and libvulkan1)",
     );
   }
   const limits = adapter.limits;

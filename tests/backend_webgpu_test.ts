@@ -27,3 +27,21 @@ Deno.test({
     assert.ok(!maps.includes("libEGL"), "libEGL is not mapped");
   },
 });
+
+Deno.test("webgpu: a DENO_WEBGPU_BACKEND that finds no adapter is named in the error", async () => {
+  const backend = new URL("../core/backend.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { initBackend } from "${backend}";\n` +
+      `try { await initBackend({ backend: "webgpu", quiet: true }); console.log("started"); }\n` +
+      `catch (e) { console.log(e.name + ": " + e.message); }`,
+    ],
+    env: { DENO_WEBGPU_BACKEND: "nonsense" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.match(text, /BackendError: backend webgpu: no WebGPU adapter found/, text);
+  assert.match(text, /DENO_WEBGPU_BACKEND="nonsense" \(unset it, or set it to vulkan/);
+});
