@@ -75,7 +75,9 @@
  * `--max_steps` and seed) for data sets, methods or splits not run this
  * time are kept, and the tables and figures cover them too, so the study
  * can be run in parts (e.g. the five small sets with `--splits 5`, then the
- * four large with `--splits 1`); a different `--results_dir` starts clean. One
+ * four large with `--splits 1`); a different `--results_dir` starts clean. A
+ * run with other settings than the rows already in `--results_dir` stops
+ * with an error unless `--retrain` (which replaces them all). One
  * progress line per row: protocol, set, split k/n, method, the chosen
  * settings, test log-likelihood and RMSE, seconds and the set's ETA.
  *
@@ -503,10 +505,20 @@ async function main(): Promise<void> {
   // (other data sets, methods or splits) stay in the results, so a study can be run in parts.
   const same = found.run === thisRun;
   if (found.rows.length > 0 && !same) {
-    console.error(
-      `${jsonPath}: its ${found.rows.length} row(s) are from a run with other settings ` +
-        `(mode, budget, --max_steps or --seed); they are replaced`,
-    );
+    // Hours of rows would go at the first save: replace them only when asked to.
+    const what = (run: string) => {
+      const [mode, budget, steps, seed] = JSON.parse(run || "[null,null,null,null]");
+      return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}`;
+    };
+    const msg = `${jsonPath} holds ${found.rows.length} row(s) from a run with other settings ` +
+      `(${what(found.run)}; this run: ${what(thisRun)})`;
+    if (!f.retrain) {
+      throw new CliError(
+        `${msg}. Writing here would replace them all: choose another --results_dir, or pass ` +
+          "--retrain to replace them",
+      );
+    }
+    console.error(`${msg}; --retrain: they are replaced`);
   }
   const earlier = same && !f.retrain ? found.rows : [];
   const others = same ? found.rows : [];

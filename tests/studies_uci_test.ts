@@ -98,6 +98,15 @@ Deno.test({
     assert.match(again.stderr, /reused 16 result\(s\)/);
     const rows2 = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`)).rows;
     assert.deepEqual(rows2, rows);
+    // Another seed in the same folder would replace all 16 rows: refused, nothing written.
+    const before = await Deno.readTextFile(`${dir}/res/uci.json`);
+    const other = await run([...args, "--seed=7"]);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /holds 16 row\(s\) from a run with other settings \(mode quick, budget quick, max_steps \d+, seed 0; this run: .*seed 7\)\. Writing here would replace them all: choose another --results_dir, or pass --retrain/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/res/uci.json`), before);
     await Deno.remove(dir, { recursive: true });
   },
 });
