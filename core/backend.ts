@@ -121,18 +121,23 @@ const WEBGPU_STORAGE_BUFFERS = 16;
  * in three here, with a core dump showing exactly those two frees. The tfjs WebGPU backend
  * runs on Vulkan (an NVIDIA GPU, or Mesa's llvmpipe), so nothing is lost. Must run before
  * the first `navigator.gpu.requestAdapter()` (wgpu reads it when it creates its instance).
+ * Returns the value the user set, if any.
  */
-function preferVulkan(): void {
-  if (Deno.build.os !== "linux") return;
+function preferVulkan(): string | undefined {
   try {
-    if (Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) {
+    const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
+    if (chosen === undefined && Deno.build.os === "linux") {
       Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
     }
-  } catch { /* no --allow-env: wgpu keeps its default backends */ }
+    return chosen;
+  } catch {
+    return undefined; // no --allow-env: wgpu keeps its default backends
+  }
 }
 
 async function startWebgpu(): Promise<BackendInfo> {
-  preferVulkan();
+  // The user's own DENO_WEBGPU_BACKEND, if any (named when no adapter is found).
+  const chosen = preferVulkan();
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new BackendError("backend webgpu needs navigator.gpu, which this Deno does not offer");
@@ -146,10 +151,6 @@ async function startWebgpu(): Promise<BackendInfo> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
-    let chosen: string | undefined;
-    try {
-      chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
-    } catch { /* no --allow-env */ }
     const userBackend = chosen !== undefined && chosen !== "vulkan"
       ? ` with DENO_WEBGPU_BACKEND="${chosen}" (unset it, or set it to vulkan, the backend the ` +
         "library asks for on Linux)"

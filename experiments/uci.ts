@@ -507,7 +507,7 @@ async function main(): Promise<void> {
   if (found.rows.length > 0 && !same) {
     // Hours of rows would go at the first save: replace them only when asked to.
     const what = (run: string) => {
-      const [mode, budget, steps, seed] = JSON.parse(run || "[null,null,null,null]");
+      const [mode, budget, steps, seed] = JSON.parse(run);
       return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}`;
     };
     const msg = `${jsonPath} holds ${found.rows.length} row(s) from a run with other settings ` +
