@@ -26,6 +26,34 @@ export interface OptimizerSettings {
   momentum?: number;
 }
 
+/**
+ * Learning-rate schedules over a whole run: `constant` keeps `lr`; `cosine`
+ * anneals it as `lr·(1 + cos(π·t/T))/2` over the run's T minibatch steps
+ * (Loshchilov & Hutter 2017, without restarts), so the last epochs take small
+ * steps and the run ends near a minimum instead of bouncing around it.
+ */
+export type LrScheduleName = "constant" | "cosine";
+
+/** The schedule names, for validation and help texts. */
+export const LR_SCHEDULES: readonly LrScheduleName[] = ["constant", "cosine"];
+
+/**
+ * The factor multiplying `lr` at zero-based global step `t` of a run of
+ * `total` steps.
+ *
+ * @example
+ * ```ts
+ * import { lrScheduleFactor } from "./optim.ts";
+ * lrScheduleFactor("cosine", 0, 100); // 1
+ * lrScheduleFactor("cosine", 50, 100); // 0.5
+ * lrScheduleFactor("constant", 99, 100); // 1
+ * ```
+ */
+export function lrScheduleFactor(schedule: LrScheduleName, t: number, total: number): number {
+  if (schedule === "constant" || !(total > 0)) return 1;
+  return 0.5 * (1 + Math.cos((Math.PI * Math.min(t, total)) / total));
+}
+
 const SLOTS: Record<OptimizerName, string[]> = {
   sgd: [],
   momentum: ["buf"],

@@ -27,6 +27,7 @@ import type {
   NetSpec,
   Prediction,
   PredictOptions,
+  StepInfo,
   StepResult,
   TensorBatch,
 } from "./method.ts";
@@ -38,7 +39,15 @@ import {
   netLayout,
   validateSpec,
 } from "./mlp.ts";
-import { checkOptimizer, type OptimizerName, OptimizerState, updateRule } from "./optim.ts";
+import {
+  checkOptimizer,
+  LR_SCHEDULES,
+  lrScheduleFactor,
+  type LrScheduleName,
+  type OptimizerName,
+  OptimizerState,
+  updateRule,
+} from "./optim.ts";
 import { Rng } from "./rng.ts";
 import type { Tensor } from "./tf.ts";
 import { hostToFlat, vecFromHost, vecToHost } from "./vectors.ts";
@@ -57,6 +66,8 @@ export interface PointNetSettings {
   dropout: number;
   /** Keep dropout on at prediction (MC dropout). */
   mcPredict: boolean;
+  /** Learning-rate schedule over the planned run (default `constant`). */
+  lrSchedule?: LrScheduleName;
 }
 
 /** A point-estimate network method, with its layers exposed. */
@@ -87,6 +98,11 @@ export function checkPointNetSettings(s: PointNetSettings): void {
   }
   if (!(s.momentum >= 0 && s.momentum < 1)) {
     throw new RangeError(`momentum must be in [0, 1), found ${s.momentum}`);
+  }
+  if (s.lrSchedule !== undefined && !LR_SCHEDULES.includes(s.lrSchedule)) {
+    throw new RangeError(
+      `lr_schedule must be one of ${LR_SCHEDULES.join(", ")}, found "${s.lrSchedule}"`,
+    );
   }
 }
 
@@ -183,8 +199,14 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
     init(seed: number) {
       st = fresh(seed);
     },
-    step(batch: TensorBatch): StepResult {
+    step(batch: TensorBatch, info: StepInfo): StepResult {
       const s = need();
+      const perEpoch = info.batchesPerEpoch;
+      const lr = settings.lr * lrScheduleFactor(
+        settings.lrSchedule ?? "constant",
+        info.epoch * perEpoch + info.step,
+        info.epochs * perEpoch,
+      );
       let errors: tf.Scalar | undefined;
       const f = (...ws: tf.Tensor[]) => {
         const out = forwardLayers(ws, batch.x, settings.dropout > 0 ? dropout(s.noise) : undefined);
@@ -194,7 +216,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       const { value, grads } = tf.valueAndGrads(f)([...s.theta.tensors]);
       const { sums } = s.engine.run(update, layout, {
         arrays: { g: grads, keep: s.mask, p: s.theta, ...s.opt.slots },
-        scalars: { wd: decay, ...s.opt.scalars() },
+        scalars: { wd: decay, ...s.opt.scalars(lr) },
       });
       const loss = tf.tidy(() => tf.div(tf.add(value, tf.mul(0.5, tf.sum(sums!))), batch.n));
       tf.dispose([value, sums!, ...grads]);

@@ -22,7 +22,7 @@ export type { ArrayDataset } from "./data.ts";
 export type { HostTensor } from "./safetensors.ts";
 export type { LayerTensors } from "./mlp.ts";
 export type { PointNet } from "./point_net.ts";
-export type { OptimizerName } from "./optim.ts";
+export type { LrScheduleName, OptimizerName } from "./optim.ts";
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D } from "./tf.ts";
 export type { EpochRecord, FitOptions, FitResult, StepReport } from "./train.ts";
 export type { EarlyStoppingOptions } from "./early_stopping.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { runMain } from "../core/cli.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildMap } from "../methods/map.ts";
 import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
 
@@ -31,6 +31,12 @@ export const script: TrainScript = {
       help: "update rule",
     },
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
+    lr_schedule: {
+      type: "string",
+      default: "constant",
+      choices: ["constant", "cosine"],
+      help: "learning rate over the run: constant, or cosine-annealed to 0",
+    },
   },
   defaults: { epochs: 20, lr: 1e-3, models_dir: "models/map", results_dir: "results/map" },
   build: (spec, f) =>
@@ -39,6 +45,7 @@ export const script: TrainScript = {
       weightDecay: f.weight_decay as number,
       optimizer: f.optimizer as OptimizerName,
       momentum: f.momentum as number,
+      lrSchedule: f.lr_schedule as LrScheduleName,
     }),
 };
 

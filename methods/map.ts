@@ -6,7 +6,7 @@
  * @module
  */
 import type { NetSpec } from "../core/method.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { stripUndefined } from "../core/settings.ts";
 
@@ -23,6 +23,8 @@ export interface MapSettings {
   optimizer?: OptimizerName;
   /** Momentum (default 0.5, the reference's). */
   momentum?: number;
+  /** Learning-rate schedule over the run (default `constant`, the reference's; or `cosine`). */
+  lrSchedule?: LrScheduleName;
 }
 
 /** A MAP method: also exposes its layers for the weight studies. */
@@ -34,6 +36,7 @@ export const MAP_DEFAULTS: Required<MapSettings> = {
   weightDecay: 0,
   optimizer: "momentum",
   momentum: 0.5,
+  lrSchedule: "constant",
 };
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { NetSpec } from "../core/method.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { stripUndefined } from "../core/settings.ts";
 
@@ -25,6 +25,8 @@ export interface McDropoutSettings {
   optimizer?: OptimizerName;
   /** Momentum (default 0.5). */
   momentum?: number;
+  /** Learning-rate schedule over the run (default `constant`, the reference's; or `cosine`). */
+  lrSchedule?: LrScheduleName;
 }
 
 /** An MC dropout method: a point network whose predictions sample dropout masks. */
@@ -37,6 +39,7 @@ export const MC_DROPOUT_DEFAULTS: Required<McDropoutSettings> = {
   weightDecay: 0,
   optimizer: "momentum",
   momentum: 0.5,
+  lrSchedule: "constant",
 };
 
 /**

@@ -65,7 +65,12 @@ export const METHODS: Record<string, MethodEntry> = {
     key: "map",
     label: "MAP",
     build: (spec, s) => buildMap(spec, s),
-    full: { epochs: 20, batchSize: 128 },
+    // The reference's 10 epochs (momentum SGD, lr 1e-3 on the summed loss, batch 128) with weight
+    // decay 0.05 and a cosine learning rate, chosen on a 50k/10k split of the training digits
+    // (never the test set): validation LL -709.6 / 1.57% error for the reference's settings,
+    // -635.1 / 1.87% with the weight decay alone, -641 / 1.69% (epoch 9) with the cosine alone,
+    // -601.9 / 1.61% with both.
+    full: { epochs: 10, batchSize: 128, settings: { weightDecay: 0.05, lrSchedule: "cosine" } },
     quick: { epochs: 3, batchSize: 128, settings: { optimizer: "adam", lr: 1e-3 } },
     regression: {
       epochs: 400,
@@ -77,7 +82,8 @@ export const METHODS: Record<string, MethodEntry> = {
     key: "mc_dropout",
     label: "MC Dropout",
     build: (spec, s) => buildMcDropout(spec, s),
-    full: { epochs: 20, batchSize: 128 },
+    // The reference script's defaults: 60 epochs, weight decay 1 on the summed minibatch loss.
+    full: { epochs: 60, batchSize: 128, settings: { weightDecay: 1 } },
     quick: { epochs: 3, batchSize: 128, settings: { optimizer: "adam", lr: 1e-3 } },
     regression: {
       epochs: 400,

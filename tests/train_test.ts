@@ -4,6 +4,7 @@ import { initBackend } from "../core/backend.ts";
 import { nllSum } from "../core/likelihood.ts";
 import type { NetSpec } from "../core/method.ts";
 import { initLayers, mlpForward } from "../core/mlp.ts";
+import { lrScheduleFactor } from "../core/optim.ts";
 import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { CHECKPOINT_FILE, DivergenceError, fit } from "../core/train.ts";
@@ -47,6 +48,38 @@ Deno.test("MAP fits a small synthetic classification problem to ≥ 95% accuracy
   const r = await evaluate(m, test);
   assert.ok(r.errorPct! <= 5, `test error ${r.errorPct}%`);
   m.dispose();
+});
+
+Deno.test("cosine lr schedule: a mid-run step moves the weights half as far as a constant lr", async () => {
+  const b = blobs(30, 3);
+  const batch = { x: tf.tensor2d(b.x, [b.n, 2]), y: tf.tensor1d(b.y, "int32"), n: b.n };
+  // Step 0 of epoch 1 of 2 (one batch per epoch): t/T = 1/2, so the cosine factor is 0.5.
+  const info = { datasetSize: b.n, epoch: 1, step: 0, batchesPerEpoch: 1, epochs: 2 };
+  const moved = async (lrSchedule: "constant" | "cosine") => {
+    const m = buildMap(CLS, { optimizer: "sgd", lr: 1e-2, lrSchedule });
+    m.init(5);
+    const before = await m.layers().w[0].data();
+    await m.step(batch, info);
+    const after = await m.layers().w[0].data();
+    m.dispose();
+    return Array.from(after, (v, i) => v - before[i]);
+  };
+  const constant = await moved("constant"), cosine = await moved("cosine");
+  const norm = Math.hypot(...constant);
+  assert.ok(norm > 1e-4, `the constant-lr step moved the weights by ${norm}`);
+  for (let i = 0; i < constant.length; i++) {
+    assert.ok(Math.abs(cosine[i] - 0.5 * constant[i]) < 1e-6 + 1e-3 * Math.abs(constant[i]));
+  }
+  tf.dispose([batch.x, batch.y]);
+  // The factor over a run: 1 at the start, ½ half way, → 0 at the end; constant stays 1.
+  assert.equal(lrScheduleFactor("cosine", 0, 8), 1);
+  assert.ok(Math.abs(lrScheduleFactor("cosine", 4, 8) - 0.5) < 1e-12);
+  assert.ok(lrScheduleFactor("cosine", 7, 8) < 0.04);
+  assert.equal(lrScheduleFactor("constant", 7, 8), 1);
+  assert.throws(
+    () => buildMap(CLS, { lrSchedule: "linear" as "cosine" }),
+    /lr_schedule must be one of constant, cosine, found "linear"/,
+  );
 });
 
 Deno.test("gradient of the heteroscedastic regression loss equals finite differences", () => {
