@@ -149,7 +149,10 @@ Deno.test({
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 4, r.stdout);
-    assert.match(lines[0], /^MAP: train \(no saved model\): 20 epochs × batch 128 on all training/);
+    assert.match(
+      lines[0],
+      /^MAP: train \(no saved model\): 10 epochs × batch 128 on all training .*"lrSchedule":"cosine"/,
+    );
     assert.match(lines[1], /^BBB Laplace: train .*: 200 epochs × batch 100 .* settings \{\} → /);
     assert.match(
       lines[2],
