@@ -9,7 +9,7 @@
 import { runMain } from "../core/cli.ts";
 import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildMcDropout } from "../methods/mc_dropout.ts";
-import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
+import { LR_SCHEDULE_FLAG, runTrainScript, type TrainScript } from "./lib/train_script.ts";
 
 /** The script's declaration (exported for tests). */
 export const script: TrainScript = {
@@ -26,12 +26,7 @@ export const script: TrainScript = {
       help: "update rule",
     },
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
-    lr_schedule: {
-      type: "string",
-      default: "constant",
-      choices: ["constant", "cosine"],
-      help: "learning rate over the run: constant, or cosine-annealed to 0",
-    },
+    lr_schedule: LR_SCHEDULE_FLAG,
   },
   defaults: {
     epochs: 20,

@@ -22,6 +22,7 @@ import { predictDataset, readPrediction } from "../../core/evaluate.ts";
 import { disposePrediction } from "../../core/likelihood.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
 import { acquireDirLock } from "../../core/lock.ts";
+import { LR_SCHEDULES } from "../../core/optim.ts";
 import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
 import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
@@ -78,6 +79,23 @@ export const COMMON_FLAGS: FlagSpecs = {
     help: "posterior samples for the final test metrics",
   },
 };
+
+/**
+ * The `--lr_schedule` flag of the point-network scripts (MAP, MC dropout),
+ * with the schedule names from `core/optim.ts`.
+ *
+ * @example
+ * ```ts
+ * import { LR_SCHEDULE_FLAG } from "./train_script.ts";
+ * LR_SCHEDULE_FLAG.choices; // ["constant", "cosine"]
+ * ```
+ */
+export const LR_SCHEDULE_FLAG = {
+  type: "string",
+  default: "constant",
+  choices: LR_SCHEDULES,
+  help: "learning rate over the run: constant, or cosine-annealed to 0",
+} as const;
 
 /** What a training script declares. */
 export interface TrainScript {
