@@ -16,11 +16,11 @@
  * @module
  */
 import { CliError, runMain } from "../core/cli.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { type EpochRecord, fit, type FitOptions } from "../core/train.ts";
 import { buildEnsemble, type EnsembleMethod } from "../methods/ensemble.ts";
 import { defaultEnsembleWorkers, trainEnsembleParallel } from "../methods/ensemble_parallel.ts";
-import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
+import { LR_SCHEDULE_FLAG, runTrainScript, type TrainScript } from "./lib/train_script.ts";
 
 /** The script's declaration (exported for tests). */
 export const script: TrainScript = {
@@ -55,6 +55,7 @@ export const script: TrainScript = {
       help: "update rule of every member",
     },
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
+    lr_schedule: LR_SCHEDULE_FLAG,
   },
   defaults: {
     epochs: 10,
@@ -75,6 +76,7 @@ export const script: TrainScript = {
       weightDecay: f.weight_decay as number,
       optimizer: f.optimizer as OptimizerName,
       momentum: f.momentum as number,
+      lrSchedule: f.lr_schedule as LrScheduleName,
     }),
   train: async (method, train, ctx) => {
     const f = ctx.flags;

@@ -34,7 +34,7 @@ import type {
 } from "../core/method.ts";
 import { appendLogNoise, predictBatched, type SampleChunk } from "../core/likelihood.ts";
 import { countParams, forwardLayers, hasGlobalNoise, validateSpec } from "../core/mlp.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildPointNet, checkPointNetSettings, type PointNet } from "../core/point_net.ts";
 import { Rng } from "../core/rng.ts";
 import type { HostTensor } from "../core/safetensors.ts";
@@ -63,6 +63,8 @@ export interface EnsembleSettings {
   optimizer?: OptimizerName;
   /** Momentum (default 0.5, the reference's). */
   momentum?: number;
+  /** Learning-rate schedule of every member over the planned run (default `constant`). */
+  lrSchedule?: LrScheduleName;
 }
 
 /** Default ensemble settings. */
@@ -73,6 +75,7 @@ export const ENSEMBLE_DEFAULTS: Required<EnsembleSettings> = {
   weightDecay: 0,
   optimizer: "momentum",
   momentum: 0.5,
+  lrSchedule: "constant",
 };
 
 /** Options of {@linkcode buildEnsemble} that are not method settings. */
@@ -223,6 +226,7 @@ export function buildEnsemble(
     weightDecay: s.weightDecay,
     optimizer: s.optimizer,
     momentum: s.momentum,
+    lrSchedule: s.lrSchedule,
     dropout: 0,
     mcPredict: false,
   };

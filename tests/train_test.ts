@@ -4,12 +4,13 @@ import { initBackend } from "../core/backend.ts";
 import { nllSum } from "../core/likelihood.ts";
 import type { NetSpec } from "../core/method.ts";
 import { initLayers, mlpForward } from "../core/mlp.ts";
-import { lrScheduleFactor } from "../core/optim.ts";
+import { lrScheduleFactor, type LrScheduleName } from "../core/optim.ts";
 import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { CHECKPOINT_FILE, DivergenceError, fit } from "../core/train.ts";
 import { evaluate } from "../core/evaluate.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
+import { buildEnsemble } from "../methods/ensemble.ts";
 import { buildMap } from "../methods/map.ts";
 import { buildMcDropout } from "../methods/mc_dropout.ts";
 
@@ -52,23 +53,50 @@ Deno.test("MAP fits a small synthetic classification problem to ≥ 95% accuracy
 
 Deno.test("cosine lr schedule: a mid-run step moves the weights half as far as a constant lr", async () => {
   const b = blobs(30, 3);
-  const batch = { x: tf.tensor2d(b.x, [b.n, 2]), y: tf.tensor1d(b.y, "int32"), n: b.n };
+  const batch = {
+    x: tf.tensor2d(b.x, [b.n, 2]),
+    y: tf.tensor1d(b.y, "int32"),
+    n: b.n,
+    indices: Int32Array.from({ length: b.n }, (_, i) => i),
+  };
   // Step 0 of epoch 1 of 2 (one batch per epoch): t/T = 1/2, so the cosine factor is 0.5.
   const info = { datasetSize: b.n, epoch: 1, step: 0, batchesPerEpoch: 1, epochs: 2 };
-  const moved = async (lrSchedule: "constant" | "cosine") => {
-    const m = buildMap(CLS, { optimizer: "sgd", lr: 1e-2, lrSchedule });
-    m.init(5);
-    const before = await m.layers().w[0].data();
-    await m.step(batch, info);
-    const after = await m.layers().w[0].data();
-    m.dispose();
-    return Array.from(after, (v, i) => v - before[i]);
+  // A MAP network, and an ensemble's one member (the schedule passed on to its members).
+  const builders = {
+    map: (lrSchedule: LrScheduleName) => {
+      const m = buildMap(CLS, { optimizer: "sgd", lr: 1e-2, lrSchedule });
+      return { m, first: () => m.layers().w[0] };
+    },
+    ensemble: (lrSchedule: LrScheduleName) => {
+      const m = buildEnsemble(CLS, {
+        nNets: 1,
+        subsample: 1,
+        optimizer: "sgd",
+        lr: 1e-2,
+        lrSchedule,
+      });
+      return { m, first: () => m.members()[0].layers().w[0] };
+    },
   };
-  const constant = await moved("constant"), cosine = await moved("cosine");
-  const norm = Math.hypot(...constant);
-  assert.ok(norm > 1e-4, `the constant-lr step moved the weights by ${norm}`);
-  for (let i = 0; i < constant.length; i++) {
-    assert.ok(Math.abs(cosine[i] - 0.5 * constant[i]) < 1e-6 + 1e-3 * Math.abs(constant[i]));
+  for (const [name, build] of Object.entries(builders)) {
+    const moved = async (lrSchedule: LrScheduleName) => {
+      const { m, first } = build(lrSchedule);
+      m.init(5);
+      const before = await first().data();
+      await m.step(batch, info);
+      const after = await first().data();
+      m.dispose();
+      return Array.from(after, (v, i) => v - before[i]);
+    };
+    const constant = await moved("constant"), cosine = await moved("cosine");
+    const norm = Math.hypot(...constant);
+    assert.ok(norm > 1e-4, `${name}: the constant-lr step moved the weights by ${norm}`);
+    for (let i = 0; i < constant.length; i++) {
+      assert.ok(
+        Math.abs(cosine[i] - 0.5 * constant[i]) < 1e-6 + 1e-3 * Math.abs(constant[i]),
+        `${name}: weight ${i} moved ${cosine[i]} with cosine, ${constant[i]} with constant lr`,
+      );
+    }
   }
   tf.dispose([batch.x, batch.y]);
   // The factor over a run: 1 at the start, ½ half way, → 0 at the end; constant stays 1.
