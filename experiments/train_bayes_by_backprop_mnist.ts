@@ -20,12 +20,18 @@ import {
 } from "../methods/bbb.ts";
 import { runTrainScript, type TrainScript } from "./lib/train_script.ts";
 
-/** The reference's `--model` choices and the prior / estimator each one means. */
-export const MODELS: Record<string, { prior: BbbPriorName; estimator: BbbEstimator }> = {
-  Gaussian_prior: { prior: "gaussian", estimator: "weight" },
-  Laplace_prior: { prior: "laplace", estimator: "weight" },
-  GMM_prior: { prior: "gmm", estimator: "weight" },
-  Local_Reparam: { prior: "gaussian", estimator: "local" },
+/**
+ * The reference's `--model` choices: the prior and estimator each one means,
+ * and the registry entry whose full budget gives the defaults.
+ */
+export const MODELS: Record<
+  string,
+  { prior: BbbPriorName; estimator: BbbEstimator; key: string }
+> = {
+  Gaussian_prior: { prior: "gaussian", estimator: "weight", key: "bbb_gaussian" },
+  Laplace_prior: { prior: "laplace", estimator: "weight", key: "bbb_laplace" },
+  GMM_prior: { prior: "gmm", estimator: "weight", key: "bbb_gmm" },
+  Local_Reparam: { prior: "gaussian", estimator: "local", key: "bbb_local" },
 };
 
 /** Parses a `lo,hi` range flag. */
@@ -126,10 +132,13 @@ export const script: TrainScript = {
       help: "prediction samples weights or pre-activations",
     },
   },
+  // The Gaussian prior with --estimator flipout is the registry's Flipout row.
+  preset: (f) =>
+    f.model === "Gaussian_prior" && f.estimator === "flipout"
+      ? "bbb_flipout"
+      : MODELS[String(f.model)].key,
   defaults: {
-    epochs: 200,
     lr: 1e-3,
-    batch_size: 100,
     models_dir: "models/bbb",
     results_dir: "results/bbb",
   },

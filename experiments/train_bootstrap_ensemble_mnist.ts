@@ -57,8 +57,8 @@ export const script: TrainScript = {
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
     lr_schedule: LR_SCHEDULE_FLAG,
   },
+  preset: "ensemble",
   defaults: {
-    epochs: 10,
     lr: 1e-3,
     models_dir: "models/ensemble",
     results_dir: "results/ensemble",

@@ -223,8 +223,8 @@ export const script: TrainScript = {
     },
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
   },
+  preset: "kfac_laplace",
   defaults: {
-    epochs: 10,
     lr: 1e-3,
     models_dir: "models/kfac_laplace",
     results_dir: "results/kfac_laplace",

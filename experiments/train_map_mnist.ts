@@ -33,7 +33,8 @@ export const script: TrainScript = {
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
     lr_schedule: LR_SCHEDULE_FLAG,
   },
-  defaults: { epochs: 20, lr: 1e-3, models_dir: "models/map", results_dir: "results/map" },
+  defaults: { lr: 1e-3, models_dir: "models/map", results_dir: "results/map" },
+  preset: "map",
   build: (spec, f) =>
     buildMap(spec, {
       lr: f.lr as number,

@@ -28,8 +28,8 @@ export const script: TrainScript = {
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
     lr_schedule: LR_SCHEDULE_FLAG,
   },
+  preset: "mc_dropout",
   defaults: {
-    epochs: 20,
     lr: 1e-3,
     models_dir: "models/mc_dropout",
     results_dir: "results/mc_dropout",

@@ -49,10 +49,9 @@ export const script: TrainScript = {
       help: "clip gradient norms above mean + k·std of the last 1000 (0 = no clipping)",
     },
   },
+  preset: "sghmc",
   defaults: {
-    epochs: 250,
     lr: SGHMC_DEFAULTS.lr,
-    batch_size: 256,
     eval_samples: 10,
     models_dir: "models/sghmc",
     results_dir: "results/sghmc",

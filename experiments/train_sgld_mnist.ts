@@ -31,8 +31,8 @@ export const script: TrainScript = {
     "(θ ← θ − (lr/2)·∇U + N(0, lr), ∇U the minibatch estimate of the full-data potential with " +
     "a Gaussian prior), or pSGLD with --use_preconditioning True. After --burn_in epochs a " +
     "weight sample is collected every --sample_freq epochs and streamed to " +
-    "<models_dir>/samples/; predictions average the samples. Default --lr: 1e-5 (SGLD), 1e-3 " +
-    "(pSGLD). Writes per-epoch metrics, final test metrics, a training-curve SVG and the model.",
+    "<models_dir>/samples/; predictions average the samples. The defaults (lr, schedule, epochs) " +
+    "differ between SGLD and pSGLD. Writes per-epoch metrics, final test metrics, a training-curve SVG and the model.",
   flags: {
     use_preconditioning: {
       type: "boolean",
@@ -49,9 +49,8 @@ export const script: TrainScript = {
     burn_in: { ...SGMCMC_FLAGS.burn_in, default: SGLD_DEFAULTS.burnIn },
     sample_freq: { ...SGMCMC_FLAGS.sample_freq, default: SGLD_DEFAULTS.sampleFreq },
   },
+  preset: (f) => f.use_preconditioning ? "psgld" : "sgld",
   defaults: {
-    epochs: 30,
-    batch_size: 128,
     eval_samples: 10,
     models_dir: "models/sgld",
     results_dir: "results/sgld",

@@ -28,6 +28,8 @@ Deno.test({
       "1",
       "--burn_in",
       "0",
+      "--cycles", // the table's cyclical schedule, one cycle in the one epoch
+      "1",
       "--test_samples",
       "5",
       "--models_dir",
@@ -62,6 +64,7 @@ Deno.test({
       "--epochs=2",
       "--burn_in=1",
       "--sample_freq=1",
+      "--cycles=1",
       "--models_dir",
       join(tmp, "m"),
       "--results_dir",
@@ -87,4 +90,8 @@ Deno.test("SG-MCMC scripts refuse bad input with exit code 2 naming the flag", a
   const r2 = await run("train_sgld_mnist.ts", ["--sample_freq", "0"]);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /--sample_freq must be ≥ 1/);
+  // The table's 12 cycles do not fit 3 epochs.
+  const r3 = await run("train_sgld_mnist.ts", ["--epochs", "3"]);
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /--cycles \(12\) must be at most the epochs after burn-in \(3\)/);
 });

@@ -83,7 +83,7 @@ Deno.test("-h explains every flag with its default", async () => {
   ) {
     assert.ok(r.stdout.includes(flag), flag);
   }
-  assert.match(r.stdout, /--epochs <int>\s+training epochs \(default: 20\)/);
+  assert.match(r.stdout, /--epochs <int>\s+training epochs \(default: 10\)/);
 });
 
 Deno.test("flag parsing: kebab-case, boolean forms, choices", () => {

@@ -59,6 +59,16 @@ export function validateSgmcmcFlags(f: FlagValues): void {
       `--burn_in (${f.burn_in}) must be smaller than --epochs (${f.epochs}): no sample would be collected`,
     );
   }
+  // Samples are taken at epoch ends that fall in a cycle's sampling stage: cycles shorter than
+  // an epoch would mostly end between epochs and collect nothing.
+  const after = Number(f.epochs) - Number(f.burn_in);
+  if (f.schedule === "cyclical" && Number(f.cycles) > after) {
+    throw new CliError(
+      `--cycles (${f.cycles}) must be at most the epochs after burn-in (${after}): samples are ` +
+        `taken at the end of epochs in a cycle's sampling stage, so a cycle shorter than an ` +
+        `epoch collects none; give more --epochs, fewer --cycles or --schedule fixed`,
+    );
+  }
 }
 
 /** Method settings from the shared flags. */

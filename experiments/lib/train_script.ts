@@ -23,6 +23,7 @@ import { disposePrediction } from "../../core/likelihood.ts";
 import type { Method, NetSpec } from "../../core/method.ts";
 import { acquireDirLock } from "../../core/lock.ts";
 import { LR_SCHEDULES } from "../../core/optim.ts";
+import { METHODS } from "../../methods/registry.ts";
 import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
 import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
@@ -107,6 +108,15 @@ export interface TrainScript {
   flags: FlagSpecs;
   /** Defaults of common flags for this method (epochs, lr, dirs…). */
   defaults: Partial<Record<keyof typeof COMMON_FLAGS, number | string | boolean>>;
+  /**
+   * Registry key (or a function of the flags parsed with the script's own
+   * defaults, e.g. pSGLD for `--use_preconditioning`) whose `full` budget
+   * replaces the defaults: its epochs, batch size and every setting (as the
+   * snake_case flag: `weightDecay` → `--weight_decay`), so that the script
+   * run without flags trains what the MNIST table reports. Flags given on the
+   * command line still win.
+   */
+  preset?: string | ((f: FlagValues) => string);
   /** Extra validation of the parsed flags (throw {@linkcode CliError}). */
   validate?: (f: FlagValues) => void;
   /** Builds the method from the network and the parsed flags. */
@@ -174,6 +184,57 @@ export function parseHidden(s: string, flag = "--hidden"): number[] {
 }
 
 /**
+ * The flags of a training script with their defaults for `args`: the
+ * script's own, then its {@linkcode TrainScript.preset} (the registry's full
+ * budget), with the help description saying which budget that is. Throws if
+ * a registry setting has no flag (a script that cannot reproduce its row).
+ *
+ * @example
+ * ```ts
+ * import { scriptFlags } from "./train_script.ts";
+ * const { specs } = scriptFlags({
+ *   name: "t.ts", description: "", flags: {}, defaults: {}, build: () => { throw 0; },
+ * }, []);
+ * specs.batch_size.default; // 128
+ * ```
+ */
+export function scriptFlags(
+  script: TrainScript,
+  args: string[],
+): { specs: FlagSpecs; description: string; preset?: string } {
+  const specs: FlagSpecs = { ...script.flags };
+  for (const [k, s] of Object.entries(COMMON_FLAGS)) {
+    specs[k] = { ...s, default: script.defaults[k] ?? s.default };
+  }
+  if (script.preset === undefined) return { specs, description: script.description };
+  let key = script.preset;
+  if (typeof key === "function") {
+    // First pass without -h: the preset may depend on a flag (bad values fail here as later).
+    const first = args.filter((a) => a !== "-h" && a !== "--help");
+    key = key(parseFlags(first, specs, { name: script.name, description: "" })!);
+  }
+  const entry = METHODS[key];
+  if (!entry) throw new Error(`${script.name}: preset ${key} is not a registry key`);
+  const set = (flag: string, value: unknown, from: string) => {
+    if (!(flag in specs)) {
+      throw new Error(`${script.name}: the registry's ${key}.full.${from} has no flag --${flag}`);
+    }
+    specs[flag] = { ...specs[flag], default: value as number | string | boolean };
+  };
+  set("epochs", entry.full.epochs, "epochs");
+  set("batch_size", entry.full.batchSize, "batchSize");
+  for (const [k, v] of Object.entries(entry.full.settings ?? {})) set(snakeCase(k), v, k);
+  const description = `${script.description} Defaults: the MNIST table's ${entry.label} row ` +
+    `(the registry's full budget); flags given here replace them.`;
+  return { specs, description, preset: key };
+}
+
+/** `cycleExplore` → `cycle_explore`. */
+function snakeCase(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
  * Runs a training script with `args`. Returns `null` after `-h`.
  *
  * @example
@@ -186,11 +247,8 @@ export async function runTrainScript(
   script: TrainScript,
   args: string[] = Deno.args,
 ): Promise<TrainRunResult | null> {
-  const specs: FlagSpecs = { ...script.flags };
-  for (const [k, s] of Object.entries(COMMON_FLAGS)) {
-    specs[k] = { ...s, default: script.defaults[k] ?? s.default };
-  }
-  const f = parseFlags(args, specs, { name: script.name, description: script.description });
+  const { specs, description } = scriptFlags(script, args);
+  const f = parseFlags(args, specs, { name: script.name, description });
   if (!f) return null;
   script.validate?.(f);
   const hidden = parseHidden(String(f.hidden));
