@@ -17,11 +17,11 @@ import type { NetSpec, StepInfo, TensorBatch } from "../core/method.ts";
 import { Rng } from "../core/rng.ts";
 import { buildPsgld, buildSgld, type SgmcmcMethod } from "../methods/sgld.ts";
 import { buildSghmc } from "../methods/sghmc.ts";
-import { checkBurnIn } from "../methods/sgmcmc/chain.ts";
+import { type ChainSettings, checkCollects } from "../methods/sgmcmc/chain.ts";
 import { CLIP_BLOCK, CLIP_WINDOW, ClipWindow, NO_CLIP } from "../methods/sgmcmc/clip.ts";
 import { psgldKernel, SGHMC_MASS, sghmcKernel, sgldKernel } from "../methods/sgmcmc/kernels.ts";
 import { pickSamples } from "../methods/sgmcmc/predict.ts";
-import { collectsAt, scheduleAt } from "../methods/sgmcmc/schedule.ts";
+import { collectsAt, samplesCollected, scheduleAt } from "../methods/sgmcmc/schedule.ts";
 import { hostRun, psgldRef, sghmcRef, sghmcRefInit, sgldRef } from "./sgmcmc_reference.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
@@ -416,6 +416,7 @@ Deno.test("cyclical SGHMC adapts the mass while exploring and freezes it while s
     priorSig: 0.5,
     noiseStd: 0.5,
     burnIn: 0,
+    sampleFreq: 1, // a run must collect a sample (epochs 1 and 3 end in sampling stages)
     clipStdMul: 0,
     schedule: "cyclical",
     cycles: 2,
@@ -574,7 +575,11 @@ Deno.test("bad settings are clear errors", async () => {
   );
   assert.throws(() => buildSghmc(spec, { friction: 0 }), /friction/);
   assert.throws(() => buildSgld(spec, { noiseStd: 0.1 }), /homoscedastic regression/);
-  assert.throws(() => checkBurnIn(5, 5), /burn_in \(5 epochs\) must be smaller than epochs \(5\)/);
+  const chainSettings = buildSgld(spec, {}).settings as unknown as ChainSettings;
+  assert.throws(
+    () => checkCollects({ ...chainSettings, burnIn: 5 }, 5, 10),
+    /burn_in \(5 epochs\) must be smaller than epochs \(5\)/,
+  );
   // burn-in ≥ epochs is refused at the first step, before any update
   const m = buildSgld(spec, { burnIn: 10 });
   m.init(0);
@@ -587,4 +592,58 @@ Deno.test("bad settings are clear errors", async () => {
   assert.deepEqual(await m.current(), before);
   tf.dispose([x, y]);
   m.dispose();
+});
+
+Deno.test("the chain collects exactly the samples samplesCollected predicts, and refuses runs that collect none", async () => {
+  const spec: NetSpec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" };
+  const x = tf.tensor2d([[0, 1], [1, 0]]), y = tf.tensor1d([1, 0], "int32");
+  const batch = { x, y, n: 2 };
+  // 7 epochs of 3 steps in 2 cycles of 11 steps: sampling stages at steps 7-10 and 18-20;
+  // epoch ends at steps 2, 5, 8, 11, 14, 17, 20 → epochs 2 and 6 collect.
+  const cyc = { schedule: "cyclical" as const, cycles: 2, cycleExplore: 0.6, burnIn: 0 };
+  const cases: [Record<string, unknown>, number, number[]][] = [
+    [cyc, 7, [2, 6]],
+    [{ ...cyc, burnIn: 3 }, 7, [6]],
+    [{ burnIn: 2, sampleFreq: 2 }, 7, [2, 4, 6]],
+  ];
+  for (const [settings, epochs, want] of cases) {
+    const m = buildSgld(spec, { lr: 1e-3, ...settings });
+    m.init(0);
+    const bpe = 3;
+    assert.equal(
+      samplesCollected(m.settings as unknown as ChainSettings, epochs, bpe),
+      want.length,
+      JSON.stringify(settings),
+    );
+    for (let e = 0; e < epochs; e++) {
+      const i: StepInfo = { datasetSize: 2, epoch: e, step: 0, batchesPerEpoch: bpe, epochs };
+      for (let k = 0; k < bpe; k++) await step(m, batch, { ...i, step: k });
+      await m.endEpoch!(e, i);
+    }
+    assert.deepEqual(m.store.entries.map((en) => en.epoch), want, JSON.stringify(settings));
+    m.dispose();
+  }
+  // 7 cycles of 3 steps over 2 epochs of 10: the epochs end at steps 9 and 19, 0 and 1 steps
+  // into a cycle, both exploring. A library user (not only the scripts' flag check) gets the
+  // error at the first step, before any update.
+  const m = buildSgld(spec, {
+    lr: 1e-3,
+    schedule: "cyclical",
+    cycles: 7,
+    cycleExplore: 0.8,
+    burnIn: 0,
+  });
+  m.init(0);
+  const before = await m.current();
+  assert.equal(samplesCollected(m.settings as unknown as ChainSettings, 2, 10), 0);
+  await assert.rejects(
+    async () =>
+      await m.step(batch, { datasetSize: 2, epoch: 0, step: 0, batchesPerEpoch: 10, epochs: 2 }),
+    (e: Error) =>
+      e instanceof RangeError && /no sample would be collected/.test(e.message) &&
+      /cycles 7/.test(e.message) && /2 epochs of 10 steps/.test(e.message),
+  );
+  assert.deepEqual(await m.current(), before);
+  m.dispose();
+  tf.dispose([x, y]);
 });

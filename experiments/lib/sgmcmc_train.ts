@@ -60,7 +60,9 @@ export function validateSgmcmcFlags(f: FlagValues): void {
     );
   }
   // Samples are taken at epoch ends that fall in a cycle's sampling stage: cycles shorter than
-  // an epoch would mostly end between epochs and collect nothing.
+  // an epoch would mostly end between epochs and collect nothing. This flag-level rule fails
+  // before the data load; the chain's exact count (`checkCollects` in methods/sgmcmc/chain.ts,
+  // which also guards library callers) refuses any run that would collect no sample at all.
   const after = Number(f.epochs) - Number(f.burn_in);
   if (f.schedule === "cyclical" && Number(f.cycles) > after) {
     throw new CliError(

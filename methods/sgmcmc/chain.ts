@@ -50,7 +50,13 @@ import { hostToFlat, vecToHost } from "../../core/vectors.ts";
 import { APPLY_MASK } from "./kernels.ts";
 import { pickSamples, predictSamples } from "./predict.ts";
 import { type SampleLayout, SampleStore, type WeightSample } from "./sample_store.ts";
-import { checkSchedule, collectsAt, scheduleAt, type ScheduleSettings } from "./schedule.ts";
+import {
+  checkSchedule,
+  collectsAtEnd,
+  samplesCollected,
+  scheduleAt,
+  type ScheduleSettings,
+} from "./schedule.ts";
 
 /** Settings every SG-MCMC method has (after defaults). */
 export interface ChainSettings extends ScheduleSettings {
@@ -223,18 +229,30 @@ export function checkChainSettings(s: ChainSettings): void {
 }
 
 /**
- * Checks that a run of `epochs` epochs collects at least one sample.
+ * Checks that a run of `epochs` epochs of `batchesPerEpoch` steps collects at
+ * least one sample, throwing a `RangeError` that names the settings to change:
+ * burn-in as long as the run, or cyclical-schedule cycles whose sampling
+ * stages all fall between epoch ends (samples are taken at epoch ends).
  *
  * @example
  * ```ts
- * import { checkBurnIn } from "./chain.ts";
- * checkBurnIn(20, 250); // fine
+ * import { checkCollects } from "./chain.ts";
+ * import { SGLD_DEFAULTS } from "@bayes/nn/methods/sgld";
+ * checkCollects(SGLD_DEFAULTS, 250, 469); // fine
  * ```
  */
-export function checkBurnIn(burnIn: number, epochs: number): void {
-  if (burnIn >= epochs) {
+export function checkCollects(s: ChainSettings, epochs: number, batchesPerEpoch: number): void {
+  if (s.burnIn >= epochs) {
     throw new RangeError(
-      `burn_in (${burnIn} epochs) must be smaller than epochs (${epochs}): no sample would be collected`,
+      `burn_in (${s.burnIn} epochs) must be smaller than epochs (${epochs}): no sample would be collected`,
+    );
+  }
+  if (samplesCollected(s, epochs, batchesPerEpoch) === 0) {
+    throw new RangeError(
+      `no sample would be collected: samples are taken at the end of epochs in a sampling stage, ` +
+        `and with schedule ${s.schedule}, cycles ${s.cycles}, cycle_explore ${s.cycleExplore}, ` +
+        `burn_in ${s.burnIn} and sample_freq ${s.sampleFreq} over ${epochs} epochs of ` +
+        `${batchesPerEpoch} steps none does; give more epochs or fewer cycles`,
     );
   }
 }
@@ -283,7 +301,7 @@ export function buildChain(
   });
   const fixedLogNoise = s.noiseStd !== undefined ? Math.log(s.noiseStd) : undefined;
   let st: ChainState | undefined;
-  let checkedEpochs = -1;
+  let checkedRun = "";
 
   const need = (): ChainState => {
     if (!st) throw new Error(`${name}: call init(seed) before step/predict`);
@@ -350,9 +368,10 @@ export function buildChain(
     },
     async step(batch: TensorBatch, info: StepInfo): Promise<StepResult> {
       const c = need();
-      if (info.epochs !== checkedEpochs) {
-        checkBurnIn(s.burnIn, info.epochs);
-        checkedEpochs = info.epochs;
+      const run = `${info.epochs}/${info.batchesPerEpoch}`;
+      if (run !== checkedRun) {
+        checkCollects(s, info.epochs, info.batchesPerEpoch);
+        checkedRun = run;
       }
       const clock = scheduleOf(info);
       const sched = scheduleAt(s, clock);
@@ -403,9 +422,9 @@ export function buildChain(
       return r;
     },
     async endEpoch(epoch: number, info: StepInfo): Promise<void> {
-      const endClock = scheduleOf({ ...info, step: info.batchesPerEpoch - 1 });
-      const sampling = scheduleAt(s, endClock).sampling;
-      if (collectsAt(epoch, s, sampling)) await store.add(await current(), epoch);
+      if (collectsAtEnd(epoch, s, info.epochs, info.batchesPerEpoch)) {
+        await store.add(await current(), epoch);
+      }
     },
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {
       const c = need();

@@ -144,3 +144,52 @@ export interface CollectSettings {
 export function collectsAt(epoch: number, c: CollectSettings, sampling = true): boolean {
   return sampling && epoch >= c.burnIn && (epoch - c.burnIn) % c.sampleFreq === 0;
 }
+
+/**
+ * Whether the chain collects a sample at the end of zero-based `epoch` of a
+ * run of `epochs` epochs of `batchesPerEpoch` steps: {@link collectsAt}, with
+ * the sampling stage read from the schedule at the epoch's last step.
+ *
+ * @example
+ * ```ts
+ * import { collectsAtEnd } from "./schedule.ts";
+ * const s = { schedule: "cyclical" as const, lr: 1e-3, decayB: 1, decayGamma: 1, cycles: 2, cycleExplore: 0.5, burnIn: 0, sampleFreq: 1 };
+ * collectsAtEnd(0, s, 4, 10); // false: epoch 0 ends half way through the first cycle's exploration
+ * collectsAtEnd(1, s, 4, 10); // true: the end of the first cycle
+ * ```
+ */
+export function collectsAtEnd(
+  epoch: number,
+  s: ScheduleSettings & CollectSettings,
+  epochs: number,
+  batchesPerEpoch: number,
+): boolean {
+  const clock = {
+    t: epoch * batchesPerEpoch + batchesPerEpoch - 1,
+    total: Math.max(1, epochs * batchesPerEpoch),
+  };
+  return collectsAt(epoch, s, scheduleAt(s, clock).sampling);
+}
+
+/**
+ * How many samples a run of `epochs` epochs of `batchesPerEpoch` steps
+ * collects (before any `maxSamples` thinning): the epochs where
+ * {@link collectsAtEnd} holds.
+ *
+ * @example
+ * ```ts
+ * import { samplesCollected } from "./schedule.ts";
+ * const s = { schedule: "cyclical" as const, lr: 1e-3, decayB: 1, decayGamma: 1, cycles: 12, cycleExplore: 0.8, burnIn: 0, sampleFreq: 1 };
+ * samplesCollected(s, 60, 469); // 12: one per cycle
+ * samplesCollected({ ...s, cycles: 7 }, 2, 10); // 0: both epochs end early in a 3-step cycle
+ * ```
+ */
+export function samplesCollected(
+  s: ScheduleSettings & CollectSettings,
+  epochs: number,
+  batchesPerEpoch: number,
+): number {
+  let n = 0;
+  for (let e = 0; e < epochs; e++) if (collectsAtEnd(e, s, epochs, batchesPerEpoch)) n++;
+  return n;
+}
