@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { parseFlags } from "../core/cli.ts";
 import type { NetSpec } from "../core/method.ts";
 import { METHODS } from "../methods/registry.ts";
+import { type ChainSettings, checkCollects } from "../methods/sgmcmc/chain.ts";
+import { samplesCollected } from "../methods/sgmcmc/schedule.ts";
 import { scriptFlags, type TrainScript } from "../experiments/lib/train_script.ts";
 import { script as map } from "../experiments/train_map_mnist.ts";
 import { script as mcDropout } from "../experiments/train_mc_dropout_mnist.ts";
@@ -94,4 +96,16 @@ Deno.test("-h shows the preset's defaults and says where they come from", async 
   );
   assert.match(r.stdout, /--schedule <str>[^\n]*default: cyclical\)/);
   assert.match(r.stdout, /MNIST table's pSGLD row/);
+});
+
+Deno.test("the samplers' full MNIST budgets collect the samples the registry states", () => {
+  // The registry's comments and the README give these counts (60,000 training digits).
+  const want: Record<string, number> = { sgld: 12, psgld: 18, sghmc: 58 };
+  for (const [key, n] of Object.entries(want)) {
+    const e = METHODS[key];
+    const s = e.build(SPEC, e.full.settings).settings as unknown as ChainSettings;
+    const bpe = Math.ceil(60000 / e.full.batchSize);
+    assert.equal(samplesCollected(s, e.full.epochs, bpe), n, key);
+    checkCollects(s, e.full.epochs, bpe);
+  }
 });
