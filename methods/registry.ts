@@ -172,8 +172,9 @@ export const METHODS: Record<string, MethodEntry> = {
     label: "SGHMC",
     build: (spec, s) => buildSghmc(spec, s),
     // Cyclical step size, peak 1e-2 (the reference's lr), 5-epoch cycles, two samples at
-    // the end of each: 1.53% test error on MNIST after 150 epochs (58 samples; 1.62% after
-    // 100). The reference's fixed lr 1e-2 drifted (training error ~3.5%); fixed 3e-3 gave
+    // the end of each: 1.53% test error on MNIST after 150 epochs with an earlier version of
+    // the script (58 samples; 1.62% after 100); the MNIST table's run of this budget: 1.66%,
+    // LL -518.8. The reference's fixed lr 1e-2 drifted (training error ~3.5%); fixed 3e-3 gave
     // 2.22% after 30 epochs.
     full: {
       epochs: 150,
