@@ -52,6 +52,7 @@ import { pickSamples, predictSamples } from "./predict.ts";
 import { type SampleLayout, SampleStore, type WeightSample } from "./sample_store.ts";
 import {
   checkSchedule,
+  clockAt,
   collectsAtEnd,
   samplesCollected,
   scheduleAt,
@@ -252,7 +253,8 @@ export function checkCollects(s: ChainSettings, epochs: number, batchesPerEpoch:
       `no sample would be collected: samples are taken at the end of epochs in a sampling stage, ` +
         `and with schedule ${s.schedule}, cycles ${s.cycles}, cycle_explore ${s.cycleExplore}, ` +
         `burn_in ${s.burnIn} and sample_freq ${s.sampleFreq} over ${epochs} epochs of ` +
-        `${batchesPerEpoch} steps none does; give more epochs or fewer cycles`,
+        `${batchesPerEpoch} steps none does; give more epochs, fewer cycles, a smaller ` +
+        `cycle_explore or sample_freq 1`,
     );
   }
 }
@@ -301,7 +303,7 @@ export function buildChain(
   });
   const fixedLogNoise = s.noiseStd !== undefined ? Math.log(s.noiseStd) : undefined;
   let st: ChainState | undefined;
-  let checkedRun = "";
+  let checked = { epochs: -1, batchesPerEpoch: -1 };
 
   const need = (): ChainState => {
     if (!st) throw new Error(`${name}: call init(seed) before step/predict`);
@@ -344,10 +346,6 @@ export function buildChain(
     return out;
   };
   const current = (): Promise<WeightSample> => need().theta.toSegments();
-  const scheduleOf = (info: StepInfo) => ({
-    t: info.epoch * info.batchesPerEpoch + info.step,
-    total: Math.max(1, info.epochs * info.batchesPerEpoch),
-  });
   const logNoiseOf = (ws: readonly tf.Tensor[]): tf.Tensor | undefined => {
     if (sampledNoise) return ws[layout.index("log_noise")];
     return fixedLogNoise !== undefined ? tf.scalar(fixedLogNoise) : undefined;
@@ -368,12 +366,11 @@ export function buildChain(
     },
     async step(batch: TensorBatch, info: StepInfo): Promise<StepResult> {
       const c = need();
-      const run = `${info.epochs}/${info.batchesPerEpoch}`;
-      if (run !== checkedRun) {
+      if (info.epochs !== checked.epochs || info.batchesPerEpoch !== checked.batchesPerEpoch) {
         checkCollects(s, info.epochs, info.batchesPerEpoch);
-        checkedRun = run;
+        checked = { epochs: info.epochs, batchesPerEpoch: info.batchesPerEpoch };
       }
-      const clock = scheduleOf(info);
+      const clock = clockAt(info.epoch, info.step, info.epochs, info.batchesPerEpoch);
       const sched = scheduleAt(s, clock);
       const noiseOn = s.noise && sched.sampling;
       let errors: tf.Scalar | undefined;

@@ -98,6 +98,25 @@ export function cyclePosition(clock: ScheduleClock, cycles: number): number {
 }
 
 /**
+ * The clock of step `step` of zero-based `epoch` in a run of `epochs` epochs
+ * of `batchesPerEpoch` steps.
+ *
+ * @example
+ * ```ts
+ * import { clockAt } from "./schedule.ts";
+ * clockAt(2, 5, 10, 100); // { t: 205, total: 1000 }
+ * ```
+ */
+export function clockAt(
+  epoch: number,
+  step: number,
+  epochs: number,
+  batchesPerEpoch: number,
+): ScheduleClock {
+  return { t: epoch * batchesPerEpoch + step, total: Math.max(1, epochs * batchesPerEpoch) };
+}
+
+/**
  * The step size at a step, and whether the step is in a sampling stage.
  *
  * @example
@@ -164,10 +183,7 @@ export function collectsAtEnd(
   epochs: number,
   batchesPerEpoch: number,
 ): boolean {
-  const clock = {
-    t: epoch * batchesPerEpoch + batchesPerEpoch - 1,
-    total: Math.max(1, epochs * batchesPerEpoch),
-  };
+  const clock = clockAt(epoch, batchesPerEpoch - 1, epochs, batchesPerEpoch);
   return collectsAt(epoch, s, scheduleAt(s, clock).sampling);
 }
 
