@@ -1,6 +1,7 @@
 /**
  * Train a bootstrap ensemble of MAP networks on MNIST: `--n_nets` networks,
- * each on its own random `--subsample` fraction of the training set.
+ * each on its own random `--subsample` fraction of the training set (the
+ * MNIST table's row: 1, every member on all the digits; the reference: 0.8).
  *
  *     deno task train:ensemble --n_nets 10 --epochs 10 --subsample 0.8
  *     deno run -A experiments/train_bootstrap_ensemble_mnist.ts -h
