@@ -16,6 +16,11 @@
  *       --methods mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace      # the citable run
  *     deno run -A experiments/uci.ts --protocol splits --splits 5 --datasets yacht,energy
  *
+ * `--noise homoscedastic` replaces the log σ(x) head with one learnt
+ * global log σ per network (the likelihood of Gal's and Hernández-Lobato's
+ * networks); its rows keep their own `--results_dir` (a run with the other
+ * noise model there is refused, as for any other setting).
+ *
  * Features and target are standardised with the statistics of the rows a
  * model is trained on; the network is `d → n_hidden → 2` with ReLU
  * (`--hidden`, else the set's `n_hidden.txt`, else 50 units), trained with
@@ -248,6 +253,12 @@ const FLAGS: FlagSpecs = {
     default: 3,
     min: 0,
     help: "retrain a diverged fit at most this many times (new seed; from the 2nd, half the lr)",
+  },
+  noise: {
+    type: "string",
+    default: "heteroscedastic",
+    choices: ["heteroscedastic", "homoscedastic"],
+    help: "the likelihood's noise: a learnt log σ(x) head, or one learnt global log σ",
   },
   jobs: {
     type: "int",
@@ -489,6 +500,7 @@ async function main(): Promise<void> {
     throw new CliError("--max_steps caps the quick and capped budgets, not --budget registry");
   }
   const gridSize = String(f.grid) as GridSize;
+  const noise = String(f.noise) as "heteroscedastic" | "homoscedastic";
   const maxRestarts = Number(f.max_restarts);
   const tuneFor = (p: Protocol) =>
     f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
@@ -499,6 +511,9 @@ async function main(): Promise<void> {
     budgetName,
     Number.isFinite(maxSteps) ? maxSteps : null,
     ctx.seed,
+    // Rows of both noise models never share a table; the default adds nothing, so results
+    // written before --noise existed stay this run's.
+    ...(noise === "heteroscedastic" ? [] : [noise]),
   ]);
   const found = await readEarlier(jsonPath);
   // Rows of an earlier run with the same mode, budget and seed that this run does not redo
@@ -507,8 +522,9 @@ async function main(): Promise<void> {
   if (found.rows.length > 0 && !same) {
     // Hours of rows would go at the first save: replace them only when asked to.
     const what = (run: string) => {
-      const [mode, budget, steps, seed] = JSON.parse(run);
-      return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}`;
+      const [mode, budget, steps, seed, noise = "heteroscedastic"] = JSON.parse(run);
+      return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}, ` +
+        `noise ${noise}`;
     };
     const msg = `${jsonPath} holds ${found.rows.length} row(s) from a run with other settings ` +
       `(${what(found.run)}; this run: ${what(thisRun)})`;
@@ -547,7 +563,7 @@ async function main(): Promise<void> {
       hidden: [2],
       outputDim: 1,
       task: "regression",
-      noise: "heteroscedastic",
+      noise,
     }, regressionBudget(entry, f).settings);
     m?.dispose();
     return m !== undefined;
@@ -580,6 +596,8 @@ async function main(): Promise<void> {
       const seed = ctx.seed * 1000 + fold;
       const config = hash(JSON.stringify({
         v: 2,
+        // Only a non-default noise enters the hash: rows of earlier runs stay reusable.
+        ...(noise === "heteroscedastic" ? {} : { noise }),
         seed,
         k: protocol === "cv" ? k : 0,
         hidden,
@@ -613,7 +631,7 @@ async function main(): Promise<void> {
           hidden: [hidden],
           outputDim: 1,
           task: "regression",
-          noise: "heteroscedastic",
+          noise,
         },
         budget,
         samples,
@@ -694,7 +712,7 @@ async function main(): Promise<void> {
 
   await writeCsv(join(ctx.resultsDir, "uci_summary.csv"), uciSummaryRows(rows, UCI_METRICS));
   const md: string[] = [
-    `# UCI regression (heteroscedastic, one hidden layer)${budgetMark(ctx.full)}`,
+    `# UCI regression (${noise}, one hidden layer)${budgetMark(ctx.full)}`,
     "",
   ];
   const figures: string[] = [];

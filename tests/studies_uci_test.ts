@@ -104,9 +104,48 @@ Deno.test({
     assert.equal(other.code, 2, other.stderr);
     assert.match(
       other.stderr,
-      /holds 16 row\(s\) from a run with other settings \(mode quick, budget quick, max_steps \d+, seed 0; this run: .*seed 7\)\. Writing here would replace them all: choose another --results_dir, or pass --retrain/,
+      /holds 16 row\(s\) from a run with other settings \(mode quick, budget quick, max_steps \d+, seed 0, noise heteroscedastic; this run: .*seed 7, noise heteroscedastic\)\. Writing here would replace them all: choose another --results_dir, or pass --retrain/,
     );
     assert.equal(await Deno.readTextFile(`${dir}/res/uci.json`), before);
+    // So would the other noise model: its rows never share a table with these.
+    const homo = await run([...args, "--noise=homoscedastic"]);
+    assert.equal(homo.code, 2, homo.stderr);
+    assert.match(homo.stderr, /seed 0, noise heteroscedastic; this run: .*noise homoscedastic\)/);
+    assert.equal(await Deno.readTextFile(`${dir}/res/uci.json`), before);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "uci.ts --noise homoscedastic: trains, and the table names the noise model",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const r = await run([
+      "--methods=map",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/res`,
+      "--datasets=yacht",
+      "--protocol=splits",
+      "--epochs=40",
+      "--noise=homoscedastic",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const { rows } = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`));
+    assert.equal(rows.length, 1);
+    for (const m of UCI_METRICS) assert.ok(Number.isFinite(rows[0][m]), m);
+    assert.ok(rows[0].test_rmse > 0.05 && rows[0].test_rmse < 20, JSON.stringify(rows[0]));
+    const md = await Deno.readTextFile(`${dir}/res/uci.md`);
+    assert.match(md, /# UCI regression \(homoscedastic, one hidden layer\)/);
+    // A bad value is named, with the choices.
+    const bad = await run([
+      "--noise=gaussian",
+      `--results_dir=${dir}/r2`,
+      `--models_dir=${dir}/m2`,
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--noise/);
+    assert.match(bad.stderr, /homoscedastic/);
     await Deno.remove(dir, { recursive: true });
   },
 });
