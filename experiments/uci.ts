@@ -336,12 +336,33 @@ interface Earlier {
   run: string;
 }
 
+/**
+ * The settings a results folder's rows share (mode, budget, step cap, seed,
+ * noise model), as one string; the default noise adds nothing, so results
+ * written before `--noise` existed keep their key.
+ */
+function runKey(
+  mode: unknown,
+  budget: unknown,
+  maxSteps: unknown,
+  seed: unknown,
+  noise: unknown,
+): string {
+  return JSON.stringify([
+    mode,
+    budget,
+    maxSteps,
+    seed,
+    ...(noise === "heteroscedastic" ? [] : [noise]),
+  ]);
+}
+
 async function readEarlier(path: string): Promise<Earlier> {
   try {
     const j = JSON.parse(await Deno.readTextFile(path));
     return {
       rows: Array.isArray(j.rows) ? j.rows as Row[] : [],
-      run: JSON.stringify([j.mode, j.budget, j.max_steps, j.seed]),
+      run: runKey(j.mode, j.budget, j.max_steps, j.seed, j.noise ?? "heteroscedastic"),
     };
   } catch {
     return { rows: [], run: "" };
@@ -506,15 +527,14 @@ async function main(): Promise<void> {
     f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
   const dataDir = f.data_dir as string | undefined;
   const jsonPath = join(ctx.resultsDir, "uci.json");
-  const thisRun = JSON.stringify([
+  // Rows of both noise models never share a table.
+  const thisRun = runKey(
     ctx.full ? "full" : "quick",
     budgetName,
     Number.isFinite(maxSteps) ? maxSteps : null,
     ctx.seed,
-    // Rows of both noise models never share a table; the default adds nothing, so results
-    // written before --noise existed stay this run's.
-    ...(noise === "heteroscedastic" ? [] : [noise]),
-  ]);
+    noise,
+  );
   const found = await readEarlier(jsonPath);
   // Rows of an earlier run with the same mode, budget and seed that this run does not redo
   // (other data sets, methods or splits) stay in the results, so a study can be run in parts.
@@ -551,6 +571,7 @@ async function main(): Promise<void> {
       budget: budgetName,
       max_steps: Number.isFinite(maxSteps) ? maxSteps : null,
       seed: ctx.seed,
+      noise,
       columns: UCI_COLUMNS,
       rows: all,
     });
