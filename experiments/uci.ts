@@ -577,7 +577,8 @@ async function main(): Promise<void> {
     });
   };
 
-  // Methods that cannot build a heteroscedastic regression network are skipped (once, logged).
+  // Methods that cannot build a regression network with this noise model are skipped (once,
+  // logged).
   const usable = ctx.methods.filter((entry) => {
     const m = buildRegression(entry, {
       inputDim: 1,
