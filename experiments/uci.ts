@@ -46,8 +46,9 @@
  * protocol with `--full` and nothing else): for each outer split, its
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
- * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`) is trained
- * on the inner training rows (standardised with their statistics) and
+ * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
+ * dropout=0.01,0.03,0.1` replaces an axis's values, and the rows' `config`
+ * hash with them) is trained on the inner training rows (standardised with their statistics) and
  * scored by its validation log-likelihood; the best is trained again on
  * the whole training split and evaluated on its test rows, which the
  * tuning never sees. The row
@@ -145,7 +146,14 @@ import {
   withEpochs,
 } from "./lib/regression_study_train.ts";
 import { budgetMark, wroteLine } from "./lib/report.ts";
-import { candidateText, type GridSize, uciGrid } from "./lib/uci_grid.ts";
+import {
+  candidateText,
+  type GridAxes,
+  type GridSize,
+  hasGridAxis,
+  parseGridAxes,
+  uciGrid,
+} from "./lib/uci_grid.ts";
 import { UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
 import { runUciJobs, type UciJobSpec } from "./lib/uci_pool.ts";
 import { currentBackend } from "../core/backend.ts";
@@ -247,6 +255,11 @@ const FLAGS: FlagSpecs = {
     choices: ["small", "full"],
     help: "tuning grid per method: small (4 candidates, MC dropout 8) or full (small × " +
       "epochs {½, 1})",
+  },
+  grid_axis: {
+    type: "string",
+    help: "replace grid axes' values: name=v1,v2,… (several: separated by ;), e.g. " +
+      "dropout=0.01,0.03,0.1",
   },
   max_restarts: {
     type: "int",
@@ -495,6 +508,36 @@ function progressLine(r: Row, total: number, eta: string): string {
     (restarts ? `; ${restarts} restart(s)` : "") + `; ETA ${eta}`;
 }
 
+/**
+ * `--grid_axis` checked against the run: it needs tuning, and each axis
+ * must belong to the grid of at least one method run (a typo would else
+ * silently tune the default grid).
+ */
+function gridAxesFor(text: string | undefined, keys: string[], tuning: boolean): GridAxes {
+  if (text === undefined) return {};
+  let axes: GridAxes;
+  try {
+    axes = parseGridAxes(text);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (!tuning) {
+    throw new CliError(
+      "--grid_axis changes the tuning grid, but this run does not tune: add --tune grid " +
+        "(or --full with --protocol splits)",
+    );
+  }
+  for (const name of Object.keys(axes)) {
+    if (!keys.some((k) => hasGridAxis(k, name))) {
+      throw new CliError(
+        `--grid_axis: axis "${name}" is in none of the grids of the methods run ` +
+          `(${keys.join(", ")})`,
+      );
+    }
+  }
+  return axes;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const ctx = await startStudy(
@@ -525,6 +568,11 @@ async function main(): Promise<void> {
   const maxRestarts = Number(f.max_restarts);
   const tuneFor = (p: Protocol) =>
     f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
+  const gridAxes = gridAxesFor(
+    f.grid_axis as string | undefined,
+    ctx.methods.map((m) => m.key),
+    protocols.some(tuneFor),
+  );
   const dataDir = f.data_dir as string | undefined;
   const jsonPath = join(ctx.resultsDir, "uci.json");
   // Rows of both noise models never share a table.
@@ -614,7 +662,7 @@ async function main(): Promise<void> {
         ? base.epochs
         : uciEpochs(base.epochs, outer.train.n, base.batchSize, maxSteps, base.minSteps);
       const budget = withEpochs(base, epochs);
-      const candidates = tune ? uciGrid(entry.key, gridSize, epochs) : undefined;
+      const candidates = tune ? uciGrid(entry.key, gridSize, epochs, gridAxes) : undefined;
       const seed = ctx.seed * 1000 + fold;
       const config = hash(JSON.stringify({
         v: 2,

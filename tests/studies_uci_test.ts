@@ -150,6 +150,51 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "uci.ts --grid_axis: tunes over the given values, and refuses what it cannot use",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const common = [`--models_dir=${dir}/models`, "--datasets=yacht", "--protocol=splits"];
+    const r = await run([
+      ...common,
+      "--methods=mc_dropout",
+      `--results_dir=${dir}/res`,
+      "--epochs=4",
+      "--test_samples=5",
+      "--tune=grid",
+      "--grid_axis=dropout=0.02,0.05,0.2; lr=0.004",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const { rows } = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`));
+    assert.equal(rows.length, 1);
+    // 3 dropout rates × 2 weight decays (the grid's own) × 1 learning rate.
+    const scores = JSON.parse(rows[0].grid_scores);
+    assert.equal(scores.length, 6, rows[0].grid_scores);
+    const chosen = JSON.parse(rows[0].chosen);
+    assert.ok([0.02, 0.05, 0.2].includes(chosen.dropout), rows[0].chosen);
+    assert.equal(chosen.lr, 0.004);
+    // Without tuning the flag would do nothing: refused. So is an axis no method run has.
+    for (
+      const [extra, msg] of [
+        [["--methods=mc_dropout", "--tune=none"], /this run does not tune: add --tune grid/],
+        [["--methods=map", "--tune=grid"], /axis "dropout" is in none of the grids .*\(map\)/],
+      ] as const
+    ) {
+      const bad = await run([
+        ...common,
+        ...extra,
+        `--results_dir=${dir}/r2`,
+        "--grid_axis=dropout=0.1",
+      ]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, msg);
+    }
+    await assert.rejects(Deno.stat(`${dir}/r2/uci.json`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
 Deno.test("uci.ts rejects an unknown data set with exit code 2", async () => {
   const dir = await Deno.makeTempDir();
   const r = await run(["--datasets", "boston", `--results_dir=${dir}/r`, `--models_dir=${dir}/m`]);

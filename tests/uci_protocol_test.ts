@@ -8,7 +8,7 @@ import { initBackend } from "../core/backend.ts";
 import { loadUci, parseIndexList, splitUci, type UciTable } from "../datasets/mod.ts";
 import { buildMap } from "../methods/map.ts";
 import { type MethodEntry, METHODS } from "../methods/registry.ts";
-import { uciGrid } from "../experiments/lib/uci_grid.ts";
+import { hasGridAxis, parseGridAxes, uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
 import {
   type RegressionBudget,
@@ -489,4 +489,42 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
   assert.equal(uciGrid("bbb_local", "full", 400).length, 8);
   assert.deepEqual(uciGrid("sghmc", "full", 7).map((c) => c.epochs), [4, 7, 4, 7, 4, 7, 4, 7]);
   assert.throws(() => uciGrid("nope", "small", 5), /no UCI grid for method "nope"/);
+});
+
+Deno.test("--grid_axis: parsed, checked, and replaces only the axes of that name", () => {
+  const axes = parseGridAxes(" dropout=0.01, 0.03 ,0.1 ; lr=1e-3");
+  assert.deepEqual(axes, { dropout: [0.01, 0.03, 0.1], lr: [0.001] });
+  const grid = uciGrid("mc_dropout", "small", 10, axes);
+  // dropout (3) × the grid's own weight decays (2) × lr (1), first axis slowest.
+  assert.deepEqual(
+    grid.map((c) => [c.settings.dropout, c.settings.weightDecay, c.settings.lr]),
+    [
+      [0.01, 1e-4, 1e-3],
+      [0.01, 1e-3, 1e-3],
+      [0.03, 1e-4, 1e-3],
+      [0.03, 1e-3, 1e-3],
+      [0.1, 1e-4, 1e-3],
+      [0.1, 1e-3, 1e-3],
+    ],
+  );
+  // A method without a dropout axis keeps its grid's values, lr replaced.
+  assert.deepEqual(uciGrid("sghmc", "small", 10, axes).map((c) => c.settings), [
+    { lr: 1e-3, friction: 0.05 },
+    { lr: 1e-3, friction: 0.2 },
+  ]);
+  assert.ok(hasGridAxis("bbb_flipout", "priorSigma"));
+  assert.ok(!hasGridAxis("map", "dropout"));
+  for (
+    const [text, msg] of [
+      ["", /expected name=v1,v2,…, found ""/],
+      ["0.1,0.2", /expected name=v1,v2,…, found "0.1,0.2"/],
+      ["dropout_rate=0.1", /no grid has an axis "dropout_rate"; axes: .*dropout/],
+      ["dropout=0.1,", /axis "dropout" expects comma-separated numbers, found "0.1,"/],
+      ["dropout=0.1,abc", /expects comma-separated numbers, found "0.1,abc"/],
+      ["dropout=0.1,0.1", /axis "dropout" repeats a value: 0.1,0.1/],
+      ["lr=1e-3;lr=3e-3", /axis "lr" given twice/],
+    ] as const
+  ) {
+    assert.throws(() => parseGridAxes(text), msg, text);
+  }
 });

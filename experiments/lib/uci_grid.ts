@@ -96,21 +96,104 @@ function family(key: string): string {
 }
 
 /**
+ * Whether `key`'s grid has an axis `name` (`bbb_*` keys share the `bbb`
+ * grid).
+ *
+ * @example
+ * ```ts
+ * import { hasGridAxis } from "./uci_grid.ts";
+ * hasGridAxis("mc_dropout", "dropout"); // true
+ * hasGridAxis("bbb_local", "dropout"); // false
+ * ```
+ */
+export function hasGridAxis(key: string, name: string): boolean {
+  return name in (UCI_GRID_AXES[family(key)] ?? {});
+}
+
+/**
+ * Axis values that replace a grid's own (`--grid_axis`): axis name → values.
+ *
+ * @example
+ * ```ts
+ * import type { GridAxes } from "./uci_grid.ts";
+ * const a: GridAxes = { dropout: [0.01, 0.03, 0.1] };
+ * ```
+ */
+export type GridAxes = Readonly<Record<string, readonly number[]>>;
+
+/**
+ * Parses `--grid_axis`: one or more `name=v1,v2,…` separated by `;`, each
+ * replacing the values of the axis of that name (e.g. a finer dropout axis).
+ * Values must be finite numbers, none repeated; an axis no grid has, or one
+ * given twice, is an error naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { parseGridAxes } from "./uci_grid.ts";
+ * parseGridAxes("dropout=0.01,0.03,0.1"); // { dropout: [0.01, 0.03, 0.1] }
+ * parseGridAxes("dropout=0.05; lr=1e-3,3e-3"); // { dropout: [0.05], lr: [0.001, 0.003] }
+ * ```
+ */
+export function parseGridAxes(text: string): GridAxes {
+  const known = new Set(Object.values(UCI_GRID_AXES).flatMap((a) => Object.keys(a)));
+  const out: Record<string, number[]> = {};
+  const parts = text.split(";").map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) {
+    throw new RangeError(`--grid_axis: expected name=v1,v2,…, found ${JSON.stringify(text)}`);
+  }
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? "" : part.slice(0, eq).trim();
+    if (!name) {
+      throw new RangeError(`--grid_axis: expected name=v1,v2,…, found ${JSON.stringify(part)}`);
+    }
+    if (!known.has(name)) {
+      throw new RangeError(
+        `--grid_axis: no grid has an axis "${name}"; axes: ${[...known].join(", ")}`,
+      );
+    }
+    if (name in out) throw new RangeError(`--grid_axis: axis "${name}" given twice`);
+    const raw = part.slice(eq + 1).split(",").map((s) => s.trim());
+    const values = raw.map(Number);
+    const bad = raw.filter((r, i) => r === "" || !Number.isFinite(values[i]));
+    if (bad.length || raw.length === 0) {
+      throw new RangeError(
+        `--grid_axis: axis "${name}" expects comma-separated numbers, found ` +
+          JSON.stringify(part.slice(eq + 1)),
+      );
+    }
+    if (new Set(values).size !== values.length) {
+      throw new RangeError(`--grid_axis: axis "${name}" repeats a value: ${raw.join(",")}`);
+    }
+    out[name] = values;
+  }
+  return out;
+}
+
+/**
  * The candidates of `key`'s grid for a budget of `epochs` epochs: the
  * cartesian product of the axes (first axis slowest), then, for `full`,
- * each point at ½ and 1 × `epochs` (at least 1 epoch). An unknown key is an
- * error naming the keys that have a grid.
+ * each point at ½ and 1 × `epochs` (at least 1 epoch). `axes` replaces the
+ * values of the grid's axes of the same names (axes the grid lacks are
+ * ignored: `--grid_axis dropout=…` leaves the other methods' grids alone).
+ * An unknown key is an error naming the keys that have a grid.
  *
  * @example
  * ```ts
  * import { uciGrid } from "./uci_grid.ts";
  * uciGrid("mc_dropout", "small", 400).length; // 8
+ * uciGrid("mc_dropout", "small", 400, { dropout: [0.01, 0.03, 0.1] }).length; // 12
  * uciGrid("bbb_local", "full", 400).map((c) => c.epochs); // [200, 400, 200, 400, …]
  * ```
  */
-export function uciGrid(key: string, size: GridSize, epochs: number): UciCandidate[] {
-  const axes = UCI_GRID_AXES[family(key)];
-  if (!axes) {
+export function uciGrid(
+  key: string,
+  size: GridSize,
+  epochs: number,
+  axes: GridAxes = {},
+): UciCandidate[] {
+  const own = UCI_GRID_AXES[family(key)];
+  if (!own) {
     throw new RangeError(
       `--tune grid: no UCI grid for method "${key}"; grids exist for ` +
         `${Object.keys(UCI_GRID_AXES).map((k) => (k === "bbb" ? "bbb_*" : k)).join(", ")}`,
@@ -120,7 +203,8 @@ export function uciGrid(key: string, size: GridSize, epochs: number): UciCandida
     throw new RangeError(`--grid: expected small or full, found ${JSON.stringify(size)}`);
   }
   let points: Record<string, number>[] = [{}];
-  for (const [name, values] of Object.entries(axes)) {
+  for (const [name, ownValues] of Object.entries(own)) {
+    const values = axes[name] ?? ownValues;
     points = points.flatMap((p) => values.map((v) => ({ ...p, [name]: v })));
   }
   const factors = size === "full" ? EPOCH_FACTORS : [1];
