@@ -3,7 +3,8 @@
 // models are all saved reads no training data; the models folder is locked; --methods "" is
 // rejected; the "wrote …" line has one format.
 import assert from "node:assert/strict";
-import { recordDifference } from "../experiments/lib/study.ts";
+import { modelDifference, recordDifference } from "../experiments/lib/study.ts";
+import { buildMap, MAP_DEFAULTS } from "../methods/map.ts";
 import { wroteLine } from "../experiments/lib/report.ts";
 import { lockHolder } from "./_process.ts";
 import { runScript } from "./_run_script.ts";
@@ -26,6 +27,37 @@ Deno.test("recordDifference names what differs; a missing record never matches",
     'data {"limit":null} → {"limit":300}',
   );
   assert.match(String(recordDifference(undefined, a)), /records no training settings/);
+});
+
+Deno.test("modelDifference: an explicit default is the same model, another value is not", () => {
+  const spec = { inputDim: 4, hidden: [3], outputDim: 2, task: "classification" as const };
+  const resolve = (settings: Record<string, unknown>) => {
+    const m = buildMap(spec, settings);
+    const out = { ...m.settings };
+    m.dispose();
+    return out;
+  };
+  // A model saved with no settings in its record, i.e. every default.
+  const saved = { study: { seed: 0, settings: {} }, settings: resolve({}) };
+  assert.equal(modelDifference(saved, { seed: 0, settings: {} }, resolve), null);
+  assert.equal(
+    modelDifference(saved, { seed: 0, settings: { lr: MAP_DEFAULTS.lr } }, resolve),
+    null,
+  );
+  assert.equal(
+    modelDifference(saved, { seed: 0, settings: { lr: 0.5 } }, resolve),
+    'settings {} → {"lr":0.5}',
+  );
+  // Other fields count whatever the settings resolve to.
+  assert.equal(
+    modelDifference(saved, { seed: 1, settings: { lr: MAP_DEFAULTS.lr } }, resolve),
+    'seed 0 → 1, settings {} → {"lr":0.001}',
+  );
+  // A manifest without resolved settings is compared as recorded.
+  assert.match(
+    String(modelDifference({ study: saved.study }, { seed: 0, settings: { lr: 1e-3 } }, resolve)),
+    /^settings \{\} → \{"lr":0.001\}$/,
+  );
 });
 
 Deno.test("wroteLine: one format for every script", () => {

@@ -331,6 +331,57 @@ export function recordDifference(saved: unknown, wanted: object): string | null 
 }
 
 /**
+ * What differs between a saved model and the wanted one: the
+ * {@linkcode recordDifference} of their records, except that settings
+ * written differently but equal once the method's defaults are applied (an
+ * explicit default added to, or dropped from, the registry) are the same
+ * model. `resolve` applies the defaults to the wanted settings; the saved
+ * side's are the manifest's `settings` (recorded after defaults).
+ *
+ * @example
+ * ```ts
+ * import { modelDifference } from "./study.ts";
+ * const resolve = (s: Record<string, unknown>) => ({ lr: 1e-3, ...s });
+ * const saved = { study: { seed: 0, settings: {} }, settings: { lr: 1e-3 } };
+ * modelDifference(saved, { seed: 0, settings: { lr: 1e-3 } }, resolve); // null
+ * modelDifference(saved, { seed: 0, settings: { lr: 2e-3 } }, resolve); // "settings {} → {\"lr\":0.002}"
+ * ```
+ */
+export function modelDifference(
+  saved: { study?: unknown; settings?: Readonly<Record<string, unknown>> },
+  wanted: object,
+  resolve: (settings: Record<string, unknown>) => Readonly<Record<string, unknown>>,
+): string | null {
+  const diff = recordDifference(saved.study, wanted);
+  if (diff === null || !saved.study || typeof saved.study !== "object" || !saved.settings) {
+    return diff;
+  }
+  const rest = recordDifference({ ...saved.study, settings: null }, { ...wanted, settings: null });
+  if (rest !== null) return diff;
+  const settings = ((wanted as { settings?: unknown }).settings ?? {}) as Record<string, unknown>;
+  return stable(resolve({ ...settings })) === stable(saved.settings) ? null : diff;
+}
+
+/** {@linkcode modelDifference} of a saved manifest for `entry`, resolving with its builder. */
+function savedDifference(
+  manifest: { info?: Record<string, unknown>; settings?: Record<string, unknown> } | undefined,
+  entry: MethodEntry,
+  record: StudyModelRecord,
+): string | null {
+  return modelDifference(
+    { study: manifest?.info?.study, settings: manifest?.settings },
+    record,
+    (settings) => {
+      // Building only applies the defaults: no parameters exist before init.
+      const m = entry.build(MNIST_SPEC, settings);
+      const resolved = { ...m.settings };
+      m.dispose();
+      return resolved;
+    },
+  );
+}
+
+/**
  * Folder of `entry`'s model in this study:
  * `<models_dir>/<quick|full>/seed<seed>/<key>`.
  *
@@ -400,7 +451,7 @@ export async function mnistModel(
     }
     // With --retrain the saved file is not even read (it may be damaged).
     const manifest = ctx.flags.retrain ? undefined : (await readSaved(dir)).manifest;
-    const diff = manifest ? recordDifference(manifest.info?.study, record) : "";
+    const diff = manifest ? savedDifference(manifest, entry, record) : "";
     if (manifest && diff === null) {
       const m = buildFromManifest(manifest);
       await loadMethod(dir, m);
@@ -418,7 +469,7 @@ export async function mnistModel(
   let resume = false;
   if (await exists(ckpt)) {
     const saved = await readSaved(dir, CHECKPOINT_FILE).catch(() => undefined);
-    const diff = saved ? recordDifference(saved.manifest.info?.study, record) : "unreadable";
+    const diff = saved ? savedDifference(saved.manifest, entry, record) : "unreadable";
     resume = diff === null && !ctx.flags.retrain;
     if (!resume) {
       await Deno.remove(ckpt);
@@ -530,14 +581,14 @@ export async function studyModelStatus(
   let why = "no saved model";
   const manifest = await readManifestJson(dir);
   if (manifest) {
-    const diff = recordDifference(manifest.info?.study, record);
+    const diff = savedDifference(manifest, entry, record);
     if (ctx.flags.retrain) why = "--retrain";
     else if (diff === null) return { action: "reuse", manifest };
     else why = `the saved model was trained differently (${diff})`;
   }
   if (!ctx.flags.retrain && await exists(join(dir, CHECKPOINT_FILE))) {
     const saved = await readSaved(dir, CHECKPOINT_FILE).catch(() => undefined);
-    if (saved && recordDifference(saved.manifest.info?.study, record) === null) {
+    if (saved && savedDifference(saved.manifest, entry, record) === null) {
       return { action: "resume", epoch: Number(saved.manifest.info.epoch ?? 0) };
     }
   }
