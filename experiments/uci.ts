@@ -47,8 +47,8 @@
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
  * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
- * dropout=0.01,0.03,0.1` replaces an axis's values, and the rows' `config`
- * hash with them) is trained on the inner training rows (standardised with their statistics) and
+ * dropout=0.01,0.03,0.1` replaces an axis's values; its rows keep their own
+ * `--results_dir`, as for `--noise`) is trained on the inner training rows (standardised with their statistics) and
  * scored by its validation log-likelihood; the best is trained again on
  * the whole training split and evaluated on its test rows, which the
  * tuning never sees. The row
@@ -360,6 +360,7 @@ function runKey(
   maxSteps: unknown,
   seed: unknown,
   noise: unknown,
+  gridAxis: unknown = null,
 ): string {
   return JSON.stringify([
     mode,
@@ -367,7 +368,22 @@ function runKey(
     maxSteps,
     seed,
     ...(noise === "heteroscedastic" ? [] : [noise]),
+    ...(gridAxis ? [{ grid_axis: gridAxis }] : []),
   ]);
+}
+
+/** A run key (see `runKey`) in words, for the refusal message. */
+function runWords(run: string): string {
+  const [mode, budget, steps, seed, ...rest] = JSON.parse(run);
+  const noise = rest.find((x: unknown) => typeof x === "string") ?? "heteroscedastic";
+  const axis = rest.find((x: unknown) => typeof x === "object")?.grid_axis;
+  return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}, ` +
+    `noise ${noise}${axis ? `, grid_axis ${axis}` : ""}`;
+}
+
+/** `--grid_axis` values as one canonical text (names sorted), e.g. `dropout=0.01,0.1`. */
+function axesText(axes: GridAxes): string {
+  return Object.keys(axes).sort().map((k) => `${k}=${axes[k].join(",")}`).join(";");
 }
 
 async function readEarlier(path: string): Promise<Earlier> {
@@ -375,7 +391,14 @@ async function readEarlier(path: string): Promise<Earlier> {
     const j = JSON.parse(await Deno.readTextFile(path));
     return {
       rows: Array.isArray(j.rows) ? j.rows as Row[] : [],
-      run: runKey(j.mode, j.budget, j.max_steps, j.seed, j.noise ?? "heteroscedastic"),
+      run: runKey(
+        j.mode,
+        j.budget,
+        j.max_steps,
+        j.seed,
+        j.noise ?? "heteroscedastic",
+        j.grid_axis ?? null,
+      ),
     };
   } catch {
     return { rows: [], run: "" };
@@ -384,23 +407,27 @@ async function readEarlier(path: string): Promise<Earlier> {
 
 /**
  * The sentence under a protocol's table saying how its rows' settings were
- * chosen, from the rows' `tune` column (`none`, `small`, `full`).
+ * chosen, from the rows' `tune` column (`none`, `small`, `full`) and the
+ * run's `--grid_axis` values.
  *
  * @example
  * ```ts
  * import { tuningNote } from "./uci.ts";
  * tuningNote([{ tune: "none" }] as never, "splits"); // "Settings: the registry's regression settings (no tuning).\n"
+ * tuningNote([{ tune: "small" }] as never, "splits", { dropout: [0.01, 0.1] }); // "… (grid `small` with dropout {0.01, 0.1} (`--grid_axis`), …"
  * ```
  */
-export function tuningNote(rows: readonly Row[], over: string): string {
+export function tuningNote(rows: readonly Row[], over: string, axes: GridAxes = {}): string {
   const grids = [...new Set(rows.map((r) => String(r.tune)))].filter((t) => t !== "none");
   if (grids.length === 0) return "Settings: the registry's regression settings (no tuning).\n";
   const some = grids.length > 0 && rows.some((r) => String(r.tune) === "none")
     ? " (some rows: the registry's settings, no tuning)"
     : "";
+  const replaced = Object.entries(axes).map(([name, v]) => `${name} {${v.join(", ")}}`);
   return `Settings chosen per ${over.slice(0, -1)} by the validation log-likelihood on an ` +
-    `80/20 split of its training rows (grid ${grids.map((g) => `\`${g}\``).join(", ")}, ` +
-    `\`chosen\` in uci.csv)${some}.\n`;
+    `80/20 split of its training rows (grid ${grids.map((g) => `\`${g}\``).join(", ")}` +
+    (replaced.length ? ` with ${replaced.join(", ")} (\`--grid_axis\`)` : "") +
+    `, \`chosen\` in uci.csv)${some}.\n`;
 }
 
 /** Identity of a row: protocol, data set, method and fold/split. */
@@ -575,13 +602,14 @@ async function main(): Promise<void> {
   );
   const dataDir = f.data_dir as string | undefined;
   const jsonPath = join(ctx.resultsDir, "uci.json");
-  // Rows of both noise models never share a table.
+  // Rows of both noise models, or of different --grid_axis values, never share a table.
   const thisRun = runKey(
     ctx.full ? "full" : "quick",
     budgetName,
     Number.isFinite(maxSteps) ? maxSteps : null,
     ctx.seed,
     noise,
+    axesText(gridAxes) || null,
   );
   const found = await readEarlier(jsonPath);
   // Rows of an earlier run with the same mode, budget and seed that this run does not redo
@@ -589,13 +617,8 @@ async function main(): Promise<void> {
   const same = found.run === thisRun;
   if (found.rows.length > 0 && !same) {
     // Hours of rows would go at the first save: replace them only when asked to.
-    const what = (run: string) => {
-      const [mode, budget, steps, seed, noise = "heteroscedastic"] = JSON.parse(run);
-      return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}, ` +
-        `noise ${noise}`;
-    };
     const msg = `${jsonPath} holds ${found.rows.length} row(s) from a run with other settings ` +
-      `(${what(found.run)}; this run: ${what(thisRun)})`;
+      `(${runWords(found.run)}; this run: ${runWords(thisRun)})`;
     if (!f.retrain) {
       throw new CliError(
         `${msg}. Writing here would replace them all: choose another --results_dir, or pass ` +
@@ -620,6 +643,7 @@ async function main(): Promise<void> {
       max_steps: Number.isFinite(maxSteps) ? maxSteps : null,
       seed: ctx.seed,
       noise,
+      grid_axis: axesText(gridAxes) || null,
       columns: UCI_COLUMNS,
       rows: all,
     });
@@ -801,7 +825,7 @@ async function main(): Promise<void> {
           "target units)",
         digits: { test_log_lik: 3, train_log_lik: 3, test_rmse: 3, train_rmse: 3 },
       }),
-      tuningNote(all, over),
+      tuningNote(all, over, gridAxes),
     );
     if (protocol === "splits" && pr.length > 0) {
       md.push(

@@ -174,6 +174,28 @@ Deno.test({
     const chosen = JSON.parse(rows[0].chosen);
     assert.ok([0.02, 0.05, 0.2].includes(chosen.dropout), rows[0].chosen);
     assert.equal(chosen.lr, 0.004);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/res/uci.json`));
+    assert.equal(saved.grid_axis, "dropout=0.02,0.05,0.2;lr=0.004");
+    assert.match(
+      await Deno.readTextFile(`${dir}/res/uci.md`),
+      /grid `small` with dropout \{0\.02, 0\.05, 0\.2\}, lr \{0\.004\} \(`--grid_axis`\)/,
+    );
+    // Rows of another grid never share the folder: refused, nothing written.
+    const before = await Deno.readTextFile(`${dir}/res/uci.json`);
+    const other = await run([
+      ...common,
+      "--methods=mc_dropout",
+      `--results_dir=${dir}/res`,
+      "--epochs=4",
+      "--test_samples=5",
+      "--tune=grid",
+    ]);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /noise heteroscedastic, grid_axis dropout=0\.02,0\.05,0\.2;lr=0\.004; this run: .*noise heteroscedastic\)/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/res/uci.json`), before);
     // Without tuning the flag would do nothing: refused. So is an axis no method run has.
     for (
       const [extra, msg] of [
