@@ -279,7 +279,9 @@ Deno.test("tableEntries: every registry method, a tuned row under each BBB metho
   }
   const t = tunedEntry(METHODS.bbb_local, TUNED.bbb_local);
   assert.deepEqual(t.full.settings, TUNED.bbb_local.settings); // the registry's full has none
-  assert.deepEqual([t.full.epochs, t.full.batchSize], [200, 100]);
+  // The tuned rows' own budget: a tenth of the reference's 200 epochs, its batch size.
+  assert.deepEqual([t.full.epochs, t.full.batchSize], [20, 100]);
+  assert.deepEqual([METHODS.bbb_local.full.epochs, METHODS.bbb_local.full.batchSize], [200, 100]);
   assert.equal(t.quick.settings?.nSamples, METHODS.bbb_local.quick.settings?.nSamples);
   // The tuned settings build: the builder accepts them.
   const m = t.build(
