@@ -495,7 +495,7 @@ if (import.meta.main) {
     const tuned = [...new Set(rows.filter((r) => r.variant === "tuned").map((r) => r.key))];
     const notes = tuned.map((k) =>
       `tuned ${k}: settings ${JSON.stringify(TUNED[k].settings)}${
-        TUNED[k].epochs || TUNED[k].batchSize ? ", own budget" : ""
+        ctx.full && (TUNED[k].epochs || TUNED[k].batchSize) ? ", own budget" : ""
       } — ${TUNED[k].why}.`
     );
     // The tuned variants share one configuration: say it once.

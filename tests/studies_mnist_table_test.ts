@@ -91,7 +91,9 @@ Deno.test({
     assert.match(lines[4], /^\| BBB Gaussian \| tuned \| .* \| -1100\.29 \| 2\.60 \| – \|$/);
     assert.match(md, /Quick mode/);
     assert.match(md, /Fewer than 10000 test digits/);
+    // Quick mode trains the tuned row on the quick budget: no "own budget" in its note.
     assert.match(md, /tuned bbb_gaussian: settings \{"rhoInit":\[-5,-4\]\} — initial σ/);
+    assert.doesNotMatch(md, /own budget/);
     const svg = await Deno.readTextFile(`${dir}/res/mnist_table.svg`);
     assert.match(svg, /<svg/);
     assert.match(svg, />BBB Gaussian \(tuned\)</);
@@ -156,7 +158,7 @@ Deno.test({
     assert.match(lines[1], /^BBB Laplace: train .*: 200 epochs × batch 100 .* settings \{\} → /);
     assert.match(
       lines[2],
-      /^BBB Laplace \(tuned\): train .*: 200 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
+      /^BBB Laplace \(tuned\): train .*: 20 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
     );
     assert.match(
       lines[3],
