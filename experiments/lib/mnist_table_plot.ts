@@ -3,7 +3,8 @@
  * error, one labelled point per method and variant (circles: the reference's
  * settings, squares: tuned), the reference's published values as hollow
  * circles joined to this library's point for the same settings by a dashed
- * line. Up and left is better.
+ * line (to the tuned point when the table has no reference-settings row of
+ * that method). Up and left is better.
  *
  * @module
  */
@@ -124,10 +125,15 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
     y: r.log_lik_sum * scale(r),
     symbol: r.variant === "tuned" ? "square" : "circle",
   }));
-  const refs = rows.filter((r) =>
-    r.variant === "reference" && r.ref_log_lik_sum !== null && r.ref_error_pct !== null
+  const withRef = rows.filter((r) => r.ref_log_lik_sum !== null && r.ref_error_pct !== null);
+  const hasReferenceRow = new Set(
+    rows.filter((r) => r.variant === "reference").map((r) => r.method),
   );
-  const published = refs.map((r) => ({
+  // A link from the published point to the reference-settings row, or to the tuned row when
+  // the table has no reference-settings row of that method (e.g. a tuned-only table).
+  const refs = withRef.filter((r) => r.variant === "reference" || !hasReferenceRow.has(r.method));
+  // One published point per method, whichever of its rows carries the values.
+  const published = [...new Map(withRef.map((r) => [r.method, r])).values()].map((r) => ({
     method: r.method,
     x: r.ref_error_pct as number,
     y: r.ref_log_lik_sum as number,
@@ -144,7 +150,9 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
   const color = (d: { method: string }) => colors.get(d.method) as string;
   const legend: LegendEntry[] = [
     ...methods.map((m) => ({ label: m, color: colors.get(m) as string, kind: "dot" as const })),
-    { label: "reference settings", color: "#555", kind: "dot" },
+    ...(hasReferenceRow.size
+      ? [{ label: "reference settings", color: "#555", kind: "dot" as const }]
+      : []),
     ...(rows.some((r) => r.variant === "tuned")
       ? [{ label: "tuned settings", color: "#555", kind: "area" as const }]
       : []),
