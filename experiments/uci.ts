@@ -48,7 +48,8 @@
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
  * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
  * dropout=0.01,0.03,0.1` replaces an axis's values; its rows keep their own
- * `--results_dir`, as for `--noise`) is trained on the inner training rows (standardised with their statistics) and
+ * `--results_dir`, as for `--noise`) is trained on the inner training rows
+ * (standardised with their statistics) and
  * scored by its validation log-likelihood; the best is trained again on
  * the whole training split and evaluated on its test rows, which the
  * tuning never sees. The row
@@ -345,14 +346,15 @@ export function uciEpochs(
 /** The rows and run settings of an earlier `uci.json` (none when missing or unreadable). */
 interface Earlier {
   rows: Row[];
-  /** `mode`, `budget`, `max_steps` and `seed` of that run, as one comparable string. */
+  /** The settings of that run its rows share, as one comparable string (`runKey`). */
   run: string;
 }
 
 /**
  * The settings a results folder's rows share (mode, budget, step cap, seed,
- * noise model), as one string; the default noise adds nothing, so results
- * written before `--noise` existed keep their key.
+ * noise model, `--grid_axis`), in words: compared to decide whether a
+ * folder's rows belong to this run, and quoted when they do not. Both sides
+ * are computed from `uci.json`'s fields, so the key's wording may change.
  */
 function runKey(
   mode: unknown,
@@ -360,25 +362,10 @@ function runKey(
   maxSteps: unknown,
   seed: unknown,
   noise: unknown,
-  gridAxis: unknown = null,
+  gridAxis: unknown,
 ): string {
-  return JSON.stringify([
-    mode,
-    budget,
-    maxSteps,
-    seed,
-    ...(noise === "heteroscedastic" ? [] : [noise]),
-    ...(gridAxis ? [{ grid_axis: gridAxis }] : []),
-  ]);
-}
-
-/** A run key (see `runKey`) in words, for the refusal message. */
-function runWords(run: string): string {
-  const [mode, budget, steps, seed, ...rest] = JSON.parse(run);
-  const noise = rest.find((x: unknown) => typeof x === "string") ?? "heteroscedastic";
-  const axis = rest.find((x: unknown) => typeof x === "object")?.grid_axis;
-  return `mode ${mode}, budget ${budget}, max_steps ${steps ?? "none"}, seed ${seed}, ` +
-    `noise ${noise}${axis ? `, grid_axis ${axis}` : ""}`;
+  return `mode ${mode}, budget ${budget}, max_steps ${maxSteps ?? "none"}, seed ${seed}, ` +
+    `noise ${noise}${gridAxis ? `, grid_axis ${gridAxis}` : ""}`;
 }
 
 /** `--grid_axis` values as one canonical text (names sorted), e.g. `dropout=0.01,0.1`. */
@@ -618,7 +605,7 @@ async function main(): Promise<void> {
   if (found.rows.length > 0 && !same) {
     // Hours of rows would go at the first save: replace them only when asked to.
     const msg = `${jsonPath} holds ${found.rows.length} row(s) from a run with other settings ` +
-      `(${runWords(found.run)}; this run: ${runWords(thisRun)})`;
+      `(${found.run}; this run: ${thisRun})`;
     if (!f.retrain) {
       throw new CliError(
         `${msg}. Writing here would replace them all: choose another --results_dir, or pass ` +

@@ -156,7 +156,7 @@ export function parseGridAxes(text: string): GridAxes {
     const raw = part.slice(eq + 1).split(",").map((s) => s.trim());
     const values = raw.map(Number);
     const bad = raw.filter((r, i) => r === "" || !Number.isFinite(values[i]));
-    if (bad.length || raw.length === 0) {
+    if (bad.length) {
       throw new RangeError(
         `--grid_axis: axis "${name}" expects comma-separated numbers, found ` +
           JSON.stringify(part.slice(eq + 1)),
