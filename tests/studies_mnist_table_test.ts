@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/d3-dsv"
 import { csvParse } from "d3-dsv";
-import { REFERENCE_MNIST, tableEntries, TUNED, tunedEntry } from "../experiments/mnist_table.ts";
+import {
+  REFERENCE_MNIST,
+  tableEntries,
+  TUNED,
+  tunedEntry,
+  tunedNotes,
+} from "../experiments/mnist_table.ts";
 import {
   beatsReference,
   MNIST_TABLE_COLUMNS,
@@ -158,7 +164,7 @@ Deno.test({
     assert.match(lines[1], /^BBB Laplace: train .*: 200 epochs × batch 100 .* settings \{\} → /);
     assert.match(
       lines[2],
-      /^BBB Laplace \(tuned\): train .*: 20 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
+      /^BBB Laplace \(tuned\): train .*: 40 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
     );
     assert.match(
       lines[3],
@@ -308,4 +314,22 @@ Deno.test("mnist_table.ts rejects bad flags with exit code 2", async () => {
   assert.equal(v.code, 2, v.stderr);
   assert.match(v.stderr, /--variants: expected a comma list of reference, tuned; found "best"/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("tunedNotes: one note per tuned configuration, the Laplace prior's own", () => {
+  const keys = ["bbb_gaussian", "bbb_laplace", "bbb_gmm"];
+  const full = tunedNotes(keys, TUNED, true);
+  assert.equal(full.length, 2);
+  assert.match(
+    full[0],
+    /^tuned \(bbb_gaussian, bbb_gmm\): settings \{"rhoInit":\[-5,-4\]\}, own budget — .*20 epochs/,
+  );
+  assert.match(
+    full[1],
+    /^tuned bbb_laplace: settings \{"rhoInit":\[-5,-4\]\}, own budget — .*40 epochs/,
+  );
+  assert.deepEqual([TUNED.bbb_laplace.epochs, TUNED.bbb_gaussian.epochs], [40, 20]);
+  // Quick mode trains on the quick budget: no "own budget".
+  assert.ok(tunedNotes(keys, TUNED, false).every((n) => !n.includes("own budget")));
+  assert.deepEqual(tunedNotes([], TUNED, true), []);
 });
