@@ -183,12 +183,12 @@ const BBB_LAPLACE_TUNED: TunedVariant = Object.freeze({
  * −0.304, 9.35%), so the update rule is left as it is: the tuned rows differ
  * from the reference rows in ρ's initialisation and in their budget, 20
  * epochs instead of 200, 40 with the Laplace prior (quick mode keeps the
- * quick budget's Adam and epochs). With the small σ the ELBO converges early: the first full run
- * (BBB Gaussian, `--full --seed 0`, 2026-12-02, wasm on 2 cores) trained in
- * 25 min to a test LL of −617.3 and 1.91% error with MI 0.0078 nats
- * (reference row's published figures: −1100.3, 2.60%), training error
- * 1.20% at epoch 10 and 1.10% at 20. The `--full` table is the result of
- * record; the figures here only say why 20 epochs.
+ * quick budget's Adam and epochs). With the small σ the ELBO converges
+ * early: the first full run (BBB Gaussian, `--full --seed 0`, 2026-12-02,
+ * wasm on 2 cores) trained in 25 min to a test LL of −617.3 and 1.91% error
+ * with MI 0.0078 nats (reference row's published figures: −1100.3, 2.60%),
+ * training error 1.20% at epoch 10 and 1.10% at 20. The `--full` table is
+ * the result of record; the figures here only say why 20 epochs.
  *
  * @example
  * ```ts
