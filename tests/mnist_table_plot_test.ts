@@ -1,7 +1,7 @@
 // The MNIST table's figure: the reference's published point appears for every method that has
 // one, also when the table holds only tuned rows (the tuned-only Bayes-by-Backprop block).
 import assert from "node:assert/strict";
-import { mnistTablePlot } from "../experiments/lib/mnist_table_plot.ts";
+import { mnistTablePlot, placeLabels } from "../experiments/lib/mnist_table_plot.ts";
 import type { MnistTableRow } from "../experiments/lib/mnist_table_rows.ts";
 import { toSvgString } from "../plots/svg.ts";
 
@@ -47,4 +47,38 @@ Deno.test("mnistTablePlot: a tuned-only table still shows and links the publishe
   assert.equal(publishedDots(both), publishedDots(tunedOnly));
   assert.equal(links(both), links(tunedOnly));
   assert.ok(links(tunedOnly) >= 1, tunedOnly.slice(0, 400));
+});
+
+Deno.test("placeLabels: a label never runs over another point's marker", () => {
+  // The tuned Bayes-by-Backprop block's crowded corner: Flipout's label, right of its point,
+  // ran over the local-reparametrisation square just right of and below it.
+  const sq = "square" as const;
+  const pts = [
+    { label: "BBB Flipout (tuned)", method: "f", x: 1.78, y: -611.2, symbol: sq },
+    { label: "BBB Local Reparam (tuned)", method: "l", x: 1.89, y: -616.0, symbol: sq },
+    { label: "BBB Gaussian (tuned)", method: "g", x: 1.91, y: -617.3, symbol: sq },
+  ];
+  const published = [{ x: 2.6, y: -1100.3 }, { x: 2.61, y: -1086.4 }];
+  const [w, h, xd, yd] = [760, 560, [1.73, 2.66] as [number, number], [-1130, -580] as [
+    number,
+    number,
+  ]];
+  const placed = placeLabels(pts, [...pts, ...published], xd, yd, w, h);
+  const px = (x: number) => 72 + ((x - xd[0]) / (xd[1] - xd[0])) * (w - 72 - 150);
+  const py = (y: number) => 10 + ((yd[1] - y) / (yd[1] - yd[0])) * (h - 10 - 38);
+  for (const [i, l] of placed.entries()) {
+    const x0 = px(l.x) + 8, x1 = x0 + l.label.length * 9.5 * 0.58, y = py(l.ly);
+    for (const [j, o] of pts.entries()) {
+      if (i === j) continue;
+      const covers = x0 < px(o.x) + 6 && px(o.x) - 6 < x1 && Math.abs(y - py(o.y)) < 11 - 1e-6;
+      assert.ok(!covers, `${l.label} covers the marker of ${o.label}`);
+      // Nor do two labels overlap.
+      const m = placed[j], mx0 = px(m.x) + 8, mx1 = mx0 + m.label.length * 9.5 * 0.58;
+      const near = Math.abs(y - py(m.ly)) < 11 - 1e-6; // 1e-6: the px ↔ data round trip
+      assert.ok(!(x0 < mx1 && mx0 < x1 && near), `${l.label} on ${m.label}`);
+    }
+  }
+  assert.ok(placed[0].moved); // Flipout's label went below the local square
+  // A lone point keeps its label where it is.
+  assert.equal(placeLabels([pts[0]], [pts[0]], xd, yd, w, h)[0].moved, false);
 });

@@ -33,7 +33,16 @@ export interface MnistTablePlotOptions {
   height?: number;
 }
 
-type Point = {
+/**
+ * A row's point and its label.
+ *
+ * @example
+ * ```ts
+ * import type { Point } from "./mnist_table_plot.ts";
+ * const p: Point = { label: "MAP", method: "MAP", x: 1.4, y: -455, symbol: "circle" };
+ * ```
+ */
+export type Point = {
   label: string;
   method: string;
   x: number;
@@ -41,11 +50,20 @@ type Point = {
   symbol: "circle" | "square";
 };
 
-/** A label's anchor, in data units, after {@linkcode placeLabels}. */
-type Placed = Point & { ly: number; moved: boolean };
+/**
+ * A label's anchor, in data units, after {@linkcode placeLabels}.
+ *
+ * @example
+ * ```ts
+ * import type { Placed } from "./mnist_table_plot.ts";
+ * const p: Placed = { label: "MAP", method: "MAP", x: 1.4, y: -455, symbol: "circle", ly: -455, moved: false };
+ * ```
+ */
+export type Placed = Point & { ly: number; moved: boolean };
 
 const LABEL_SIZE = 9.5;
 const LABEL_GAP = 11; // px between label baselines
+const MARKER_R = 6; // px, half a marker's width and a little margin
 const MARGIN_LEFT = 72;
 const MARGIN_RIGHT = 150;
 const MARGIN_TOP = 10;
@@ -59,12 +77,26 @@ function paddedDomain(values: number[], pad: number): [number, number] {
 }
 
 /**
- * Moves labels (drawn right of their points) apart vertically so no two
- * overlap: top to bottom, a label that would overlap one already placed
- * goes below it. Returns each label's y in data units (`moved` when shifted).
+ * Moves labels (drawn right of their points) apart vertically so that no
+ * two overlap and none covers another point's marker (`obstacles`: every
+ * marker drawn, `points` included): top to bottom, a label that would
+ * overlap a label already placed, or a marker, goes below it. Returns each
+ * label's y in data units (`moved` when shifted). `w`×`h` is the panel in px.
+ *
+ * @example
+ * ```ts
+ * import { placeLabels } from "./mnist_table_plot.ts";
+ * const pts = [
+ *   { label: "BBB Flipout (tuned)", method: "f", x: 1.78, y: -611, symbol: "square" as const },
+ *   { label: "BBB Local (tuned)", method: "l", x: 1.89, y: -616, symbol: "square" as const },
+ * ];
+ * const placed = placeLabels(pts, pts, [1.7, 2.7], [-1150, -580], 760, 560);
+ * placed[0].moved; // true: its label would run over the local row's marker
+ * ```
  */
-function placeLabels(
-  points: Point[],
+export function placeLabels(
+  points: readonly Point[],
+  obstacles: readonly { x: number; y: number }[],
   xd: [number, number],
   yd: [number, number],
   w: number,
@@ -81,11 +113,15 @@ function placeLabels(
   const out: Placed[] = new Array(points.length);
   for (const { p, i } of order) {
     const x0 = px(p.x) + 8, x1 = x0 + p.label.length * LABEL_SIZE * 0.58;
+    // Markers of other points (a marker is about 2·MARKER_R px wide), as boxes a label avoids.
+    const markers = obstacles
+      .filter((o) => o.x !== p.x || o.y !== p.y)
+      .map((o) => ({ x0: px(o.x) - MARKER_R, x1: px(o.x) + MARKER_R, y: py(o.y) }));
     let y = py(p.y);
     for (let again = true; again;) {
       again = false;
-      for (const b of boxes) {
-        if (x0 < b.x1 && b.x0 < x1 && Math.abs(y - b.y) < LABEL_GAP) {
+      for (const b of [...boxes, ...markers]) {
+        if (x0 < b.x1 && b.x0 < x1 && Math.abs(y - b.y) < LABEL_GAP - 1e-6) {
           y = b.y + LABEL_GAP;
           again = true;
         }
@@ -177,7 +213,7 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
     legend,
     panels: [{
       render: (w, h) => {
-        const labels = placeLabels(ours, xd, yd, w, h);
+        const labels = placeLabels(ours, [...ours, ...published], xd, yd, w, h);
         return renderPlot({
           width: w,
           height: h,
