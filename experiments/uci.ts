@@ -49,8 +49,8 @@
  * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
  * dropout=0.01,0.03,0.1` replaces an axis's values; its rows keep their own
  * `--results_dir`, as for `--noise`) is trained on the inner training rows
- * (standardised with their statistics) and
- * scored by its validation log-likelihood; the best is trained again on
+ * (standardised with their statistics) and scored by its validation
+ * log-likelihood; the best is trained again on
  * the whole training split and evaluated on its test rows, which the
  * tuning never sees. The row
  * records the choice (`chosen`, JSON), its validation log-likelihood and

@@ -108,19 +108,21 @@ export function placeLabels(
     MARGIN_TOP + ((yd[1] - y) / (yd[1] - yd[0])) * (h - MARGIN_TOP - MARGIN_BOTTOM);
   const toY = (p: number) =>
     yd[1] - ((p - MARGIN_TOP) / (h - MARGIN_TOP - MARGIN_BOTTOM)) * (yd[1] - yd[0]);
-  const boxes: { x0: number; x1: number; y: number }[] = [];
+  // Every marker is a box to avoid from the start (a label begins 8 px right of its own
+  // point, clear of its own marker, so that one needs no exception).
+  const boxes = obstacles.map((o) => ({
+    x0: px(o.x) - MARKER_R,
+    x1: px(o.x) + MARKER_R,
+    y: py(o.y),
+  }));
   const order = points.map((p, i) => ({ p, i })).sort((a, b) => py(a.p.y) - py(b.p.y));
   const out: Placed[] = new Array(points.length);
   for (const { p, i } of order) {
     const x0 = px(p.x) + 8, x1 = x0 + p.label.length * LABEL_SIZE * 0.58;
-    // Markers of other points (a marker is about 2·MARKER_R px wide), as boxes a label avoids.
-    const markers = obstacles
-      .filter((o) => o.x !== p.x || o.y !== p.y)
-      .map((o) => ({ x0: px(o.x) - MARKER_R, x1: px(o.x) + MARKER_R, y: py(o.y) }));
     let y = py(p.y);
     for (let again = true; again;) {
       again = false;
-      for (const b of [...boxes, ...markers]) {
+      for (const b of boxes) {
         if (x0 < b.x1 && b.x0 < x1 && Math.abs(y - b.y) < LABEL_GAP - 1e-6) {
           y = b.y + LABEL_GAP;
           again = true;
