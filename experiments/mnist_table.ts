@@ -7,6 +7,7 @@
  *
  *     deno run -A experiments/mnist_table.ts --full            # the whole table (hours)
  *     deno run -A experiments/mnist_table.ts --full --dry_run  # what it would train / reuse
+ *     deno run -A experiments/mnist_table.ts --full --trained_only  # the finished rows only
  *     deno run -A experiments/mnist_table.ts --methods map,bbb_gaussian   # quick budgets
  *     deno run -A experiments/readme_table.ts                  # paste mnist_table.md into README.md
  *
@@ -19,7 +20,9 @@
  * as `<key>_tuned`. Each row's evaluation is kept in
  * `mnist_table.rows.json` with the model's save time and the evaluation
  * settings, so an interrupted run starts again at the first row not yet
- * evaluated (`--reevaluate` evaluates every row again).
+ * evaluated (`--reevaluate` evaluates every row again). `--trained_only`
+ * trains nothing: rows whose model is missing or unfinished are left out
+ * and named in the table's notes.
  *
  * The reference's values (its README, PyTorch, 784-1200-1200-10 ReLU net,
  * 100 posterior samples) are keyed by registry key: `map`, `ensemble`,
@@ -347,6 +350,11 @@ function parseVariants(v: string): MnistVariant[] {
   return list as MnistVariant[];
 }
 
+/** Why a row's model is not ready (for `--trained_only`). */
+function unfinished(s: { action: "resume"; epoch: number } | { action: "train"; why: string }) {
+  return s.action === "resume" ? `training stopped after epoch ${s.epoch}` : s.why;
+}
+
 /** `--dry_run`: says, per row, whether its model would be reused, resumed or trained. */
 async function printPlan(
   ctx: StudyContext,
@@ -361,6 +369,10 @@ async function printPlan(
     const what = `${budget.epochs} epochs × batch ${budget.batchSize} on ${
       train.limit ?? "all"
     } training examples, settings ${JSON.stringify(budget.settings ?? {})}`;
+    if (ctx.flags.trained_only && s.action !== "reuse") {
+      console.log(`${entry.label}: left out (--trained_only): ${unfinished(s)}`);
+      continue;
+    }
     console.log(
       s.action === "reuse"
         ? `${entry.label}: reuse ${dir} (saved ${s.manifest.savedAt})`
@@ -390,6 +402,12 @@ if (import.meta.main) {
           type: "boolean",
           default: false,
           help: "print which models would be reused, resumed or trained, and stop",
+        },
+        trained_only: {
+          type: "boolean",
+          default: false,
+          help: "train nothing: leave out the rows whose model is not finished (the table's " +
+            "notes name them)",
         },
         reevaluate: {
           type: "boolean",
@@ -432,10 +450,16 @@ if (import.meta.main) {
     const cachePath = join(ctx.resultsDir, "mnist_table.rows.json");
     const cache = ctx.flags.reevaluate ? {} : await readRowCache(cachePath);
     const rows: MnistTableRow[] = [];
+    const leftOut: string[] = [];
     for (const { base, entry, variant } of entries) {
       const id = `${base.key}:${variant}`;
       const oodN = oodDs?.n ?? 0;
       const status = await studyModelStatus(ctx, entry, train);
+      if (ctx.flags.trained_only && status.action !== "reuse") {
+        console.error(`${entry.label}: left out (--trained_only): ${unfinished(status)}`);
+        leftOut.push(`${base.label} (${variant})`);
+        continue;
+      }
       if (status.action === "reuse") {
         const fp = evalFingerprint(ctx, entry, status.manifest.savedAt, test.n, oodN);
         const cached = cache[id];
@@ -527,13 +551,25 @@ if (import.meta.main) {
       await writeCsv(join(ctx.resultsDir, "mnist_table.csv"), rows);
       await writeJson(join(ctx.resultsDir, "mnist_table.json"), rows);
     }
-    if (rows.length === 0) throw new CliError("no classification method to evaluate");
+    if (rows.length === 0) {
+      throw new CliError(
+        leftOut.length
+          ? `--trained_only: no selected row has a finished model (${leftOut.join(", ")}); ` +
+            "run without it to train them"
+          : "no classification method to evaluate",
+      );
+    }
     await writeCsv(join(ctx.resultsDir, "mnist_table.csv"), rows);
     await writeJson(join(ctx.resultsDir, "mnist_table.json"), rows);
 
     const tuned = [...new Set(rows.filter((r) => r.variant === "tuned").map((r) => r.key))];
     const notes = tunedNotes(tuned, TUNED, ctx.full);
     if (!oodDs) notes.push(`OOD AUROC empty: ${(ood as { skipped: string }).skipped}`);
+    if (leftOut.length) {
+      notes.push(
+        `Not in this table (--trained_only; no finished model yet): ${leftOut.join(", ")}.`,
+      );
+    }
     const date = new Date().toISOString().slice(0, 10);
     await writeTextAtomic(
       join(ctx.resultsDir, "mnist_table.md"),

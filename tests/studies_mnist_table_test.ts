@@ -135,6 +135,36 @@ Deno.test({
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /^MAP: resume .*map after epoch 3: 3 epochs × batch 128/m);
     assert.match(plan.stdout, /^BBB Gaussian: reuse /m);
+    // --trained_only trains nothing: the unfinished MAP row is left out and named in the notes.
+    const ckpt = `${models}/map/checkpoint.safetensors`;
+    const ckptBefore = await mtime(ckpt);
+    const onlyPlan = await run([...args, "--dry_run", "--trained_only"]);
+    assert.equal(onlyPlan.code, 0, onlyPlan.stderr);
+    assert.match(
+      onlyPlan.stdout,
+      /^MAP: left out \(--trained_only\): training stopped after epoch 3$/m,
+    );
+    const only = await run([...args, "--trained_only"]);
+    assert.equal(only.code, 0, only.stderr);
+    assert.doesNotMatch(only.stderr, /: training \d+ epoch|trained in|resum/);
+    const onlyRows: MnistTableRow[] = JSON.parse(
+      await Deno.readTextFile(`${dir}/res/mnist_table.json`),
+    );
+    assert.deepEqual(onlyRows.map((x) => [x.key, x.variant]), [
+      ["bbb_gaussian", "reference"],
+      ["bbb_gaussian", "tuned"],
+    ]);
+    assert.match(
+      await Deno.readTextFile(`${dir}/res/mnist_table.md`),
+      /^- Not in this table \(--trained_only; no finished model yet\): MAP \(reference\)\.$/m,
+    );
+    const none = await run([...args, "--methods=map", "--trained_only"]);
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(
+      none.stderr,
+      /--trained_only: no selected row has a finished model \(MAP \(reference\)\); run without it/,
+    );
+    assert.equal(await mtime(ckpt), ckptBefore, "--trained_only wrote a checkpoint");
     const resumed = await run([...args, "--methods=map"]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /^MAP: trained in \d+ s \(resumed after epoch 3\)/m);
@@ -260,6 +290,16 @@ Deno.test("mnistTableMarkdown: reference values, markers, n/a training time, hea
   ]);
   assert.ok(lines.includes("- tuned: why."));
   assert.doesNotMatch(md, /Quick mode|Fewer than/);
+  // The variant note names the tuned variant only when a tuned row is there.
+  const variantNote = (m: string) => m.split("\n").find((l) => l.startsWith("- variant:"));
+  assert.match(variantNote(md) ?? "", /`reference` is the registry's `full` budget.*`tuned`/);
+  const refOnly = mnistTableMarkdown([row("sghmc", "reference", -504.8, 1.53)], {
+    full: true,
+    seed: 0,
+    date: "2025-01-31",
+    notes: [],
+  });
+  assert.match(variantNote(refOnly) ?? "", /comments say how each was chosen\)\.$/);
   // Every reference column of its README is keyed.
   assert.deepEqual(Object.values(REFERENCE_MNIST).map((r) => r.name), [
     "MAP",

@@ -299,6 +299,10 @@ export function mnistTableMarkdown(rows: MnistTableRow[], run: MnistTableRun): s
     "information between label and weights (epistemic entropy) on the MNIST test digits; OOD " +
     "AUROC: Fashion-MNIST test images (positive) against MNIST test digits, scored by the " +
     "predictive entropy.",
+    "variant: `reference` is the registry's `full` budget, the row compared with the " +
+    "reference's: for Bayes by Backprop the reference's own settings, for the other methods " +
+    "the settings the registry gives (its comments say how each was chosen)" +
+    (rows.some((r) => r.variant === "tuned") ? "; `tuned`: the tuned settings noted below." : "."),
     "train time: wall-clock training time recorded when the model was trained (`n/a`: its " +
     "manifest records none).",
     "ref.: the reference's README (PyTorch, 784-1200-1200-10 ReLU, 100 samples; its BBP columns " +
