@@ -49,6 +49,17 @@ Deno.test("mnistTablePlot: a tuned-only table still shows and links the publishe
   assert.ok(links(tunedOnly) >= 1, tunedOnly.slice(0, 400));
 });
 
+Deno.test("mnistTablePlot: point labels have a white halo, so lines pass under them", () => {
+  const svg = toSvgString(mnistTablePlot([row("reference", 2.5), row("tuned", 1.91)], {
+    title: "t",
+  }));
+  // The label group: Plot writes the halo on the group of the labels' text elements.
+  const group = svg.match(/<g[^>]*paint-order="stroke"[^>]*>(.*?)<\/g>/s);
+  assert.ok(group, "no text group with a halo");
+  assert.match(group[0], /stroke="white"/);
+  assert.match(group[1], />BBB Gaussian \(tuned\)</);
+});
+
 Deno.test("placeLabels: a label never runs over another point's marker", () => {
   // The tuned Bayes-by-Backprop block's crowded corner: Flipout's label, right of its point,
   // ran over the local-reparametrisation square just right of and below it.

@@ -273,6 +273,9 @@ export function mnistTablePlot(rows: MnistTableRow[], opts: MnistTablePlotOption
               textAnchor: "start",
               fontSize: LABEL_SIZE,
               fill: color,
+              // A white halo: dashed links and leader lines pass under a label, not through it.
+              stroke: "white",
+              strokeWidth: 3,
             }),
             Plot.text([{ t: "↖ better" }], {
               frameAnchor: "top-right",
