@@ -85,6 +85,7 @@ import {
   startStudy,
   type StudyContext,
   studyModelDir,
+  type StudyModelStatus,
   studyModelStatus,
   type StudyTrain,
 } from "./lib/study.ts";
@@ -351,7 +352,7 @@ function parseVariants(v: string): MnistVariant[] {
 }
 
 /** Why a row's model is not ready (for `--trained_only`). */
-function unfinished(s: { action: "resume"; epoch: number } | { action: "train"; why: string }) {
+function unfinished(s: Exclude<StudyModelStatus, { action: "reuse" }>): string {
   return s.action === "resume" ? `training stopped after epoch ${s.epoch}` : s.why;
 }
 
@@ -366,13 +367,13 @@ async function printPlan(
     const budget = ctx.full ? entry.full : entry.quick;
     const dir = studyModelDir(ctx, entry);
     const s = await studyModelStatus(ctx, entry, train);
-    const what = `${budget.epochs} epochs × batch ${budget.batchSize} on ${
-      train.limit ?? "all"
-    } training examples, settings ${JSON.stringify(budget.settings ?? {})}`;
     if (ctx.flags.trained_only && s.action !== "reuse") {
       console.log(`${entry.label}: left out (--trained_only): ${unfinished(s)}`);
       continue;
     }
+    const what = `${budget.epochs} epochs × batch ${budget.batchSize} on ${
+      train.limit ?? "all"
+    } training examples, settings ${JSON.stringify(budget.settings ?? {})}`;
     console.log(
       s.action === "reuse"
         ? `${entry.label}: reuse ${dir} (saved ${s.manifest.savedAt})`

@@ -555,6 +555,21 @@ export function trainingRecord(
 }
 
 /**
+ * What {@linkcode studyModelStatus} reports for a row's model: `reuse` it,
+ * `resume` its checkpoint after `epoch` epochs, or `train` it (`why`).
+ *
+ * @example
+ * ```ts
+ * import type { StudyModelStatus } from "./study.ts";
+ * const s: StudyModelStatus = { action: "resume", epoch: 4 };
+ * ```
+ */
+export type StudyModelStatus =
+  | { action: "reuse"; manifest: Manifest }
+  | { action: "resume"; epoch: number }
+  | { action: "train"; why: string };
+
+/**
  * What {@linkcode mnistModel} would do for `entry` now, without loading
  * weights or data: `reuse` a saved model recorded with the same settings,
  * `resume` a checkpoint of this configuration (after `epoch` epochs), or
@@ -570,12 +585,7 @@ export async function studyModelStatus(
   ctx: StudyContext,
   entry: MethodEntry,
   train: StudyTrain,
-): Promise<
-  { action: "reuse"; manifest: Manifest } | { action: "resume"; epoch: number } | {
-    action: "train";
-    why: string;
-  }
-> {
+): Promise<StudyModelStatus> {
   const dir = studyModelDir(ctx, entry);
   const record = studyModelRecord(ctx, entry, train);
   let why = "no saved model";
