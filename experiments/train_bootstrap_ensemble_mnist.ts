@@ -91,11 +91,7 @@ export const script: TrainScript = {
       evalSamples: Math.min(Number(f.eval_samples), method.defaultSamples),
       checkpointDir: String(f.models_dir),
       resume: Boolean(f.resume),
-      info: {
-        dataset: f.dataset,
-        normalization: (train as { normalization?: unknown }).normalization ?? null,
-        trainExamples: train.n,
-      },
+      info: ctx.info,
       onEpoch: (_rec: EpochRecord, _m, h) => ctx.onEpoch(h),
     };
     const r = workers > 1

@@ -69,7 +69,6 @@ async function train(
     valid = rows(trainSet, trainSet.n - v, trainSet.n);
     console.error(`tune val: training on ${fitSet.n} examples, validating on the last ${v}`);
   }
-  const normalization = (trainSet as { normalization?: unknown }).normalization;
   const { history } = await fit(method, fitSet, {
     epochs: Number(f.epochs),
     batchSize: Number(f.batch_size),
@@ -78,7 +77,7 @@ async function train(
     evalSamples: 1,
     checkpointDir: String(f.models_dir),
     resume: Boolean(f.resume),
-    info: { dataset: f.dataset, normalization, trainExamples: fitSet.n },
+    info: { ...ctx.info, trainExamples: fitSet.n },
     onEpoch: (_r, _m, h) => ctx.onEpoch(h),
   });
 
@@ -89,7 +88,7 @@ async function train(
   if (mapHost.task !== "classification") throw new Error("expected a classification prediction");
   const mapMetrics = classificationMetrics(mapHost.logProbs, ctx.test.y);
   console.error(
-    `MAP: test error ${mapMetrics.errorPct.toFixed(2)}%, log-likelihood ${
+    `MAP: ${ctx.evaluated} error ${mapMetrics.errorPct.toFixed(2)}%, log-likelihood ${
       mapMetrics.logLikMean.toFixed(4)
     } per example`,
   );
@@ -129,7 +128,7 @@ async function train(
     epochSeconds,
     curvatureOverEpoch: curvature.seconds / epochSeconds,
     tune: tuned,
-    map: mapMetrics,
+    map: { evaluatedOn: ctx.evaluated, ...mapMetrics },
   });
   return history;
 }

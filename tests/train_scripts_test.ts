@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { DOMParser } from "linkedom";
 import { parseFlags } from "../core/cli.ts";
-import { parseHidden } from "../experiments/lib/train_script.ts";
+import { loadTrainSplits, parseHidden } from "../experiments/lib/train_script.ts";
+import { loadMnist } from "../datasets/mnist.ts";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
@@ -228,4 +229,81 @@ Deno.test("help text has no contradictions such as `(the default mode) (default:
   }
   const r = await runScript("experiments/train_map_mnist.ts", ["-h"]);
   assert.match(r.stdout, /--overwrite\s+start again, replacing the checkpoint/);
+});
+
+Deno.test({
+  name: "--valid holds out the last training examples and never reads the test set",
+  ignore: !DATA,
+  async fn() {
+    // A data folder with the training files only: reading the test set would fail offline.
+    const dir = await Deno.makeTempDir();
+    await Deno.mkdir(`${dir}/data/mnist`, { recursive: true });
+    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]) {
+      await Deno.symlink(`${DATA}/mnist/${f}`, `${dir}/data/mnist/${f}`);
+    }
+    const env = { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" };
+    const r = await runScript("experiments/train_map_mnist.ts", [
+      `--data_dir=${dir}/data`,
+      "--valid=500",
+      "--limit=1000",
+      "--epochs=1",
+      `--models_dir=${dir}/m`,
+      `--results_dir=${dir}/r`,
+    ], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /validation error [\d.]+%.*\(sum over 500\)/);
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/r/valid_metrics.json`));
+    assert.equal(metrics.n, 500);
+    assert.match(metrics.evaluatedOn, /last 500 of the training examples/);
+    await assert.rejects(Deno.stat(`${dir}/r/test_metrics.json`), Deno.errors.NotFound);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/m/manifest.json`));
+    assert.equal(manifest.info.trainExamples, 1000);
+    assert.equal(manifest.info.validExamples, 500);
+    assert.match(await Deno.readTextFile(`${dir}/r/training_curve.svg`), /validation error/);
+    // Resuming must keep the same held-out rows.
+    for (const args of [[], ["--valid=400"]]) {
+      const again = await runScript("experiments/train_map_mnist.ts", [
+        `--data_dir=${dir}/data`,
+        ...args,
+        "--resume",
+        "--epochs=2",
+        `--models_dir=${dir}/m`,
+        `--results_dir=${dir}/r`,
+      ], env);
+      assert.equal(again.code, 2, again.stderr);
+      assert.match(again.stderr, /--resume: .* was trained with --valid 500, but this run is/);
+    }
+
+    // Which rows: the first ones train, the last ones are evaluated on.
+    const { train, test, evaluatedOn } = await loadTrainSplits({
+      dataset: "mnist",
+      data_dir: `${dir}/data`,
+      valid: 300,
+      limit: 200,
+    });
+    const all = await loadMnist("mnist", "train", { dataDir: `${dir}/data` });
+    assert.equal(evaluatedOn, "valid");
+    assert.deepEqual([train.n, test.n], [200, 300]);
+    assert.deepEqual(train.x, all.x.subarray(0, 200 * 784));
+    assert.deepEqual(test.x, all.x.subarray((all.n - 300) * 784));
+    assert.deepEqual(test.y, all.y.subarray(all.n - 300));
+
+    const cases: [string[], RegExp][] = [
+      [["--valid=60000"], /--valid 60000: mnist has 60000 training examples; hold out fewer/],
+      [["--valid=20000", "--limit=50000"], /only 40000 of the 60000 .* use --limit 40000 or less/],
+      [["--valid=100", "--test_limit=50"], /--test_limit with --valid: the test set is not read/],
+    ];
+    for (const [args, msg] of cases) {
+      const bad = await runScript("experiments/train_map_mnist.ts", [
+        `--data_dir=${dir}/data`,
+        ...args,
+        `--models_dir=${dir}/m2`,
+        `--results_dir=${dir}/r2`,
+      ], env);
+      assert.equal(bad.code, 2, `${args.join(" ")}: exit ${bad.code}\n${bad.stderr}`);
+      assert.match(bad.stderr, msg);
+      assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
 });

@@ -109,7 +109,7 @@ export async function trainSgmcmc(
     evalSamples: Number(f.eval_samples),
     checkpointDir: String(f.models_dir),
     resume: Boolean(f.resume),
-    info: { trainExamples: train.n },
+    info: ctx.info,
     onEpoch: (_rec, _m, h) => ctx.onEpoch(h),
   });
   return r.history;

@@ -26,7 +26,8 @@ import { LR_SCHEDULES } from "../../core/optim.ts";
 import { METHODS } from "../../methods/registry.ts";
 import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
-import { loadMnist, type MnistName } from "../../datasets/mnist.ts";
+import { type ImageDataset, loadMnist, type MnistName } from "../../datasets/mnist.ts";
+import { subset, take } from "../../datasets/subset.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
 import { saveSvg } from "../../plots/svg.ts";
@@ -58,6 +59,12 @@ export const COMMON_FLAGS: FlagSpecs = {
   },
   limit: { type: "int", min: 1, help: "use only the first N training examples" },
   test_limit: { type: "int", min: 1, help: "use only the first N test examples" },
+  valid: {
+    type: "int",
+    min: 1,
+    help: "hold out the last N training examples and evaluate on them instead of the test " +
+      "set, which is then never read (for choosing settings; results go to valid_metrics.json)",
+  },
   hidden: { type: "string", default: "1200,1200", help: "hidden layer widths, comma separated" },
   models_dir: { type: "string", help: "folder for the checkpoint and the saved model" },
   results_dir: { type: "string", help: "folder for metrics and figures" },
@@ -138,8 +145,15 @@ export interface TrainScript {
 export interface TrainContext {
   /** Parsed flags. */
   flags: FlagValues;
-  /** Test set (per-epoch evaluation). */
+  /** Evaluation set (per-epoch evaluation): the test set, or the held-out rows with `--valid`. */
   test: ArrayDataset;
+  /** What {@linkcode TrainContext.test} is, for messages: `test`, or `validation` with `--valid`. */
+  evaluated: "test" | "validation";
+  /**
+   * The run's data record (dataset, normalization, training and held-out
+   * examples) for the checkpoint's `info`: a resumed run is checked against it.
+   */
+  info: Record<string, unknown>;
   /** Writes history files after each epoch. */
   onEpoch: (history: EpochRecord[]) => Promise<void>;
 }
@@ -148,8 +162,10 @@ export interface TrainContext {
 export interface TrainRunResult {
   /** Per-epoch history. */
   history: EpochRecord[];
-  /** Final test metrics with `test_samples` samples. */
+  /** Final metrics with `test_samples` samples: on the test set, or the held-out rows with `--valid`. */
   test: ClassificationMetrics;
+  /** Where the final metrics were measured. */
+  evaluatedOn: "test" | "valid";
   /** Output folders. */
   modelsDir: string;
   /** Output folder of metrics and figures. */
@@ -253,6 +269,12 @@ export async function runTrainScript(
   script.validate?.(f);
   const hidden = parseHidden(String(f.hidden));
   if (f.resume && f.overwrite) throw new CliError("--resume and --overwrite cannot be combined");
+  if (f.valid !== undefined && f.test_limit !== undefined) {
+    throw new CliError(
+      "--test_limit with --valid: the test set is not read when examples are held out; " +
+        "choose the number held out with --valid alone",
+    );
+  }
   const modelsDir = String(f.models_dir), resultsDir = String(f.results_dir);
   await ensureWritableDir(modelsDir, "--models_dir");
   await ensureWritableDir(resultsDir, "--results_dir");
@@ -289,6 +311,9 @@ async function trainLocked(
   const ckpt = join(modelsDir, CHECKPOINT_FILE);
   if (f.overwrite) await clearModelsDir(modelsDir);
   else if (!f.resume) await refuseToReplace(modelsDir);
+  else if (await exists(ckpt)) {
+    checkHeldOut(ckpt, (await checkpointInfo(ckpt))?.validExamples, f);
+  }
 
   const backend = await initBackend({ backend: String(f.backend) });
   checkTrainingMemory(spec, {
@@ -296,16 +321,7 @@ async function trainLocked(
     batchSize: Number(f.batch_size),
     backend: backend.name,
   });
-  const dataOpts = { dataDir: f.data_dir as string | undefined };
-  const name = f.dataset as MnistName;
-  const train = await loadMnist(name, "train", {
-    ...dataOpts,
-    limit: f.limit as number | undefined,
-  });
-  const test = await loadMnist(name, "test", {
-    ...dataOpts,
-    limit: f.test_limit as number | undefined,
-  });
+  const { train, test, evaluatedOn } = await loadTrainSplits(f);
 
   if (f.resume) {
     // Say which it is: a mistyped --models_dir would otherwise train from scratch unnoticed.
@@ -322,12 +338,26 @@ async function trainLocked(
       join(resultsDir, "history.csv"),
       history as unknown as Record<string, unknown>[],
     );
-    await saveSvg(join(resultsDir, "training_curve.svg"), trainingCurve(history, method.name));
+    await saveSvg(
+      join(resultsDir, "training_curve.svg"),
+      trainingCurve(history, method.name, evaluatedOn === "valid" ? "validation" : "test"),
+    );
   };
-  const info = { dataset: name, normalization: train.normalization, trainExamples: train.n };
+  const info = {
+    dataset: f.dataset as MnistName,
+    normalization: train.normalization,
+    trainExamples: train.n,
+    ...(evaluatedOn === "valid" ? { validExamples: test.n } : {}),
+  };
   let history: EpochRecord[];
   if (script.train) {
-    history = await script.train(method, train, { flags: f, test, onEpoch: writeHistory });
+    history = await script.train(method, train, {
+      flags: f,
+      test,
+      evaluated: evaluatedOn === "valid" ? "validation" : "test",
+      info,
+      onEpoch: writeHistory,
+    });
   } else {
     const r = await fit(method, train, {
       epochs: Number(f.epochs),
@@ -349,21 +379,72 @@ async function trainLocked(
   disposePrediction(pred);
   if (host.task !== "classification") throw new Error("expected a classification prediction");
   const metrics = classificationMetrics(host.logProbs, test.y);
-  await writeJson(join(resultsDir, "test_metrics.json"), {
+  await writeJson(join(resultsDir, `${evaluatedOn}_metrics.json`), {
     method: method.name,
     settings: method.settings,
     samples,
     epochs: history.length,
+    ...(evaluatedOn === "valid"
+      ? { evaluatedOn: `the last ${test.n} of the training examples (--valid)` }
+      : {}),
     ...metrics,
   });
   if (history.length) await writeHistory(history);
+  const where = evaluatedOn === "valid" ? "validation" : "test";
   console.log(
-    `${method.name}: test error ${metrics.errorPct.toFixed(2)}%, log-likelihood ${
+    `${method.name}: ${where} error ${metrics.errorPct.toFixed(2)}%, log-likelihood ${
       metrics.logLikSum.toFixed(1)
     } (sum over ${metrics.n}), ${samples} sample(s); results in ${resultsDir}, model in ${modelsDir}`,
   );
   method.dispose();
-  return { history, test: metrics, modelsDir, resultsDir };
+  return { history, test: metrics, evaluatedOn, modelsDir, resultsDir };
+}
+
+/**
+ * The training and evaluation sets of a run from its flags (`dataset`,
+ * `data_dir`, `limit`, `test_limit`, `valid`). With `--valid N` the last N
+ * training examples are held out and evaluated on, the training set is the
+ * rest (its first `--limit`), and the test set is not read at all.
+ *
+ * @example
+ * ```ts
+ * import { loadTrainSplits } from "./train_script.ts";
+ * // const { train, test, evaluatedOn } = await loadTrainSplits({ dataset: "mnist", valid: 10000 });
+ * // train.n === 50000, test.n === 10000, evaluatedOn === "valid"
+ * ```
+ */
+export async function loadTrainSplits(
+  f: FlagValues,
+): Promise<{ train: ImageDataset; test: ImageDataset; evaluatedOn: "test" | "valid" }> {
+  const dataOpts = { dataDir: f.data_dir as string | undefined };
+  const name = f.dataset as MnistName;
+  const limit = f.limit as number | undefined;
+  if (f.valid === undefined) {
+    return {
+      train: await loadMnist(name, "train", { ...dataOpts, limit }),
+      test: await loadMnist(name, "test", {
+        ...dataOpts,
+        limit: f.test_limit as number | undefined,
+      }),
+      evaluatedOn: "test",
+    };
+  }
+  const all = await loadMnist(name, "train", dataOpts);
+  const nValid = Number(f.valid), rest = all.n - nValid;
+  if (rest < 1) {
+    throw new CliError(
+      `--valid ${nValid}: ${name} has ${all.n} training examples; hold out fewer, so that some ` +
+        "are left to train on",
+    );
+  }
+  if (limit !== undefined && limit > rest) {
+    throw new CliError(
+      `--limit ${limit} with --valid ${nValid}: only ${rest} of the ${all.n} training examples ` +
+        `are left to train on (the last ${nValid} are held out); use --limit ${rest} or less`,
+    );
+  }
+  const valid = subset(all, Array.from({ length: nValid }, (_, i) => rest + i));
+  return { train: take(all, limit ?? rest), test: valid, evaluatedOn: "valid" };
 }
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -375,8 +456,8 @@ async function earlierRun(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Epochs recorded in a checkpoint's manifest (read from the header only), if readable. */
-async function checkpointEpochs(path: string): Promise<number | undefined> {
+/** The `info` of a checkpoint's manifest (read from the header only), if readable. */
+async function checkpointInfo(path: string): Promise<Record<string, unknown> | undefined> {
   try {
     using file = await Deno.open(path);
     const head = new Uint8Array(8);
@@ -391,11 +472,36 @@ async function checkpointEpochs(path: string): Promise<number | undefined> {
       got += n;
     }
     const header = JSON.parse(new TextDecoder().decode(buf));
-    const epoch = JSON.parse(header.__metadata__.manifest).info.epoch;
-    return typeof epoch === "number" ? epoch : undefined;
+    const info = JSON.parse(header.__metadata__.manifest).info;
+    return info && typeof info === "object" ? info : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Epochs recorded in a checkpoint's manifest, if readable. */
+async function checkpointEpochs(path: string): Promise<number | undefined> {
+  const epoch = (await checkpointInfo(path))?.epoch;
+  return typeof epoch === "number" ? epoch : undefined;
+}
+
+/**
+ * `--resume` continues on the data the checkpoint was trained on: a run
+ * started with `--valid N` must go on holding out N examples, and one
+ * evaluated on the test set must not start holding some out (the held-out
+ * digits would be trained on, or the history would mix validation and test).
+ */
+function checkHeldOut(ckpt: string, recorded: unknown, f: FlagValues): void {
+  const was = typeof recorded === "number" ? recorded : undefined;
+  const now = f.valid as number | undefined;
+  if (was === now) return;
+  const say = (n: number | undefined) =>
+    n === undefined ? "without --valid (evaluated on the test set)" : `with --valid ${n}`;
+  throw new CliError(
+    `--resume: ${ckpt} was trained ${say(was)}, but this run is ${say(now)}; resume it ` +
+      `${was === undefined ? "without --valid" : `with --valid ${was}`}, or pass --overwrite ` +
+      "to start again",
+  );
 }
 
 /** Refuses to start over a checkpoint or model of an earlier run (unless --resume/--overwrite). */
@@ -440,10 +546,24 @@ async function clearModelsDir(dir: string): Promise<void> {
   }
 }
 
-/** Loss and error against epoch, two panels. */
+/**
+ * Loss and error against epoch, two panels; `evaluated` names the set of
+ * the per-epoch error (`test`, or `validation` with `--valid`).
+ *
+ * @example
+ * ```ts
+ * import { trainingCurve } from "./train_script.ts";
+ * const plot = trainingCurve(
+ *   [{ epoch: 1, trainLoss: 0.3, seconds: 1, samplesPerSec: 6000, validErrorPct: 2 }],
+ *   "MAP",
+ *   "validation",
+ * );
+ * ```
+ */
 export function trainingCurve(
   history: EpochRecord[],
   method: string,
+  evaluated: "test" | "validation" = "test",
 ): ReturnType<typeof multiPanelLines> {
   const x = history.map((h) => h.epoch);
   const col = (k: keyof EpochRecord) => history.map((h) => (h[k] as number | undefined) ?? NaN);
@@ -462,7 +582,7 @@ export function trainingCurve(
         yLabel: "error (%)",
         series: [
           { name: "train error", x, y: col("trainErrorPct"), dash: true },
-          { name: "test error", x, y: col("validErrorPct") },
+          { name: `${evaluated} error`, x, y: col("validErrorPct") },
         ],
       },
     ],
