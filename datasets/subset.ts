@@ -50,14 +50,34 @@ export function take<T extends ArrayDataset>(ds: T, n: number): T {
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`take: n must be a non-negative integer, found ${n}`);
   }
-  const m = Math.min(n, ds.n);
+  return rowRange(ds, 0, Math.min(n, ds.n));
+}
+
+/**
+ * Rows `[start, end)` of `ds`, as views on the same memory (no copy); other
+ * fields are kept. Throws unless `0 ≤ start ≤ end ≤ ds.n`.
+ *
+ * @example
+ * ```ts
+ * import { type ArrayDataset } from "@bayes/nn";
+ * import { rowRange } from "./subset.ts";
+ * const ds: ArrayDataset = { x: Float32Array.of(0, 1, 2), y: Int32Array.of(0, 1, 0), n: 3, xShape: [1], yShape: [] };
+ * rowRange(ds, 1, 3).x; // Float32Array [1, 2]
+ * ```
+ */
+export function rowRange<T extends ArrayDataset>(ds: T, start: number, end: number): T {
+  if (
+    !(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= ds.n)
+  ) {
+    throw new RangeError(`rowRange: rows [${start}, ${end}) are not within 0..${ds.n}`);
+  }
   const dx = shapeSize(ds.xShape);
   const dy = shapeSize(ds.yShape);
   return {
     ...ds,
-    x: ds.x.subarray(0, m * dx),
-    y: ds.y.subarray(0, m * dy),
-    n: m,
+    x: ds.x.subarray(start * dx, end * dx),
+    y: ds.y.subarray(start * dy, end * dy),
+    n: end - start,
     xShape: ds.xShape.slice(),
     yShape: ds.yShape.slice(),
   };

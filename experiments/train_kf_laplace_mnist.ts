@@ -29,18 +29,8 @@ import {
 } from "../methods/kfac_laplace.ts";
 import { classificationMetrics } from "../uncertainty/metrics.ts";
 import { writeJson } from "../uncertainty/io.ts";
+import { rowRange } from "../datasets/subset.ts";
 import { runTrainScript, type TrainContext, type TrainScript } from "./lib/train_script.ts";
-
-/** Rows `[start, end)` of a dataset (views, no copy). */
-function rows(ds: ArrayDataset, start: number, end: number): ArrayDataset {
-  const d = ds.x.length / ds.n, dy = ds.y.length / ds.n;
-  return {
-    ...ds,
-    x: ds.x.subarray(start * d, end * d),
-    y: ds.y.subarray(start * dy, end * dy) as Int32Array | Float32Array,
-    n: end - start,
-  };
-}
 
 function validate(f: FlagValues): void {
   if (f.tune === "val") {
@@ -65,8 +55,8 @@ async function train(
         `--valid_size ${v} leaves no training examples (the training set has ${trainSet.n})`,
       );
     }
-    fitSet = rows(trainSet, 0, trainSet.n - v);
-    valid = rows(trainSet, trainSet.n - v, trainSet.n);
+    fitSet = rowRange(trainSet, 0, trainSet.n - v);
+    valid = rowRange(trainSet, trainSet.n - v, trainSet.n);
     console.error(`tune val: training on ${fitSet.n} examples, validating on the last ${v}`);
   }
   const { history } = await fit(method, fitSet, {

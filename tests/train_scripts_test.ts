@@ -242,14 +242,15 @@ Deno.test({
       await Deno.symlink(`${DATA}/mnist/${f}`, `${dir}/data/mnist/${f}`);
     }
     const env = { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" };
-    const r = await runScript("experiments/train_map_mnist.ts", [
-      `--data_dir=${dir}/data`,
-      "--valid=500",
-      "--limit=1000",
-      "--epochs=1",
-      `--models_dir=${dir}/m`,
-      `--results_dir=${dir}/r`,
-    ], env);
+    // MAP on that folder, into models / results folders `m<out>` / `r<out>`.
+    const runMap = (args: string[], out = "") =>
+      runScript("experiments/train_map_mnist.ts", [
+        `--data_dir=${dir}/data`,
+        ...args,
+        `--models_dir=${dir}/m${out}`,
+        `--results_dir=${dir}/r${out}`,
+      ], env);
+    const r = await runMap(["--valid=500", "--limit=1000", "--epochs=1"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /validation error [\d.]+%.*\(sum over 500\)/);
     const metrics = JSON.parse(await Deno.readTextFile(`${dir}/r/valid_metrics.json`));
@@ -262,14 +263,7 @@ Deno.test({
     assert.match(await Deno.readTextFile(`${dir}/r/training_curve.svg`), /validation error/);
     // Resuming must keep the same held-out rows.
     for (const args of [[], ["--valid=400"]]) {
-      const again = await runScript("experiments/train_map_mnist.ts", [
-        `--data_dir=${dir}/data`,
-        ...args,
-        "--resume",
-        "--epochs=2",
-        `--models_dir=${dir}/m`,
-        `--results_dir=${dir}/r`,
-      ], env);
+      const again = await runMap([...args, "--resume", "--epochs=2"]);
       assert.equal(again.code, 2, again.stderr);
       assert.match(again.stderr, /--resume: .* was trained with --valid 500, but this run is/);
     }
@@ -294,12 +288,7 @@ Deno.test({
       [["--valid=100", "--test_limit=50"], /--test_limit with --valid: the test set is not read/],
     ];
     for (const [args, msg] of cases) {
-      const bad = await runScript("experiments/train_map_mnist.ts", [
-        `--data_dir=${dir}/data`,
-        ...args,
-        `--models_dir=${dir}/m2`,
-        `--results_dir=${dir}/r2`,
-      ], env);
+      const bad = await runMap(args, "2");
       assert.equal(bad.code, 2, `${args.join(" ")}: exit ${bad.code}\n${bad.stderr}`);
       assert.match(bad.stderr, msg);
       assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");

@@ -27,7 +27,7 @@ import { METHODS } from "../../methods/registry.ts";
 import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
 import { type ImageDataset, loadMnist, type MnistName } from "../../datasets/mnist.ts";
-import { subset, take } from "../../datasets/subset.ts";
+import { rowRange } from "../../datasets/subset.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
 import { saveSvg } from "../../plots/svg.ts";
@@ -443,8 +443,11 @@ export async function loadTrainSplits(
         `are left to train on (the last ${nValid} are held out); use --limit ${rest} or less`,
     );
   }
-  const valid = subset(all, Array.from({ length: nValid }, (_, i) => rest + i));
-  return { train: take(all, limit ?? rest), test: valid, evaluatedOn: "valid" };
+  return {
+    train: rowRange(all, 0, limit ?? rest),
+    test: rowRange(all, rest, all.n),
+    evaluatedOn: "valid",
+  };
 }
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
