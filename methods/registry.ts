@@ -70,12 +70,9 @@ export const METHODS: Record<string, MethodEntry> = {
     build: (spec, s) => buildMap(spec, s),
     // The reference's 10 epochs and batch 128 (momentum SGD on the summed loss) with weight decay
     // 0.05, a cosine learning rate and lr 2e-3, chosen on a 50k/10k split of the training digits
-    // (never the test set). Validation LL (summed over 10k) / error, measured again 2026-12-02
-    // with `deno task train:map --valid 10000` plus the flags named: the reference's settings
-    // (--lr 1e-3 --lr_schedule constant --weight_decay 0) -720.2 / 1.64%; the weight decay alone
-    // (--lr 1e-3 --lr_schedule constant) -644.2 / 1.79%; the cosine alone (--lr 1e-3
-    // --weight_decay 0) -643.0 / 1.69%; both (--lr 1e-3) -602.0 / 1.62%; both and lr 2e-3, the
-    // reference's doubled (no flags) -569.7 / 1.60%.
+    // (never the test set): the grid `map` of experiments/lib/mnist_valid_grids.ts gives each try
+    // with its flags and validation figures; `deno task valid:mnist -- --grid map` runs it
+    // again.
     full: {
       epochs: 10,
       batchSize: 128,
@@ -96,11 +93,8 @@ export const METHODS: Record<string, MethodEntry> = {
     // those the network underfits (training error 4.3% with dropout after 60 epochs; test 4.04%,
     // LL -1438.9). Its notebook trained 60 epochs with weight decay 0.01. Here weight decay 0.05
     // and a cosine lr over the reference's 60 epochs, chosen on a 50k/10k split of the training
-    // digits (validation LL summed over 10k / error, 100 samples), measured again 2026-12-02 with
-    // `deno task train:mcdropout --valid 10000 --epochs 20` plus the flags named: constant lr,
-    // weight decay 0 (--lr_schedule constant --weight_decay 0) -575.7 / 1.65%; cosine, weight
-    // decay 0.01 (--weight_decay 0.01) -528.4 / 1.49%; cosine, 0.05 (no flags) -519.7 / 1.49%;
-    // the last at 60 epochs (without --epochs 20) -488.6 / 1.40%.
+    // digits: grid `mc_dropout` in experiments/lib/mnist_valid_grids.ts
+    // (`deno task valid:mnist -- --grid mc_dropout`).
     full: { epochs: 60, batchSize: 128, settings: { weightDecay: 0.05, lrSchedule: "cosine" } },
     quick: { epochs: 3, batchSize: 128, settings: { optimizer: "adam", lr: 1e-3 } },
     regression: {
@@ -116,10 +110,8 @@ export const METHODS: Record<string, MethodEntry> = {
     // Members take the MAP row's settings (weight decay, cosine lr, lr 2e-3) and train 10 epochs
     // each on all the digits (subsample 1: they differ by initialisation and batch order). First
     // chosen on the test digits (at lr 1e-3, 80% subsamples, the reference script's: -504.6 /
-    // 1.60%; all the digits: -471.9 / 1.57%); checked 2026-12-02 on a 50k/10k split of the
-    // training digits with `deno task train:ensemble --valid 10000`, validation LL (summed over
-    // 10k) / error: all the digits (no flags) -523.5 / 1.51%, 80% subsamples (--subsample 0.8)
-    // -544.5 / 1.59%.
+    // 1.60%; all the digits: -471.9 / 1.57%); checked afterwards on a 50k/10k split of the
+    // training digits: grid `ensemble` in experiments/lib/mnist_valid_grids.ts.
     full: {
       epochs: 10,
       batchSize: 128,
@@ -175,14 +167,9 @@ export const METHODS: Record<string, MethodEntry> = {
     build: (spec, s) => buildPsgld(spec, s),
     // 72 epochs in 12 cycles, well inside the reference script's 200. Peak lr, prior σ and the
     // exploration share were chosen on a 50k/10k split of the training digits, 12 epochs (two
-    // cycles) per try: `deno task train:psgld --valid 10000 --epochs 12 --cycles 2` plus the
-    // flags named (re-run 2026-12-02, the same figures). Validation LL (summed over 10k) /
-    // error: --lr 1e-3 --prior_sig 0.1 --cycle_explore 0.5 (the reference's lr and σ) -872.1 /
-    // 2.47%; --lr 2e-3 (σ 0.1, explore 0.5) -809.0 / 2.26% (4e-3 -853.9 / 2.29%, 8e-3 -902.4 /
-    // 2.42%); then --prior_sig 0.2 -801.2 / 2.00% (0.05 -1096.5 / 2.75%, 0.4 -892.0 / 2.15%);
-    // then explore 0.8 (no flags: the settings below) -656.3 / 1.94% (--lr 3e-3 -725.4 / 2.05%,
-    // --prior_sig 0.3 -684.3 / 1.98%). The old settings gave -642.5 / 1.79% on the test
-    // digits, an error short of the reference's 1.76%.
+    // cycles) per try, one setting at a time: grid `psgld` in experiments/lib/mnist_valid_grids.ts
+    // (`deno task valid:mnist -- --grid psgld`). The old settings gave -642.5 / 1.79% on the
+    // test digits, an error short of the reference's 1.76%.
     full: {
       epochs: 72,
       batchSize: 128,

@@ -1,0 +1,171 @@
+// The validation grids (experiments/lib/mnist_valid_grids.ts) and their runner
+// (experiments/mnist_valid.ts): every try is a valid command of its script, the adopted try is the
+// settings the library uses, and a grid run skips finished tries, resumes started ones and
+// refuses results of another command.
+import assert from "node:assert/strict";
+import { parseFlags } from "../core/cli.ts";
+import type { NetSpec } from "../core/method.ts";
+import { scriptFlags, type TrainScript } from "../experiments/lib/train_script.ts";
+import { VALID_GRIDS, type ValidGrid } from "../experiments/lib/mnist_valid_grids.ts";
+import { gridMarkdown, runGrid, tryArgs } from "../experiments/mnist_valid.ts";
+import { TUNED } from "../experiments/mnist_table.ts";
+import { runScript } from "./_run_script.ts";
+
+const DATA = Deno.env.get("BNN_DATA_DIR");
+const SMALL: NetSpec = { inputDim: 784, hidden: [8], outputDim: 10, task: "classification" };
+const META = { name: "t.ts", description: "" };
+
+/** The script module's declaration and the flags a try's command parses to. */
+async function parseTry(grid: ValidGrid, flags: readonly string[]) {
+  const [path, ...args] = tryArgs(grid, { name: "t", what: "", flags });
+  const { script } = await import(`../${path}`) as { script: TrainScript };
+  const { specs } = scriptFlags(script, args);
+  const f = parseFlags(args, specs, META)!;
+  script.validate?.(f);
+  return { script, f };
+}
+
+Deno.test("every try of every grid is a valid command of its script, holding digits out", async () => {
+  for (const grid of Object.values(VALID_GRIDS)) {
+    const names = grid.tries.map((t) => t.name);
+    assert.equal(new Set(names).size, names.length, `${grid.name}: try names repeat`);
+    assert.ok(names.includes(grid.chosen), `${grid.name}: adopted try ${grid.chosen} missing`);
+    assert.equal(grid.recordedOn !== undefined, grid.tries.some((t) => t.recorded), grid.name);
+    for (const t of grid.tries) {
+      const { script, f } = await parseTry(grid, t.flags);
+      assert.ok(Number(f.valid) > 0, `${grid.name}/${t.name}: no --valid`);
+      assert.equal(f.test_limit, undefined);
+      script.build(SMALL, f).dispose(); // method settings are checked when it is built
+    }
+  }
+});
+
+Deno.test("the adopted try is what the library trains", async () => {
+  // Registry grids adopt the script's defaults (the registry's full budget, tests/train_presets).
+  for (const grid of Object.values(VALID_GRIDS)) {
+    const chosen = grid.tries.find((t) => t.name === grid.chosen)!;
+    if (grid.adoptedIn.startsWith("methods/registry.ts")) {
+      assert.deepEqual(chosen.flags, [], `${grid.name}: adopted try must run the defaults`);
+    }
+  }
+  // The tuned BBB rows' ρ range is the bbb_rho grid's adopted try.
+  const g = VALID_GRIDS.bbb_rho;
+  const { script, f } = await parseTry(g, g.tries.find((t) => t.name === g.chosen)!.flags);
+  const built = script.build(SMALL, f);
+  assert.deepEqual(built.settings.rhoInit, TUNED.bbb_gaussian.settings.rhoInit);
+  built.dispose();
+});
+
+Deno.test("the grid table marks the adopted try and names the best", () => {
+  const md = gridMarkdown(VALID_GRIDS.ensemble, [
+    { name: "all_digits", logLik: -523.46, errorPct: 1.51, mi: 0.0014 },
+    { name: "subsample_0.8", logLik: -544.5, errorPct: 1.49, mi: 0.002 },
+  ]);
+  assert.match(
+    md,
+    /\| \*\*all_digits\*\* \(adopted\) \| \(none\) \| -523\.5 \| 1\.51 \| 0\.0014 \| -523\.5 \| 1\.51 \|/,
+  );
+  assert.match(md, /\| subsample_0\.8 \| `--subsample 0\.8` \| -544\.5 \|/);
+  assert.match(
+    md,
+    /best log-likelihood all_digits, lowest error subsample_0\.8; adopted all_digits/,
+  );
+  assert.match(gridMarkdown(VALID_GRIDS.sgld, []), /none recorded yet[\s\S]*No try has been run/);
+});
+
+Deno.test({
+  name: "a grid run skips finished tries, resumes started ones, refuses another command's",
+  ignore: !DATA,
+  async fn() {
+    // Training files only, offline: reading the test set would fail.
+    const dir = await Deno.makeTempDir();
+    await Deno.mkdir(`${dir}/data/mnist`, { recursive: true });
+    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]) {
+      await Deno.symlink(`${DATA}/mnist/${f}`, `${dir}/data/mnist/${f}`);
+    }
+    const env = {
+      BNN_BACKEND: "wasm",
+      BNN_OFFLINE: "1",
+      BNN_ACCEPT_CHECKSUM: "1",
+      PATH: Deno.env.get("PATH") ?? "",
+    };
+    const grid: ValidGrid = {
+      name: "tiny",
+      question: "a test",
+      adoptedIn: "nowhere",
+      script: "experiments/train_map_mnist.ts",
+      base: ["--valid", "300", "--limit", "600", "--epochs", "1", "--hidden", "16"],
+      llPer: "sum",
+      chosen: "b",
+      tries: [
+        { name: "a", what: "lr 1e-3", flags: ["--lr", "1e-3"] },
+        { name: "b", what: "defaults", flags: [] },
+      ],
+    };
+    const opts = {
+      modelsDir: `${dir}/m`,
+      resultsDir: `${dir}/r`,
+      extra: [`--data_dir=${dir}/data`, "--test_samples", "5"],
+      env,
+    };
+    const logged: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => void logged.push(a.join(" "));
+    try {
+      const first = await runGrid(grid, opts);
+      assert.deepEqual(first.map((r) => r.name), ["a", "b"]);
+      const m = JSON.parse(await Deno.readTextFile(`${dir}/r/tiny/a/valid_metrics.json`));
+      assert.equal(m.n, 300);
+      assert.equal(first[0].logLik, m.logLikSum);
+      assert.equal(first[0].errorPct, m.errorPct);
+
+      // Again: nothing is trained (the metrics file is not rewritten).
+      const before = (await Deno.stat(`${dir}/r/tiny/a/valid_metrics.json`)).mtime;
+      logged.length = 0;
+      const again = await runGrid(grid, opts);
+      assert.deepEqual(again, first);
+      assert.equal(logged.filter((l) => /done earlier/.test(l)).length, 2, logged.join("\n"));
+      assert.deepEqual((await Deno.stat(`${dir}/r/tiny/a/valid_metrics.json`)).mtime, before);
+
+      // A try begun but not finished resumes from its checkpoint.
+      await Deno.remove(`${dir}/r/tiny/b/valid_metrics.json`);
+      logged.length = 0;
+      await runGrid(grid, { ...opts, tries: ["b"], dryRun: true });
+      assert.match(logged.join("\n"), /--results_dir \S+\/r\/tiny\/b --resume/);
+
+      // A try whose command changed is not mixed with the old results.
+      const changed = { ...grid, tries: [{ name: "a", what: "", flags: ["--lr", "2e-3"] }] };
+      await assert.rejects(
+        runGrid(changed, opts),
+        /\/r\/tiny\/a holds a run of another command \(.*--lr 1e-3.*\); the grid now says: .*--lr 2e-3.*--overwrite/,
+      );
+      await assert.rejects(
+        runGrid(grid, { ...opts, tries: ["c"] }),
+        /grid tiny has no try 'c'; its tries: a, b/,
+      );
+    } finally {
+      console.log = log;
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("mnist_valid.ts: bad flags get one-line messages", async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /--grid is required/],
+    [["--grid", "nope"], /--grid nope: no such grid; choose from map, .* or all/],
+    [["--grid", "map,sgld", "--tries", "chosen"], /--tries needs a single --grid/],
+    [["--grid", "map", "--tries", "best"], /grid map has no try 'best'; its tries: reference, /],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await runScript("experiments/mnist_valid.ts", [...args, "--dry_run"]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  const list = await runScript("experiments/mnist_valid.ts", ["--list"]);
+  assert.equal(list.code, 0, list.stderr);
+  for (const g of Object.values(VALID_GRIDS)) {
+    assert.match(list.stdout, new RegExp(`^${g.name}: `, "m"));
+  }
+});
