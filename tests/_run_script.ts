@@ -40,3 +40,26 @@ export async function runScript(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * A temporary folder whose `data/mnist` holds links to the MNIST training
+ * files of `dataDir` and nothing else, with the environment of an offline
+ * run on the wasm backend: a script that reads the test set there fails.
+ *
+ * @example
+ * ```ts
+ * const { dir, env } = await trainOnlyMnist("/data");
+ * // await runScript("experiments/train_map_mnist.ts", [`--data_dir=${dir}/data`, "--valid=500"], env);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function trainOnlyMnist(
+  dataDir: string,
+): Promise<{ dir: string; env: Record<string, string> }> {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/data/mnist`, { recursive: true });
+  for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]) {
+    await Deno.symlink(`${dataDir}/mnist/${f}`, `${dir}/data/mnist/${f}`);
+  }
+  return { dir, env: { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" } };
+}

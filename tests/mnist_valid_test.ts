@@ -9,7 +9,7 @@ import { scriptFlags, type TrainScript } from "../experiments/lib/train_script.t
 import { VALID_GRIDS, type ValidGrid } from "../experiments/lib/mnist_valid_grids.ts";
 import { gridMarkdown, runGrid, tryArgs } from "../experiments/mnist_valid.ts";
 import { TUNED } from "../experiments/mnist_table.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, trainOnlyMnist } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 const SMALL: NetSpec = { inputDim: 784, hidden: [8], outputDim: 10, task: "classification" };
@@ -78,17 +78,7 @@ Deno.test({
   ignore: !DATA,
   async fn() {
     // Training files only, offline: reading the test set would fail.
-    const dir = await Deno.makeTempDir();
-    await Deno.mkdir(`${dir}/data/mnist`, { recursive: true });
-    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]) {
-      await Deno.symlink(`${DATA}/mnist/${f}`, `${dir}/data/mnist/${f}`);
-    }
-    const env = {
-      BNN_BACKEND: "wasm",
-      BNN_OFFLINE: "1",
-      BNN_ACCEPT_CHECKSUM: "1",
-      PATH: Deno.env.get("PATH") ?? "",
-    };
+    const { dir, env } = await trainOnlyMnist(DATA!);
     const grid: ValidGrid = {
       name: "tiny",
       question: "a test",

@@ -4,7 +4,7 @@ import { DOMParser } from "linkedom";
 import { parseFlags } from "../core/cli.ts";
 import { loadTrainSplits, parseHidden } from "../experiments/lib/train_script.ts";
 import { loadMnist } from "../datasets/mnist.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, trainOnlyMnist } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP MNIST training-script tests: BNN_DATA_DIR is not set");
@@ -236,12 +236,7 @@ Deno.test({
   ignore: !DATA,
   async fn() {
     // A data folder with the training files only: reading the test set would fail offline.
-    const dir = await Deno.makeTempDir();
-    await Deno.mkdir(`${dir}/data/mnist`, { recursive: true });
-    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]) {
-      await Deno.symlink(`${DATA}/mnist/${f}`, `${dir}/data/mnist/${f}`);
-    }
-    const env = { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" };
+    const { dir, env } = await trainOnlyMnist(DATA!);
     // MAP on that folder, into models / results folders `m<out>` / `r<out>`.
     const runMap = (args: string[], out = "") =>
       runScript("experiments/train_map_mnist.ts", [
