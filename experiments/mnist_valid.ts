@@ -20,6 +20,7 @@
 import { join } from "node:path";
 import { writeTextAtomic } from "../core/atomic.ts";
 import { CliError, type FlagValues, parseFlags, runMain } from "../core/cli.ts";
+import { scriptFlags, type TrainScript } from "./lib/train_script.ts";
 import { writeCsv, writeJson } from "../uncertainty/io.ts";
 import { VALID_GRIDS, type ValidGrid, type ValidTry } from "./lib/mnist_valid_grids.ts";
 
@@ -91,13 +92,12 @@ export async function runGrid(grid: ValidGrid, opts: GridRunOptions): Promise<Tr
     const args = tryArgs(grid, t, extra);
     const models = join(opts.modelsDir, grid.name, t.name);
     const results = join(opts.resultsDir, grid.name, t.name);
-    const state = await tryState(results, args);
+    const { state, diff } = await tryState(results, models, args);
     const head = `[${i + 1}/${selected.length}] ${grid.name}/${t.name}`;
     if (state === "other" && !opts.overwrite) {
       throw new CliError(
-        `${results} holds a run of another command (${await recordedCommand(results)}); ` +
-          `the grid now says: ${args.join(" ")}. Pass --overwrite to run it again, or use ` +
-          "another --results_dir",
+        `${results} was run with ${diff.join(", ")}. A grid's flags or a script default ` +
+          "changed since: pass --overwrite to run it again, or use another --results_dir",
       );
     }
     if (state === "done" && !opts.overwrite) {
@@ -117,7 +117,12 @@ export async function runGrid(grid: ValidGrid, opts: GridRunOptions): Promise<Tr
     if (opts.dryRun) continue;
     await Deno.mkdir(results, { recursive: true });
     await Deno.remove(join(results, METRICS_FILE)).catch(() => {});
-    await writeJson(join(results, RECORD_FILE), { grid: grid.name, try: t.name, args });
+    await writeJson(join(results, RECORD_FILE), {
+      grid: grid.name,
+      try: t.name,
+      args,
+      flags: await effectiveFlags(args),
+    });
     const child = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...full],
       stdout: "inherit",
@@ -132,7 +137,7 @@ export async function runGrid(grid: ValidGrid, opts: GridRunOptions): Promise<Tr
       );
     }
   }
-  return await gridResults(grid, opts.resultsDir, extra);
+  return await gridResults(grid, opts, extra);
 }
 
 function selectTries(grid: ValidGrid, names?: readonly string[]): readonly ValidTry[] {
@@ -150,20 +155,68 @@ function selectTries(grid: ValidGrid, names?: readonly string[]): readonly Valid
   });
 }
 
-/** "new": never started; "started": begun under this command; "done": finished; "other": another command's. */
-async function tryState(
-  results: string,
-  args: readonly string[],
-): Promise<"new" | "started" | "done" | "other"> {
-  const rec = await readJsonIfAny(join(results, RECORD_FILE));
-  if (rec === undefined) return "new";
-  if (JSON.stringify(rec.args) !== JSON.stringify(args)) return "other";
-  return (await readJsonIfAny(join(results, METRICS_FILE))) ? "done" : "started";
+// Flags that say where data and outputs are, or how the run proceeds, not what it trains.
+const PLACE_FLAGS = new Set([
+  "models_dir",
+  "results_dir",
+  "data_dir",
+  "resume",
+  "overwrite",
+  "backend",
+]);
+
+/**
+ * What a training command trains: its flags as the script parses them (the
+ * script's defaults filled in), without the {@linkcode PLACE_FLAGS}. Two
+ * commands that differ only in spelling train the same; the same command
+ * after a default changed does not.
+ */
+async function effectiveFlags(args: readonly string[]): Promise<Record<string, unknown>> {
+  const [path, ...rest] = args;
+  const url = new URL(`../${path}`, import.meta.url).href;
+  const { script } = (await import(url)) as { script: TrainScript };
+  const { specs } = scriptFlags(script, rest);
+  return comparable(parseFlags(rest, specs, { name: script.name, description: "" }) ?? {});
 }
 
-async function recordedCommand(results: string): Promise<string> {
+function comparable(f: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(f).sort()) {
+    if (!PLACE_FLAGS.has(k) && f[k] !== undefined && f[k] !== null) out[k] = f[k];
+  }
+  return out;
+}
+
+/** `--name was (now is)` for each flag whose value differs. */
+function flagDiff(was: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].sort();
+  return keys.filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k])).map((k) =>
+    `--${k} ${was[k] ?? "(unset)"} (the grid's command now gives ${now[k] ?? "(unset)"})`
+  );
+}
+
+/**
+ * "new": never started; "started": begun under this command; "done":
+ * finished; "other": trained with other flags (`diff` says which). The
+ * flags a finished try was trained with are read from its saved model's
+ * manifest, so a try stays done under a command spelled differently and
+ * is no longer done when a default it relied on changes.
+ */
+async function tryState(
+  results: string,
+  models: string,
+  args: readonly string[],
+): Promise<{ state: "new" | "started" | "done" | "other"; diff: string[] }> {
   const rec = await readJsonIfAny(join(results, RECORD_FILE));
-  return Array.isArray(rec?.args) ? rec.args.join(" ") : "unreadable";
+  if (rec === undefined) return { state: "new", diff: [] };
+  const finished = (await readJsonIfAny(join(results, METRICS_FILE))) !== undefined;
+  const manifest = finished ? await readJsonIfAny(join(models, "manifest.json")) : undefined;
+  const was = manifest?.info?.flags
+    ? comparable(manifest.info.flags)
+    : rec.flags ?? await effectiveFlags(rec.args);
+  const diff = flagDiff(was, await effectiveFlags(args));
+  if (diff.length) return { state: "other", diff };
+  return { state: finished ? "done" : "started", diff };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -184,13 +237,14 @@ async function readJsonIfAny(path: string): Promise<any> {
 
 async function gridResults(
   grid: ValidGrid,
-  resultsDir: string,
+  opts: GridRunOptions,
   extra: readonly string[],
 ): Promise<TryResult[]> {
   const out: TryResult[] = [];
   for (const t of grid.tries) {
-    const dir = join(resultsDir, grid.name, t.name);
-    if ((await tryState(dir, tryArgs(grid, t, extra))) !== "done") continue;
+    const dir = join(opts.resultsDir, grid.name, t.name);
+    const models = join(opts.modelsDir, grid.name, t.name);
+    if ((await tryState(dir, models, tryArgs(grid, t, extra))).state !== "done") continue;
     const m = await readJsonIfAny(join(dir, METRICS_FILE));
     out.push({
       name: t.name,

@@ -45,7 +45,8 @@ Deno.test("the adopted try is what the library trains", async () => {
   for (const grid of Object.values(VALID_GRIDS)) {
     const chosen = grid.tries.find((t) => t.name === grid.chosen)!;
     if (grid.adoptedIn.startsWith("methods/registry.ts")) {
-      assert.deepEqual(chosen.flags, [], `${grid.name}: adopted try must run the defaults`);
+      const defaults = (await parseTry(grid, [])).f;
+      assert.deepEqual((await parseTry(grid, chosen.flags)).f, defaults, grid.name);
     }
   }
   // The tuned BBB rows' ρ range is the bbb_rho grid's adopted try.
@@ -70,7 +71,12 @@ Deno.test("the grid table marks the adopted try and names the best", () => {
     md,
     /best log-likelihood all_digits, lowest error subsample_0\.8; adopted all_digits/,
   );
-  assert.match(gridMarkdown(VALID_GRIDS.sgld, []), /none recorded yet[\s\S]*No try has been run/);
+  const unrecorded: ValidGrid = {
+    ...VALID_GRIDS.sgld,
+    recordedOn: undefined,
+    tries: VALID_GRIDS.sgld.tries.map(({ recorded: _, ...t }) => t),
+  };
+  assert.match(gridMarkdown(unrecorded, []), /none recorded yet[\s\S]*No try has been run/);
 });
 
 Deno.test({
@@ -123,11 +129,26 @@ Deno.test({
       await runGrid(grid, { ...opts, tries: ["b"], dryRun: true });
       assert.match(logged.join("\n"), /--results_dir \S+\/r\/tiny\/b --resume/);
 
-      // A try whose command changed is not mixed with the old results.
+      // A try is what it trains: the same flags spelled differently are the same try…
+      const spelled = { ...grid, tries: [{ name: "a", what: "", flags: ["--lr=0.001"] }] };
+      logged.length = 0;
+      assert.deepEqual(await runGrid(spelled, opts), [first[0]]);
+      assert.match(logged.join("\n"), /tiny\/a: done earlier/);
+      // …other flags are not mixed with the old results…
       const changed = { ...grid, tries: [{ name: "a", what: "", flags: ["--lr", "2e-3"] }] };
       await assert.rejects(
         runGrid(changed, opts),
-        /\/r\/tiny\/a holds a run of another command \(.*--lr 1e-3.*\); the grid now says: .*--lr 2e-3.*--overwrite/,
+        /\/r\/tiny\/a was run with --lr 0\.001 \(the grid's command now gives 0\.002\)\..*--overwrite/,
+      );
+      // …and neither is a finished try whose model was trained under another default (read
+      // from the model's manifest, as after a registry change).
+      const manifestPath = `${dir}/m/tiny/a/manifest.json`;
+      const manifest = JSON.parse(await Deno.readTextFile(manifestPath));
+      manifest.info.flags.weight_decay = 0.01;
+      await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));
+      await assert.rejects(
+        runGrid(grid, { ...opts, tries: ["a"] }),
+        /--weight_decay 0\.01 \(the grid's command now gives 0\.05\)/,
       );
       await assert.rejects(
         runGrid(grid, { ...opts, tries: ["c"] }),
