@@ -207,8 +207,12 @@ async function tryState(
   models: string,
   args: readonly string[],
 ): Promise<{ state: "new" | "started" | "done" | "other"; diff: string[] }> {
-  const rec = await readJsonIfAny(join(results, RECORD_FILE));
+  const recPath = join(results, RECORD_FILE);
+  const rec = await readJsonIfAny(recPath);
   if (rec === undefined) return { state: "new", diff: [] };
+  if (typeof rec?.flags !== "object" && !Array.isArray(rec?.args)) {
+    throw new CliError(`${recPath}: not a try record (no flags or args); remove it to run again`);
+  }
   const finished = (await readJsonIfAny(join(results, METRICS_FILE))) !== undefined;
   const manifest = finished ? await readJsonIfAny(join(models, "manifest.json")) : undefined;
   const was = manifest?.info?.flags

@@ -150,6 +150,8 @@ Deno.test({
         runGrid(grid, { ...opts, tries: ["a"] }),
         /--weight_decay 0\.01 \(the grid's command now gives 0\.05\)/,
       );
+      await Deno.writeTextFile(`${dir}/r/tiny/b/try.json`, "{}");
+      await assert.rejects(runGrid(grid, { ...opts, tries: ["b"] }), /try\.json: not a try record/);
       await assert.rejects(
         runGrid(grid, { ...opts, tries: ["c"] }),
         /grid tiny has no try 'c'; its tries: a, b/,
