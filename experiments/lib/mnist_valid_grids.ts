@@ -333,6 +333,43 @@ export const VALID_GRIDS: Readonly<Record<string, ValidGrid>> = Object.freeze({
       },
     ],
   },
+  sghmc: {
+    name: "sghmc",
+    question: "SGHMC's peak step size and share of each 5-epoch cycle without noise " +
+      "(30 epochs, 6 cycles, batch 256)",
+    adoptedIn: "methods/registry.ts (sghmc.full)",
+    script: "experiments/train_sghmc_mnist.ts",
+    base: ["--valid", "10000", "--epochs", "30", "--cycles", "6"],
+    llPer: "sum",
+    chosen: "chosen",
+    recordedOn: "2026-12-02",
+    tries: [
+      {
+        name: "lr_5e-3",
+        what: "peak step 5e-3",
+        flags: ["--lr", "5e-3", "--cycle_explore", "0.7"],
+        recorded: { logLik: -1080.3, errorPct: 2.68 },
+      },
+      {
+        name: "chosen",
+        what: "peak step 1e-2 (the reference's lr), 70% of each cycle without noise",
+        flags: ["--lr", "1e-2", "--cycle_explore", "0.7"],
+        recorded: { logLik: -688.5, errorPct: 1.91 },
+      },
+      {
+        name: "lr_2e-2",
+        what: "peak step 2e-2",
+        flags: ["--lr", "2e-2", "--cycle_explore", "0.7"],
+        recorded: { logLik: -1170.5, errorPct: 2.67 },
+      },
+      {
+        name: "explore_0.5",
+        what: "half of each cycle without noise",
+        flags: ["--lr", "1e-2", "--cycle_explore", "0.5"],
+        recorded: { logLik: -761.6, errorPct: 2.10 },
+      },
+    ],
+  },
   kfac: {
     name: "kfac",
     question:
