@@ -88,6 +88,9 @@ export function tryArgs(grid: ValidGrid, t: ValidTry, extra: readonly string[] =
 export async function runGrid(grid: ValidGrid, opts: GridRunOptions): Promise<TryResult[]> {
   const selected = selectTries(grid, opts.tries);
   const extra = opts.extra ?? [];
+  // Every command is parsed before anything trains: a bad flag in the last try (or in --extra)
+  // fails now, not after hours of the first tries.
+  for (const t of selected) await effectiveFlags(tryArgs(grid, t, extra));
   for (const [i, t] of selected.entries()) {
     const args = tryArgs(grid, t, extra);
     const models = join(opts.modelsDir, grid.name, t.name);
@@ -175,8 +178,14 @@ async function effectiveFlags(args: readonly string[]): Promise<Record<string, u
   const [path, ...rest] = args;
   const url = new URL(`../${path}`, import.meta.url).href;
   const { script } = (await import(url)) as { script: TrainScript };
-  const { specs } = scriptFlags(script, rest);
-  return comparable(parseFlags(rest, specs, { name: script.name, description: "" }) ?? {});
+  try {
+    const { specs } = scriptFlags(script, rest);
+    return comparable(parseFlags(rest, specs, { name: script.name, description: "" }) ?? {});
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    // Say which command: the flag may come from the grid or from --extra.
+    throw new CliError(`${args.join(" ")}: ${e.message.split("\n")[0]}`);
+  }
 }
 
 function comparable(f: Record<string, unknown>): Record<string, unknown> {

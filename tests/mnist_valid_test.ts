@@ -169,6 +169,10 @@ Deno.test("mnist_valid.ts: bad flags get one-line messages", async () => {
     [["--grid", "nope"], /--grid nope: no such grid; choose from map, .* or all/],
     [["--grid", "map,sgld", "--tries", "chosen"], /--tries needs a single --grid/],
     [["--grid", "map", "--tries", "best"], /grid map has no try 'best'; its tries: reference, /],
+    [
+      ["--grid", "map", "--extra=--nope 1"],
+      /train_map_mnist\.ts --valid 10000 .*--nope 1: unknown flag '--nope'/,
+    ],
   ];
   for (const [args, msg] of cases) {
     const r = await runScript("experiments/mnist_valid.ts", [...args, "--dry_run"]);
