@@ -292,12 +292,41 @@ class StepScalars {
   }
 }
 
+/**
+ * Seconds left for `stepsLeft` steps at the median pace of the recent
+ * epochs (`secondsPerStep`, one entry per epoch). The median, rather than
+ * the mean since the start, keeps one slow epoch (a suspended laptop, a
+ * paused process, a shared machine) from inflating the estimate for the
+ * rest of the run. Undefined without a measured epoch.
+ *
+ * @example
+ * ```ts
+ * import { recentEta } from "./train.ts";
+ * recentEta([0.1, 0.1, 30, 0.12], 100); // ≈ 11: 100 steps at the median 0.11 s a step
+ * ```
+ */
+export function recentEta(
+  secondsPerStep: readonly number[],
+  stepsLeft: number,
+): number | undefined {
+  if (!secondsPerStep.length) return undefined;
+  const sorted = [...secondsPerStep].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const pace = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return pace * stepsLeft;
+}
+
+/** Epochs whose pace the ETA is taken from. */
+const ETA_WINDOW = 5;
+
 /** Progress over the whole run: the ETA counts every remaining epoch. */
 class RunProgress {
   readonly #line: Progress;
   readonly #lines: boolean;
   readonly #total: number;
-  readonly #start = performance.now();
+  readonly #pace: number[] = [];
+  #mark = performance.now();
+  #markDone = 0;
 
   constructor(total: number, enabled?: boolean) {
     const tty = Deno.stderr.isTerminal();
@@ -313,8 +342,13 @@ class RunProgress {
 
   /** Ends an epoch: its summary line with the time left for the run. */
   epoch(rec: EpochRecord, epochs: number, done: number) {
-    const elapsed = (performance.now() - this.#start) / 1000;
-    const eta = done > 0 ? (elapsed / done) * (this.#total - done) : undefined;
+    const now = performance.now();
+    if (done > this.#markDone) {
+      this.#pace.push((now - this.#mark) / 1000 / (done - this.#markDone));
+      if (this.#pace.length > ETA_WINDOW) this.#pace.shift();
+    }
+    [this.#mark, this.#markDone] = [now, done];
+    const eta = recentEta(this.#pace, this.#total - done);
     const line = epochLine(rec, epochs, eta);
     if (this.#lines) console.error(line);
     else this.#line.done(line);

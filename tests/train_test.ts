@@ -7,7 +7,7 @@ import { initLayers, mlpForward } from "../core/mlp.ts";
 import { lrScheduleFactor, type LrScheduleName } from "../core/optim.ts";
 import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
-import { CHECKPOINT_FILE, DivergenceError, fit } from "../core/train.ts";
+import { CHECKPOINT_FILE, DivergenceError, fit, recentEta } from "../core/train.ts";
 import { evaluate } from "../core/evaluate.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import { buildEnsemble } from "../methods/ensemble.ts";
@@ -320,4 +320,12 @@ Deno.test("loadModel: one call loads any saved model; an unknown method is named
     /"vi_flows" model, which no registered method loads \(known: map, mc_dropout/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the ETA follows the recent epochs' median pace, not one slow epoch", () => {
+  // One paused epoch (30 s a step) among 0.1 s steps: the mean would say ~50 min for 100 steps.
+  assert.equal(recentEta([0.1, 0.1, 30, 0.1, 0.1], 100), 0.1 * 100);
+  assert.ok(Math.abs(recentEta([0.1, 0.12, 30, 0.2], 100)! - 16) < 1e-9); // median of 4: 0.16
+  assert.equal(recentEta([], 100), undefined);
+  assert.equal(recentEta([0.5], 0), 0);
 });
