@@ -175,12 +175,27 @@ const PLACE_FLAGS = new Set([
  * after a default changed does not.
  */
 async function effectiveFlags(args: readonly string[]): Promise<Record<string, unknown>> {
+  return (await parsedTry(args)).flags;
+}
+
+/**
+ * {@linkcode effectiveFlags}, and the values the script's own flag
+ * declarations give (before the registry's preset): what a flag added to a
+ * script after a try ran stands for in that try's record, since a new flag's
+ * declared default keeps the script's earlier behaviour.
+ */
+async function parsedTry(
+  args: readonly string[],
+): Promise<{ flags: Record<string, unknown>; declared: Record<string, unknown> }> {
   const [path, ...rest] = args;
   const url = new URL(`../${path}`, import.meta.url).href;
   const { script } = (await import(url)) as { script: TrainScript };
   try {
     const { specs } = scriptFlags(script, rest);
-    return comparable(parseFlags(rest, specs, { name: script.name, description: "" }) ?? {});
+    const flags = comparable(parseFlags(rest, specs, { name: script.name, description: "" }) ?? {});
+    const declared: Record<string, unknown> = {};
+    for (const [k, spec] of Object.entries(script.flags)) declared[k] = spec.default;
+    return { flags, declared };
   } catch (e) {
     if (!(e instanceof CliError)) throw e;
     // Say which command: the flag may come from the grid or from --extra.
@@ -224,10 +239,17 @@ async function tryState(
   }
   const finished = (await readJsonIfAny(join(results, METRICS_FILE))) !== undefined;
   const manifest = finished ? await readJsonIfAny(join(models, "manifest.json")) : undefined;
-  const was = manifest?.info?.flags
+  const recorded = manifest?.info?.flags
     ? comparable(manifest.info.flags)
     : rec.flags ?? await effectiveFlags(rec.args);
-  const diff = flagDiff(was, await effectiveFlags(args));
+  const now = await parsedTry(args);
+  // A flag the script gained after the try ran is absent from its record: the try ran with
+  // what the flag's declared default gives (e.g. --lr_schedule constant).
+  const was = { ...recorded };
+  for (const [k, v] of Object.entries(now.declared)) {
+    if (!(k in was) && v !== undefined && v !== null) was[k] = v;
+  }
+  const diff = flagDiff(was, now.flags);
   if (diff.length) return { state: "other", diff };
   return { state: finished ? "done" : "started", diff };
 }

@@ -19,7 +19,7 @@ import { CliError, type FlagValues, runMain } from "../core/cli.ts";
 import { predictDataset, readPrediction } from "../core/evaluate.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { Method } from "../core/method.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import {
@@ -30,7 +30,12 @@ import {
 import { classificationMetrics } from "../uncertainty/metrics.ts";
 import { writeJson } from "../uncertainty/io.ts";
 import { rowRange } from "../datasets/subset.ts";
-import { runTrainScript, type TrainContext, type TrainScript } from "./lib/train_script.ts";
+import {
+  LR_SCHEDULE_FLAG,
+  runTrainScript,
+  type TrainContext,
+  type TrainScript,
+} from "./lib/train_script.ts";
 
 function validate(f: FlagValues): void {
   if (f.tune === "val") {
@@ -211,6 +216,7 @@ export const script: TrainScript = {
       help: "MAP update rule",
     },
     momentum: { type: "number", default: 0.5, min: 0, max: 0.999, help: "momentum" },
+    lr_schedule: LR_SCHEDULE_FLAG,
   },
   preset: "kfac_laplace",
   defaults: {
@@ -225,6 +231,7 @@ export const script: TrainScript = {
       weightDecay: f.weight_decay as number,
       optimizer: f.optimizer as OptimizerName,
       momentum: f.momentum as number,
+      lrSchedule: f.lr_schedule as LrScheduleName,
       priorPrecision: (f.prior_precision as number | undefined) ??
         1 / (f.hessian_diag_sig as number) ** 2,
       dataScale: (f.data_scale as number | undefined) ?? null,

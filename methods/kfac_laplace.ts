@@ -53,7 +53,7 @@ import type {
   TensorBatch,
 } from "../core/method.ts";
 import { forwardLayers, hasGlobalNoise, layerShapes, mlpForward } from "../core/mlp.ts";
-import type { OptimizerName } from "../core/optim.ts";
+import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
 import { buildPointNet, type PointNet } from "../core/point_net.ts";
 import { Progress } from "../core/progress.ts";
 import type { HostTensor } from "../core/safetensors.ts";
@@ -109,6 +109,8 @@ export interface KfacLaplaceSettings {
   optimizer?: OptimizerName;
   /** MAP momentum (default 0.5). */
   momentum?: number;
+  /** MAP learning-rate schedule over the run (default `constant`, the reference's; or `cosine`). */
+  lrSchedule?: LrScheduleName;
   /**
    * Prior precision `τ` of the Laplace posterior (default `1/0.15²`, the
    * reference's `--hessian_diag_sig 0.15`).
@@ -148,6 +150,7 @@ export const KFAC_LAPLACE_DEFAULTS: Required<KfacLaplaceSettings> = {
   weightDecay: 0.01,
   optimizer: "momentum",
   momentum: 0.5,
+  lrSchedule: "constant",
   priorPrecision: 1 / 0.15 ** 2,
   dataScale: null,
   predictive: "sample",
@@ -336,6 +339,7 @@ export function buildKfacLaplace(
     weightDecay: s.weightDecay,
     optimizer: s.optimizer,
     momentum: s.momentum,
+    lrSchedule: s.lrSchedule,
     dropout: 0,
     mcPredict: false,
   });

@@ -247,4 +247,8 @@ Deno.test("bad settings are named", () => {
   assert.throws(() => buildKfacLaplace(spec, { priorPrecision: -1 }), /prior precision τ/);
   assert.throws(() => buildKfacLaplace(spec, { predictive: "nuts" as "glm" }), /predictive/);
   assert.throws(() => buildKfacLaplace(spec, { ggnTol: 2 }), /ggnTol/);
+  assert.throws(
+    () => buildKfacLaplace(spec, { lrSchedule: "linear" as "cosine" }),
+    /lr_schedule must be one of constant, cosine, found "linear"/,
+  );
 });

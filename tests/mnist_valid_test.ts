@@ -140,10 +140,26 @@ Deno.test({
         runGrid(changed, opts),
         /\/r\/tiny\/a was run with --lr 0\.001 \(the grid's command now gives 0\.002\)\..*--overwrite/,
       );
-      // …and neither is a finished try whose model was trained under another default (read
-      // from the model's manifest, as after a registry change).
+      // A flag the script gained after a try ran (absent from the try's record) stands for its
+      // declared default, the script's earlier behaviour, not for the registry's preset: MAP's
+      // declared --lr_schedule is constant, its registry default cosine…
       const manifestPath = `${dir}/m/tiny/a/manifest.json`;
       const manifest = JSON.parse(await Deno.readTextFile(manifestPath));
+      assert.equal(manifest.info.flags.lr_schedule, "cosine");
+      delete manifest.info.flags.lr_schedule;
+      await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));
+      await assert.rejects(
+        runGrid(grid, { ...opts, tries: ["a"] }),
+        /--lr_schedule constant \(the grid's command now gives cosine\)/,
+      );
+      // …so a command asking for the declared value is that try.
+      const asBefore = {
+        ...grid,
+        tries: [{ name: "a", what: "", flags: ["--lr", "1e-3", "--lr_schedule", "constant"] }],
+      };
+      assert.deepEqual(await runGrid(asBefore, opts), [first[0]]);
+      // Nor is a finished try whose model was trained under another default (read from the
+      // model's manifest, as after a registry change) the same try.
       manifest.info.flags.weight_decay = 0.01;
       await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));
       await assert.rejects(

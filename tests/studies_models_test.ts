@@ -48,6 +48,18 @@ Deno.test("modelDifference: an explicit default is the same model, another value
     modelDifference(saved, { seed: 0, settings: { lr: 0.5 } }, resolve),
     'settings {} → {"lr":0.5}',
   );
+  // A setting added to the method after the model was saved (absent from its manifest) is its
+  // default; another value of it is another model.
+  const { lrSchedule: _, ...older } = saved.settings;
+  const oldSaved = { study: { seed: 0, settings: { lr: 2e-3 } }, settings: { ...older, lr: 2e-3 } };
+  assert.equal(
+    modelDifference(oldSaved, { seed: 0, settings: { lr: 2e-3, lrSchedule: "constant" } }, resolve),
+    null,
+  );
+  assert.equal(
+    modelDifference(oldSaved, { seed: 0, settings: { lr: 2e-3, lrSchedule: "cosine" } }, resolve),
+    'settings {"lr":0.002} → {"lr":0.002,"lrSchedule":"cosine"}',
+  );
   // Other fields count whatever the settings resolve to.
   assert.equal(
     modelDifference(saved, { seed: 1, settings: { lr: MAP_DEFAULTS.lr } }, resolve),

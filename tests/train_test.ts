@@ -11,6 +11,7 @@ import { CHECKPOINT_FILE, DivergenceError, fit, recentEta } from "../core/train.
 import { evaluate } from "../core/evaluate.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import { buildEnsemble } from "../methods/ensemble.ts";
+import { buildKfacLaplace } from "../methods/kfac_laplace.ts";
 import { buildMap } from "../methods/map.ts";
 import { buildMcDropout } from "../methods/mc_dropout.ts";
 
@@ -61,7 +62,8 @@ Deno.test("cosine lr schedule: a mid-run step moves the weights half as far as a
   };
   // Step 0 of epoch 1 of 2 (one batch per epoch): t/T = 1/2, so the cosine factor is 0.5.
   const info = { datasetSize: b.n, epoch: 1, step: 0, batchesPerEpoch: 1, epochs: 2 };
-  // A MAP network, and an ensemble's one member (the schedule passed on to its members).
+  // A MAP network, an ensemble's one member and KFAC Laplace's MAP network (the schedule passed
+  // on to them).
   const builders = {
     map: (lrSchedule: LrScheduleName) => {
       const m = buildMap(CLS, { optimizer: "sgd", lr: 1e-2, lrSchedule });
@@ -76,6 +78,10 @@ Deno.test("cosine lr schedule: a mid-run step moves the weights half as far as a
         lrSchedule,
       });
       return { m, first: () => m.members()[0].layers().w[0] };
+    },
+    kfac: (lrSchedule: LrScheduleName) => {
+      const m = buildKfacLaplace(CLS, { optimizer: "sgd", lr: 1e-2, lrSchedule });
+      return { m, first: () => m.map.layers().w[0] };
     },
   };
   for (const [name, build] of Object.entries(builders)) {

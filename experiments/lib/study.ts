@@ -335,8 +335,10 @@ export function recordDifference(saved: unknown, wanted: object): string | null 
  * {@linkcode recordDifference} of their records, except that settings
  * written differently but equal once the method's defaults are applied (an
  * explicit default added to, or dropped from, the registry) are the same
- * model. `resolve` applies the defaults to the wanted settings; the saved
- * side's are the manifest's `settings` (recorded after defaults).
+ * model. `resolve` applies the defaults to the wanted settings and to the
+ * manifest's `settings` (recorded after defaults): a setting the method
+ * gained after the model was saved is absent there and takes its default,
+ * the method's earlier behaviour.
  *
  * @example
  * ```ts
@@ -359,7 +361,7 @@ export function modelDifference(
   const rest = recordDifference({ ...saved.study, settings: null }, { ...wanted, settings: null });
   if (rest !== null) return diff;
   const settings = ((wanted as { settings?: unknown }).settings ?? {}) as Record<string, unknown>;
-  return stable(resolve({ ...settings })) === stable(saved.settings) ? null : diff;
+  return stable(resolve({ ...settings })) === stable(resolve({ ...saved.settings })) ? null : diff;
 }
 
 /** {@linkcode modelDifference} of a saved manifest for `entry`, resolving with its builder. */

@@ -89,8 +89,9 @@ export const COMMON_FLAGS: FlagSpecs = {
 };
 
 /**
- * The `--lr_schedule` flag of the point-network scripts (MAP, MC dropout and
- * the ensemble's members), with the schedule names from `core/optim.ts`.
+ * The `--lr_schedule` flag of the point-network scripts (MAP, MC dropout,
+ * the ensemble's members and KFAC Laplace's MAP network), with the schedule
+ * names from `core/optim.ts`.
  *
  * @example
  * ```ts
