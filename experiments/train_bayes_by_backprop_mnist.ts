@@ -43,6 +43,21 @@ export function parseRange(flag: string, s: string): [number, number] {
   return [parts[0], parts[1]];
 }
 
+/** Parses `--samples_after`: `none`, or `epochs,samples`. */
+export function parseSamplesAfter(s: string): [number, number] | null {
+  if (s === "none") return null;
+  const parts = s.split(",").map((p) => Number(p.trim()));
+  if (
+    parts.length !== 2 || !Number.isInteger(parts[0]) || !Number.isInteger(parts[1]) ||
+    parts[0] < 1 || parts[1] < 1
+  ) {
+    throw new CliError(
+      `--samples_after expects "none" or "epochs,samples" (whole numbers ≥ 1), found "${s}"`,
+    );
+  }
+  return [parts[0], parts[1]];
+}
+
 /** Maps parsed flags to method settings (throws {@linkcode CliError} for bad combinations). */
 export function settingsFromFlags(f: FlagValues): BbbSettings {
   const model = MODELS[String(f.model)];
@@ -61,6 +76,7 @@ export function settingsFromFlags(f: FlagValues): BbbSettings {
     kl: f.kl as "auto" | "closed" | "mc",
     nSamples: f.n_samples as number,
     firstEpochSamples: (f.first_epoch_samples as number | undefined) ?? 10,
+    samplesAfter: parseSamplesAfter(String(f.samples_after ?? "none")),
     lr: f.lr as number,
     optimizer: f.optimizer as BbbOptimizer,
     momentum: f.momentum as number,
@@ -109,7 +125,12 @@ export const script: TrainScript = {
       type: "int",
       default: 10,
       min: 1,
-      help: "samples per step in the first epoch (the reference draws more there)",
+      help: "samples per step in the first epoch (the reference's script draws more there)",
+    },
+    samples_after: {
+      type: "string",
+      default: "none",
+      help: '"epochs,samples": after that many epochs, that many samples per step',
     },
     optimizer: {
       type: "string",

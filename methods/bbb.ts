@@ -107,8 +107,14 @@ export interface BbbSettings {
   kl?: "auto" | "closed" | "mc";
   /** Monte Carlo samples per step, averaged (default 3). */
   nSamples?: number;
-  /** Samples per step in the first epoch (default 10, as the reference). */
+  /** Samples per step in the first epoch (default 10, as the reference's script). */
   firstEpochSamples?: number;
+  /**
+   * `[epochs, samples]`: after that many epochs, that many samples per step
+   * instead of `nSamples` (default null: `nSamples` throughout). The
+   * reference's GMM notebook goes from 3 to 5 after 60 epochs.
+   */
+  samplesAfter?: [number, number] | null;
   /** Learning rate (default 1e-3; the loss is the summed minibatch NLL + KL/batches). */
   lr?: number;
   /** Update rule (default `sgd`, as the reference). */
@@ -141,6 +147,7 @@ export const BBB_DEFAULTS: Required<BbbSettings> = {
   kl: "auto",
   nSamples: 3,
   firstEpochSamples: 10,
+  samplesAfter: null,
   lr: 1e-3,
   optimizer: "sgd",
   momentum: 0.9,
@@ -263,6 +270,17 @@ export function resolveBbbSettings(settings: BbbSettings = {}): Required<BbbSett
   }
   posInt("nSamples (n_samples)", s.nSamples);
   posInt("firstEpochSamples", s.firstEpochSamples);
+  if (s.samplesAfter !== null) {
+    const a = s.samplesAfter;
+    if (!(Array.isArray(a) && a.length === 2 && Number.isInteger(a[0]) && a[0] >= 1)) {
+      throw new BbbSettingsError(
+        `samplesAfter must be null or [epochs, samples] with whole epochs ≥ 1, found ${
+          JSON.stringify(a)
+        }`,
+      );
+    }
+    posInt("samplesAfter's samples", a[1]);
+  }
   posInt("predictSamples", s.predictSamples);
   if (!(typeof s.lr === "number" && s.lr > 0 && isFinite(s.lr))) {
     throw new BbbSettingsError(`lr must be a finite number > 0, found ${s.lr}`);
@@ -583,7 +601,11 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
         `${name}: batch has ${batch.x.shape[1]} features, the network expects ${spec.inputDim}`,
       );
     }
-    const n = info.epoch === 0 ? s.firstEpochSamples : s.nSamples;
+    const n = info.epoch === 0
+      ? s.firstEpochSamples
+      : s.samplesAfter && info.epoch >= s.samplesAfter[0]
+      ? s.samplesAfter[1]
+      : s.nSamples;
     const kl = 1 / Math.max(1, info.batchesPerEpoch);
     const klScalars: Record<string, number> = closed
       ? { kl, pprec2: 1 / (s.priorSigma * s.priorSigma) }

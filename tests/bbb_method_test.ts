@@ -70,6 +70,8 @@ Deno.test("names follow the registry keys; bad settings are clear errors", () =>
     [{ lr: 0 }, /lr must be a finite number > 0/],
     [{ optimizer: "lbfgs" }, /optimizer must be one of sgd, momentum, adam/],
     [{ fixedNoise: 0.1 }, /fixedNoise applies to homoscedastic regression only/],
+    [{ samplesAfter: [0, 5] }, /samplesAfter must be null or \[epochs, samples\] .*found \[0,5\]/],
+    [{ samplesAfter: [60, 0] }, /samplesAfter's samples must be an integer ≥ 1, found 0/],
   ];
   for (const [s, msg] of bad) {
     assert.throws(
@@ -384,5 +386,32 @@ Deno.test("a step applies exactly the gradient `gradient()` reports (SGD), prune
     a.dispose();
     b.dispose();
   }
+  disposeBatch(batch);
+});
+
+Deno.test("samplesAfter: from that epoch on, a step draws that many samples", async () => {
+  const spec: NetSpec = { inputDim: 6, hidden: [5], outputDim: 3, task: "classification" };
+  const batch = classBatch(12, 6, 3, 5);
+  /** The loss of one gradient at `epoch` (0-based) from a fresh method, same seed. */
+  const lossAt = async (s: Record<string, unknown>, epoch: number) => {
+    const m = buildBbb(spec, { prior: "laplace", ...s });
+    m.init(7);
+    const g = await m.gradient(batch, { ...info(3), epoch });
+    m.dispose();
+    return g.loss;
+  };
+  const switching = { nSamples: 1, samplesAfter: [2, 3] };
+  // Epoch 1: still nSamples (1); epoch 2 and later: 3, as with nSamples 3 throughout.
+  assert.equal(await lossAt(switching, 1), await lossAt({ nSamples: 1 }, 1));
+  assert.notEqual(await lossAt(switching, 1), await lossAt({ nSamples: 3 }, 1));
+  for (const epoch of [2, 5]) {
+    assert.equal(await lossAt(switching, epoch), await lossAt({ nSamples: 3 }, epoch));
+    assert.notEqual(await lossAt(switching, epoch), await lossAt({ nSamples: 1 }, epoch));
+  }
+  // The first epoch keeps firstEpochSamples.
+  assert.equal(
+    await lossAt({ ...switching, firstEpochSamples: 4 }, 0),
+    await lossAt({ nSamples: 4 }, 1),
+  );
   disposeBatch(batch);
 });

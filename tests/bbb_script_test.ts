@@ -61,6 +61,8 @@ Deno.test("bad flags exit with code 2 and name the flag, before any work", async
       /Local_Reparam means --estimator local/,
     ],
     [["--rho_init", "-2,-3"], /--rho_init expects "lo,hi" with lo ≤ hi/],
+    [["--samples_after", "60"], /--samples_after expects "none" or "epochs,samples".*found "60"/],
+    [["--samples_after", "0,3"], /--samples_after expects/],
   ];
   for (const [args, msg] of cases) {
     const r = await run(args);
@@ -93,4 +95,6 @@ Deno.test("--model maps to prior and estimator as the reference", () => {
   assert.equal(f.estimator, "flipout");
   assert.deepEqual(f.rhoInit, [-8, -7]);
   assert.equal(settingsFromFlags(parse([])).estimator, "local"); // the reference's default model
+  assert.deepEqual(settingsFromFlags(parse(["--samples_after", "60,5"])).samplesAfter, [60, 5]);
+  assert.equal(settingsFromFlags(parse(["--samples_after", "none"])).samplesAfter, null);
 });

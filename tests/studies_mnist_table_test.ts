@@ -191,7 +191,10 @@ Deno.test({
       lines[0],
       /^MAP: train \(no saved model\): 10 epochs × batch 128 on all training .*"lrSchedule":"cosine"/,
     );
-    assert.match(lines[1], /^BBB Laplace: train .*: 200 epochs × batch 100 .* settings \{\} → /);
+    assert.match(
+      lines[1],
+      /^BBB Laplace: train .*: 140 epochs × batch 100 .* settings \{"muInit":\[-0.2,0.2\],"firstEpochSamples":3\} → /,
+    );
     assert.match(
       lines[2],
       /^BBB Laplace \(tuned\): train .*: 40 epochs × batch 100 .*"rhoInit":\[-5,-4\].*full\/seed0\/bbb_laplace_tuned$/,
@@ -326,10 +329,18 @@ Deno.test("tableEntries: every registry method, a tuned row under each BBB metho
     } else assert.equal(e.entry, e.base);
   }
   const t = tunedEntry(METHODS.bbb_local, TUNED.bbb_local);
-  assert.deepEqual(t.full.settings, TUNED.bbb_local.settings); // the registry's full has none
-  // The tuned rows' own budget: a tenth of the reference's 200 epochs, its batch size.
+  // Full mode: the tuned settings over the builder's defaults, not over the reference row's
+  // (its notebook's μ range and samples per step).
+  assert.deepEqual(t.full.settings, TUNED.bbb_local.settings);
+  // The tuned rows' own budget: 20 epochs, the reference's batch size.
   assert.deepEqual([t.full.epochs, t.full.batchSize], [20, 100]);
-  assert.deepEqual([METHODS.bbb_local.full.epochs, METHODS.bbb_local.full.batchSize], [200, 100]);
+  assert.deepEqual([METHODS.bbb_local.full.epochs, METHODS.bbb_local.full.batchSize], [140, 100]);
+  assert.deepEqual(METHODS.bbb_local.full.settings, {
+    muInit: [-0.2, 0.2],
+    nSamples: 1,
+    firstEpochSamples: 1,
+    samplesAfter: [60, 3],
+  });
   assert.equal(t.quick.settings?.nSamples, METHODS.bbb_local.quick.settings?.nSamples);
   // The tuned settings build: the builder accepts them.
   const m = t.build(

@@ -56,7 +56,7 @@ for (const [key, script, args] of CASES) {
     assert.equal(f.epochs, full.epochs, "epochs");
     assert.equal(f.batch_size, full.batchSize, "batch size");
     for (const [k, v] of Object.entries(full.settings ?? {})) {
-      assert.deepEqual(f[snake(k)], v, `--${snake(k)}`);
+      assert.deepEqual(f[snake(k)], Array.isArray(v) ? v.join(",") : v, `--${snake(k)}`);
     }
     const fromScript = script.build(SPEC, f).settings;
     const fromTable = METHODS[key].build(SPEC, full.settings ?? {}).settings;

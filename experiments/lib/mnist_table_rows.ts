@@ -300,7 +300,9 @@ export function mnistTableMarkdown(rows: MnistTableRow[], run: MnistTableRun): s
     "AUROC: Fashion-MNIST test images (positive) against MNIST test digits, scored by the " +
     "predictive entropy.",
     "variant: `reference` is the registry's `full` budget, the row compared with the " +
-    "reference's: for Bayes by Backprop the reference's own settings, for the other methods " +
+    "reference's: for Bayes by Backprop the reference's own settings, as in the notebooks " +
+    "behind its figures (epochs, μ initialisation and samples per step differ from its " +
+    "script's defaults; `methods/registry.ts` lists them), for the other methods " +
     "the settings the registry gives (its comments say how each was chosen)" +
     (rows.some((r) => r.variant === "tuned") ? "; `tuned`: the tuned settings noted below." : "."),
     "train time: wall-clock training time recorded when the model was trained (`n/a`: its " +

@@ -236,7 +236,9 @@ export function scriptFlags(
     if (!(flag in specs)) {
       throw new Error(`${script.name}: the registry's ${key}.full.${from} has no flag --${flag}`);
     }
-    specs[flag] = { ...specs[flag], default: value as number | string | boolean };
+    // A range setting (e.g. muInit [-0.2, 0.2]) is a "lo,hi" string flag.
+    const v = Array.isArray(value) ? value.join(",") : value;
+    specs[flag] = { ...specs[flag], default: v as number | string | boolean };
   };
   set("epochs", entry.full.epochs, "epochs");
   set("batch_size", entry.full.batchSize, "batchSize");
