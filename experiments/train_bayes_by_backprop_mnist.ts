@@ -34,28 +34,29 @@ export const MODELS: Record<
   Local_Reparam: { prior: "gaussian", estimator: "local", key: "bbb_local" },
 };
 
+/** Two comma-separated finite numbers, or null. */
+function pair(s: string): [number, number] | null {
+  const parts = s.split(",").map((p) => Number(p.trim()));
+  return parts.length === 2 && parts.every(Number.isFinite) ? [parts[0], parts[1]] : null;
+}
+
 /** Parses a `lo,hi` range flag. */
 export function parseRange(flag: string, s: string): [number, number] {
-  const parts = s.split(",").map((p) => Number(p.trim()));
-  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0] > parts[1]) {
-    throw new CliError(`--${flag} expects "lo,hi" with lo ≤ hi, found "${s}"`);
-  }
-  return [parts[0], parts[1]];
+  const p = pair(s);
+  if (!p || p[0] > p[1]) throw new CliError(`--${flag} expects "lo,hi" with lo ≤ hi, found "${s}"`);
+  return p;
 }
 
 /** Parses `--samples_after`: `none`, or `epochs,samples`. */
 export function parseSamplesAfter(s: string): [number, number] | null {
   if (s === "none") return null;
-  const parts = s.split(",").map((p) => Number(p.trim()));
-  if (
-    parts.length !== 2 || !Number.isInteger(parts[0]) || !Number.isInteger(parts[1]) ||
-    parts[0] < 1 || parts[1] < 1
-  ) {
+  const p = pair(s);
+  if (!p || !p.every((v) => Number.isInteger(v) && v >= 1)) {
     throw new CliError(
       `--samples_after expects "none" or "epochs,samples" (whole numbers ≥ 1), found "${s}"`,
     );
   }
-  return [parts[0], parts[1]];
+  return p;
 }
 
 /** Maps parsed flags to method settings (throws {@linkcode CliError} for bad combinations). */

@@ -57,6 +57,12 @@ export interface MethodEntry {
  */
 const MAP_FULL_SETTINGS = Object.freeze({ weightDecay: 0.05, lrSchedule: "cosine", lr: 2e-3 });
 
+/** The local reparametrisation notebook's budget (see {@linkcode BBB_REFERENCE}). */
+const LOCAL_NOTEBOOK = {
+  epochs: 140,
+  settings: { muInit: [-0.2, 0.2], nSamples: 1, firstEpochSamples: 1, samplesAfter: [60, 3] },
+} satisfies { epochs: number; settings: BbbSettings };
+
 /**
  * The reference's MNIST figures for Bayes by Backprop come from its notebooks, whose training
  * differs from its script's defaults (200 epochs, μ ~ U(−0.1, 0.1), 3 samples per step and 10
@@ -73,15 +79,9 @@ const BBB_REFERENCE: Record<string, { epochs: number; settings: BbbSettings }> =
   bbb_gaussian: { epochs: 160, settings: { muInit: [-0.2, 0.2], firstEpochSamples: 3 } },
   bbb_laplace: { epochs: 140, settings: { muInit: [-0.2, 0.2], firstEpochSamples: 3 } },
   bbb_gmm: { epochs: 200, settings: { firstEpochSamples: 3, samplesAfter: [60, 5] } },
-  bbb_local: {
-    epochs: 140,
-    settings: { muInit: [-0.2, 0.2], nSamples: 1, firstEpochSamples: 1, samplesAfter: [60, 3] },
-  },
+  bbb_local: LOCAL_NOTEBOOK,
   // No reference row: the local reparametrisation row's budget.
-  bbb_flipout: {
-    epochs: 140,
-    settings: { muInit: [-0.2, 0.2], nSamples: 1, firstEpochSamples: 1, samplesAfter: [60, 3] },
-  },
+  bbb_flipout: LOCAL_NOTEBOOK,
 };
 
 /**
