@@ -24,6 +24,15 @@
  * trains nothing: rows whose model is missing or unfinished are left out
  * and named in the table's notes.
  *
+ * `--records FILE` keeps evaluated rows between machines (the models are
+ * not committed; `experiments/records/mnist_table.json` is the file behind
+ * the README table): every row evaluated from a model on this machine is
+ * added to FILE, and with `--trained_only` a row whose model is not here is
+ * taken from FILE when it was evaluated with this run's mode, seed,
+ * posterior samples, test sizes, budget and settings (else left out, the
+ * difference named). The table's notes list the recorded rows with their
+ * dates.
+ *
  * The reference's values (its README, PyTorch, 784-1200-1200-10 ReLU net,
  * 100 posterior samples) are keyed by registry key: `map`, `ensemble`,
  * `bbb_gaussian`, `bbb_gmm`, `bbb_laplace`, `bbb_local`, `mc_dropout`,
@@ -51,6 +60,7 @@
  * @module
  */
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { writeJsonAtomic, writeTextAtomic } from "../core/atomic.ts";
 import { CliError, runMain } from "../core/cli.ts";
 import { MNIST_SETS } from "../datasets/mnist.ts";
@@ -69,6 +79,13 @@ import {
   studyData,
 } from "./lib/classification_study_eval.ts";
 import { mnistTablePlot } from "./lib/mnist_table_plot.ts";
+import {
+  type MnistRecords,
+  readRecords,
+  recordMismatch,
+  type RecordWant,
+  writeRecords,
+} from "./lib/mnist_table_records.ts";
 import {
   beatsReference,
   MNIST_TABLE_COLUMNS,
@@ -356,19 +373,42 @@ function unfinished(s: Exclude<StudyModelStatus, { action: "reuse" }>): string {
   return s.action === "resume" ? `training stopped after epoch ${s.epoch}` : s.why;
 }
 
+/**
+ * The recorded row standing in for a row whose model is not here, or why
+ * there is none (`""` without `--records`, else "; " and the reason).
+ */
+function recordedRow(
+  records: MnistRecords | undefined,
+  { base, variant }: TableEntry,
+  want: RecordWant,
+): { row: MnistTableRow; recorded: string; source: string } | { why: string } {
+  if (!records) return { why: "" };
+  const rec = records[`${base.key}:${variant}`];
+  if (!rec) return { why: "; not in --records" };
+  const why = recordMismatch(rec, want);
+  return why ? { why: `; ${why}` } : rec;
+}
+
 /** `--dry_run`: says, per row, whether its model would be reused, resumed or trained. */
 async function printPlan(
   ctx: StudyContext,
   entries: TableEntry[],
   train: StudyTrain,
   evalLine: string,
+  recorded: (e: TableEntry) => ReturnType<typeof recordedRow>,
 ): Promise<void> {
-  for (const { entry } of entries) {
+  for (const e of entries) {
+    const { entry } = e;
     const budget = ctx.full ? entry.full : entry.quick;
     const dir = studyModelDir(ctx, entry);
     const s = await studyModelStatus(ctx, entry, train);
     if (ctx.flags.trained_only && s.action !== "reuse") {
-      console.log(`${entry.label}: left out (--trained_only): ${unfinished(s)}`);
+      const r = recorded(e);
+      console.log(
+        "row" in r
+          ? `${entry.label}: recorded row (evaluated ${r.recorded}; ${unfinished(s)} here)`
+          : `${entry.label}: left out (--trained_only): ${unfinished(s)}${r.why}`,
+      );
       continue;
     }
     const what = `${budget.epochs} epochs × batch ${budget.batchSize} on ${
@@ -410,6 +450,13 @@ if (import.meta.main) {
           help: "train nothing: leave out the rows whose model is not finished (the table's " +
             "notes name them)",
         },
+        records: {
+          type: "string",
+          help: "JSON file of evaluated rows kept between machines " +
+            "(experiments/records/mnist_table.json): rows evaluated here are added to it; with " +
+            "--trained_only, rows whose model is not here are taken from it when evaluated with " +
+            "the same settings",
+        },
         reevaluate: {
           type: "boolean",
           default: false,
@@ -435,13 +482,30 @@ if (import.meta.main) {
       limit: ctx.flags.test_limit as number | undefined,
     });
     const oodDs = "ds" in ood ? ood.ds : undefined;
-    const samples = ctx.flags.samples ?? (ctx.full ? FULL_SAMPLES : QUICK_SAMPLES);
+    const samples = (ctx.flags.samples as number | undefined) ??
+      (ctx.full ? FULL_SAMPLES : QUICK_SAMPLES);
     const evalLine = `evaluation: ${samples} posterior samples (1 for single-weight-set methods) ` +
       `on ${test.n} MNIST test digits and ${
         oodDs ? `${oodDs.n} Fashion-MNIST test images` : "no Fashion-MNIST images (missing)"
       }`;
+    const recordsPath = ctx.flags.records as string | undefined;
+    const records = recordsPath === undefined ? undefined : await readRecords(recordsPath);
+    const want = (e: TableEntry): RecordWant => {
+      const budget = ctx.full ? e.entry.full : e.entry.quick;
+      return {
+        full: ctx.full,
+        seed: ctx.seed,
+        samples,
+        n: test.n,
+        nOod: oodDs?.n ?? 0,
+        epochs: budget.epochs,
+        batchSize: budget.batchSize,
+        settings: budget.settings ?? {},
+      };
+    };
+    const recorded = (e: TableEntry) => recordedRow(records, e, want(e));
     if (ctx.flags.dry_run) {
-      await printPlan(ctx, entries, train, evalLine);
+      await printPlan(ctx, entries, train, evalLine, recorded);
       return;
     }
     if (!oodDs) {
@@ -452,12 +516,43 @@ if (import.meta.main) {
     const cache = ctx.flags.reevaluate ? {} : await readRowCache(cachePath);
     const rows: MnistTableRow[] = [];
     const leftOut: string[] = [];
-    for (const { base, entry, variant } of entries) {
+    const fromRecords: { label: string; recorded: string; source: string }[] = [];
+    const date = new Date().toISOString().slice(0, 10);
+    /** Adds a row evaluated from a model on this machine to `--records`. */
+    const record = async (row: MnistTableRow, savedAt: string) => {
+      if (!records || !recordsPath) return;
+      const id = `${row.key}:${row.variant}`;
+      const old = records[id];
+      if (old?.model_saved_at === savedAt && isDeepStrictEqual(old.row, row)) return;
+      records[id] = {
+        row,
+        recorded: date,
+        full: ctx.full,
+        seed: ctx.seed,
+        samples_requested: samples,
+        model_saved_at: savedAt,
+        source: "mnist_table.ts",
+      };
+      await writeRecords(recordsPath, records);
+    };
+    for (const e of entries) {
+      const { base, entry, variant } = e;
       const id = `${base.key}:${variant}`;
       const oodN = oodDs?.n ?? 0;
       const status = await studyModelStatus(ctx, entry, train);
       if (ctx.flags.trained_only && status.action !== "reuse") {
-        console.error(`${entry.label}: left out (--trained_only): ${unfinished(status)}`);
+        const r = recorded(e);
+        if ("row" in r) {
+          console.error(`${entry.label}: recorded row (evaluated ${r.recorded})`);
+          rows.push(r.row);
+          fromRecords.push({
+            label: `${base.label} (${variant})`,
+            recorded: r.recorded,
+            source: r.source,
+          });
+          continue;
+        }
+        console.error(`${entry.label}: left out (--trained_only): ${unfinished(status)}${r.why}`);
         leftOut.push(`${base.label} (${variant})`);
         continue;
       }
@@ -470,6 +565,7 @@ if (import.meta.main) {
           MNIST_TABLE_COLUMNS.every((c) => c in cached.row)
         ) {
           rows.push(cached.row);
+          await record(cached.row, status.manifest.savedAt);
           console.error(
             `${entry.label}: evaluation reused (model saved ${status.manifest.savedAt})`,
           );
@@ -544,6 +640,7 @@ if (import.meta.main) {
             row,
           };
           await writeJsonAtomic(cachePath, cache);
+          await record(row, manifest.savedAt);
         }
       } finally {
         method.dispose();
@@ -566,12 +663,25 @@ if (import.meta.main) {
     const tuned = [...new Set(rows.filter((r) => r.variant === "tuned").map((r) => r.key))];
     const notes = tunedNotes(tuned, TUNED, ctx.full);
     if (!oodDs) notes.push(`OOD AUROC empty: ${(ood as { skipped: string }).skipped}`);
+    if (fromRecords.length) {
+      // One group per recording (date and source), in table order.
+      const groups = Map.groupBy(fromRecords, (r) => `${r.recorded}: ${r.source}`);
+      notes.push(
+        `Recorded rows (--records ${recordsPath}; their models are not on the machine that made ` +
+          `this table, their evaluation is the one recorded on the date given): ${
+            [...groups].map(([, rs]) =>
+              `${rs.map((r) => r.label).join(", ")} (${rs[0].recorded}, ${
+                rs[0].source === "mnist_table.ts" ? "evaluated by mnist_table.ts" : rs[0].source
+              })`
+            ).join("; ")
+          }.`,
+      );
+    }
     if (leftOut.length) {
       notes.push(
         `Not in this table (--trained_only; no finished model yet): ${leftOut.join(", ")}.`,
       );
     }
-    const date = new Date().toISOString().slice(0, 10);
     await writeTextAtomic(
       join(ctx.resultsDir, "mnist_table.md"),
       mnistTableMarkdown(rows, { full: ctx.full, seed: ctx.seed, date, notes }),

@@ -108,15 +108,29 @@ Deno.test({
       /^wrote mnist_table\.md, mnist_table\.csv, mnist_table\.json, mnist_table\.svg/m,
     );
 
-    // Second run: nothing trained, no model even loaded: every row's evaluation is reused.
+    // Second run: nothing trained, no model even loaded: every row's evaluation is reused, and
+    // --records keeps the rows with what they were evaluated with.
     const weights = `${models}/bbb_gaussian_tuned/weights.safetensors`;
     const before = await mtime(weights);
-    const again = await run(args);
+    const recs = `${dir}/records.json`;
+    const again = await run([...args, `--records=${recs}`]);
     assert.equal(again.code, 0, again.stderr);
     assert.doesNotMatch(again.stderr, /training/);
     assert.equal(again.stderr.match(/evaluation reused/g)?.length, 3, again.stderr);
     assert.equal(await mtime(weights), before);
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/res/mnist_table.json`)), rows);
+    const recorded = JSON.parse(await Deno.readTextFile(recs));
+    assert.deepEqual(Object.keys(recorded), [
+      "bbb_gaussian:reference",
+      "bbb_gaussian:tuned",
+      "map:reference",
+    ]);
+    const mapRec = recorded["map:reference"];
+    assert.deepEqual(mapRec.row, map);
+    assert.deepEqual([mapRec.full, mapRec.seed, mapRec.samples_requested], [false, 0, 3]);
+    assert.equal(mapRec.model_saved_at, (await manifest("map")).savedAt);
+    assert.equal(mapRec.source, "mnist_table.ts");
+    const recsText = await Deno.readTextFile(recs);
 
     // Other evaluation settings: the saved models are loaded (not retrained) and evaluated again.
     const other = await run([...args, "--samples=2", "--variants=tuned"]);
@@ -158,6 +172,33 @@ Deno.test({
       await Deno.readTextFile(`${dir}/res/mnist_table.md`),
       /^- Not in this table \(--trained_only; no finished model yet\): MAP \(reference\)\.$/m,
     );
+    // With --records, the unfinished MAP row is the recorded one, and the notes say so; the
+    // records are left as they were. Recorded with other evaluation settings, it is left out.
+    const withRecs = await run([...args, "--trained_only", `--records=${recs}`]);
+    assert.equal(withRecs.code, 0, withRecs.stderr);
+    assert.match(withRecs.stderr, /^MAP: recorded row \(evaluated \d{4}-\d{2}-\d{2}\)$/m);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/res/mnist_table.json`)), rows);
+    assert.match(
+      await Deno.readTextFile(`${dir}/res/mnist_table.md`),
+      /^- Recorded rows \(--records .*records\.json; .*\): MAP \(reference\) \(\d{4}-\d{2}-\d{2}, evaluated by mnist_table\.ts\)\.$/m,
+    );
+    assert.equal(await Deno.readTextFile(recs), recsText);
+    const otherPlan = await run([
+      ...args,
+      "--dry_run",
+      "--trained_only",
+      `--records=${recs}`,
+      "--samples=2",
+    ]);
+    assert.equal(otherPlan.code, 0, otherPlan.stderr);
+    assert.match(
+      otherPlan.stdout,
+      /^MAP: left out \(--trained_only\): training stopped after epoch 3; recorded with posterior samples 3, this run's 2$/m,
+    );
+    await Deno.writeTextFile(`${dir}/bad.json`, "{");
+    const badRecs = await run([...args, "--trained_only", `--records=${dir}/bad.json`]);
+    assert.equal(badRecs.code, 2, badRecs.stderr);
+    assert.match(badRecs.stderr, /--records .*bad\.json: not valid JSON/);
     const none = await run([...args, "--methods=map", "--trained_only"]);
     assert.equal(none.code, 2, none.stderr);
     assert.match(

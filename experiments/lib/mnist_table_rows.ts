@@ -51,8 +51,11 @@ export type MnistTableRow = {
    * digits by the predictive entropy; `null` when Fashion-MNIST is missing.
    */
   ood_auroc: number | null;
-  /** Brier score (sum over classes, mean over digits). */
-  brier: number;
+  /**
+   * Brier score (sum over classes, mean over digits); `null` in rows
+   * imported into `--records` from a table that did not show it.
+   */
+  brier: number | null;
   /** Test log-likelihood per digit (nats). */
   log_lik_mean: number;
   /** Posterior samples. */
