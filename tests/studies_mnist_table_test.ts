@@ -18,6 +18,7 @@ import {
   type MnistTableRow,
 } from "../experiments/lib/mnist_table_rows.ts";
 import { METHODS } from "../methods/registry.ts";
+import { fmtMarkdown } from "../experiments/readme_table.ts";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
@@ -246,6 +247,33 @@ Deno.test({
     );
     // Nothing was trained or written.
     assert.equal(await Deno.stat(`${dir}/models/full`).then(() => true, () => false), false);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "README's MNIST table rows are what --records gives on a machine without the models",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const r = await run([
+      "--full",
+      "--trained_only",
+      "--records=experiments/records/mnist_table.json",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/res`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /evaluation|loaded/);
+    const tableLines = (md: string) => md.split("\n").filter((l) => l.startsWith("|"));
+    const made = tableLines(
+      await fmtMarkdown(await Deno.readTextFile(`${dir}/res/mnist_table.md`)),
+    );
+    const readme = await Deno.readTextFile("README.md");
+    const block =
+      readme.split("<!-- mnist_table:start -->")[1].split("<!-- mnist_table:end -->")[0];
+    assert.ok(made.length > 2, made.join("\n"));
+    assert.deepEqual(tableLines(block), made);
     await Deno.remove(dir, { recursive: true });
   },
 });
