@@ -90,6 +90,7 @@ import {
   beatsReference,
   MNIST_TABLE_COLUMNS,
   MNIST_TABLE_HEADER,
+  MNIST_TEST_SIZE,
   mnistTableCells,
   mnistTableMarkdown,
   type MnistTableRow,
@@ -524,6 +525,15 @@ if (import.meta.main) {
       const id = `${row.key}:${row.variant}`;
       const old = records[id];
       if (old?.model_saved_at === savedAt && isDeepStrictEqual(old.row, row)) return;
+      // A full-mode record on all the test digits is never replaced by a quick or smaller one.
+      if (old?.full && old.row.n === MNIST_TEST_SIZE && (!ctx.full || row.n < old.row.n)) {
+        console.error(
+          `${row.method}${row.variant === "tuned" ? " (tuned)" : ""}: --records keeps its ` +
+            `full-mode row of ${old.recorded} (this run: ${ctx.full ? "full" : "quick"}, ` +
+            `${row.n} test digits)`,
+        );
+        return;
+      }
       records[id] = {
         row,
         recorded: date,

@@ -207,6 +207,23 @@ Deno.test({
       /--trained_only: no selected row has a finished model \(MAP \(reference\)\); run without it/,
     );
     assert.equal(await mtime(ckpt), ckptBefore, "--trained_only wrote a checkpoint");
+    // A full-mode record on all 10 000 digits is kept when a quick run evaluates the same row.
+    const asFull = JSON.parse(recsText);
+    asFull["bbb_gaussian:reference"].full = true;
+    asFull["bbb_gaussian:reference"].row.n = 10000;
+    await Deno.writeTextFile(recs, JSON.stringify(asFull));
+    const keep = await run([
+      ...args,
+      "--methods=bbb_gaussian",
+      "--variants=reference",
+      `--records=${recs}`,
+    ]);
+    assert.equal(keep.code, 0, keep.stderr);
+    assert.match(
+      keep.stderr,
+      /^BBB Gaussian: --records keeps its full-mode row of \d{4}-\d{2}-\d{2} \(this run: quick, 200 test digits\)$/m,
+    );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(recs)), asFull);
     const resumed = await run([...args, "--methods=map"]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /^MAP: trained in \d+ s \(resumed after epoch 3\)/m);
