@@ -122,7 +122,7 @@ export async function readRecords(path: string): Promise<MnistRecords> {
 }
 
 /**
- * Writes a records file atomically (temp file + rename), keys sorted.
+ * Writes a records file atomically (temp file + rename), keys in code-unit order.
  *
  * @example
  * ```ts
@@ -133,7 +133,10 @@ export async function readRecords(path: string): Promise<MnistRecords> {
  * ```
  */
 export async function writeRecords(path: string, records: MnistRecords): Promise<void> {
-  const sorted = Object.fromEntries(Object.entries(records).sort(([a], [b]) => a.localeCompare(b)));
+  // Code-unit order, not the locale's: the same file on every machine.
+  const sorted = Object.fromEntries(
+    Object.entries(records).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+  );
   await writeJsonAtomic(path, sorted);
 }
 
