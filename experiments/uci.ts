@@ -88,6 +88,14 @@
  * progress line per row: protocol, set, split k/n, method, the chosen
  * settings, test log-likelihood and RMSE, seconds and the set's ETA.
  *
+ * `--records FILE` keeps rows between machines (results folders are not
+ * committed; `experiments/records/uci.json` is the file behind the README's
+ * tables): every row the run trains, reuses or keeps is added to FILE
+ * (`lib/uci_records.ts`, written atomically after every trained row), and a
+ * row FILE holds with the same `config` is taken from it instead of
+ * trained, so the README's commands with `--records` remake its tables on
+ * a machine without the results, training only what FILE lacks.
+ *
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
  * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS, `--jobs 2`):
@@ -161,6 +169,7 @@ import { currentBackend } from "../core/backend.ts";
 import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
 import { METHODS } from "../methods/registry.ts";
 import { uciVsPublished } from "./lib/uci_published.ts";
+import { addUciRecords, readUciRecords, uciRecordId, writeUciRecords } from "./lib/uci_records.ts";
 
 export { UCI_COLUMNS };
 
@@ -273,6 +282,12 @@ const FLAGS: FlagSpecs = {
     default: "heteroscedastic",
     choices: ["heteroscedastic", "homoscedastic"],
     help: "the likelihood's noise: a learnt log σ(x) head, or one learnt global log σ",
+  },
+  records: {
+    type: "string",
+    help: "JSON file of rows kept between machines (experiments/records/uci.json): every row " +
+      "this run trains or reuses is added to it, and a row it holds with the same settings " +
+      "(config) is reused instead of trained",
   },
   jobs: {
     type: "int",
@@ -616,7 +631,17 @@ async function main(): Promise<void> {
   }
   const earlier = same && !f.retrain ? found.rows : [];
   const others = same ? found.rows : [];
+  const recordsPath = f.records as string | undefined;
+  const records = recordsPath === undefined ? undefined : await readUciRecords(recordsPath);
+  const date = new Date().toISOString().slice(0, 10);
+  /** Adds rows to `--records` and writes it when that changed it. */
+  const record = async (add: readonly Row[]) => {
+    if (records && recordsPath && addUciRecords(records, add, thisRun, date)) {
+      await writeUciRecords(recordsPath, records);
+    }
+  };
   let reused = 0;
+  let fromRecords = 0;
   const rows: Row[] = [];
   const allRows = () => mergeRows(rows, others);
 
@@ -700,6 +725,14 @@ async function main(): Promise<void> {
         reused++;
         continue;
       }
+      const rec = f.retrain ? undefined : records?.[
+        uciRecordId({ protocol, dataset: outer.name, key: entry.key, fold, config })
+      ];
+      if (rec) {
+        rows.push(rec.row);
+        fromRecords++;
+        continue;
+      }
       specs.push({
         protocol,
         fold,
@@ -766,6 +799,7 @@ async function main(): Promise<void> {
       rows.push(row);
       done++;
       await save();
+      await record([row]);
       // Whole-run ETA: wall time per finished row so far × rows left.
       const perRow = (performance.now() - tRun) / 1000 / done;
       const total = totals.get(`${row.protocol} ${row.dataset}`) ?? 0;
@@ -780,8 +814,16 @@ async function main(): Promise<void> {
       `reused ${reused} result(s) of an earlier run from ${jsonPath} (--retrain to redo)`,
     );
   }
+  if (fromRecords > 0) {
+    console.error(
+      `took ${fromRecords} result(s) from --records ${recordsPath} (trained with the same ` +
+        "settings; --retrain to redo)",
+    );
+  }
   if (rows.length === 0) throw new Error("no selected method can train a regression network");
   await save();
+  // Every row of this folder goes to --records: those trained, reused or kept from earlier parts.
+  await record(allRows());
   const ran = rows.length;
   rows.splice(0, rows.length, ...allRows());
   if (rows.length > ran) {

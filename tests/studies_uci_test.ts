@@ -217,6 +217,63 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "uci.ts --records: rows travel to another results folder without training again",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const recs = `${dir}/records/uci.json`;
+    const args = (res: string, extra: string[] = []) => [
+      "--methods=map,mc_dropout",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/${res}`,
+      "--datasets=yacht",
+      "--protocol=splits",
+      "--epochs=4",
+      "--test_samples=5",
+      `--records=${recs}`,
+      ...extra,
+    ];
+    const r = await run(args("a"));
+    assert.equal(r.code, 0, r.stderr);
+    const rowsA = JSON.parse(await Deno.readTextFile(`${dir}/a/uci.json`)).rows;
+    const recorded = JSON.parse(await Deno.readTextFile(recs));
+    assert.equal(Object.keys(recorded).length, 2);
+    for (const x of rowsA) {
+      const rec = recorded[`splits|yacht|${x.key}|0|${x.config}`];
+      assert.deepEqual(rec.row, x);
+      assert.match(rec.run, /^mode quick, budget quick, .*seed 0, noise heteroscedastic$/);
+    }
+    // An empty results folder with the records: nothing trained, the same rows and table.
+    const b = await run(args("b"));
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, /took 2 result\(s\) from --records/);
+    assert.doesNotMatch(b.stderr, /row\(s\) to train/);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/b/uci.json`)).rows, rowsA);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/b/uci.md`),
+      await Deno.readTextFile(`${dir}/a/uci.md`),
+    );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(recs)), recorded);
+    // Other settings (more test samples) are other rows: trained, and recorded beside the first.
+    const c = await run(args("c", ["--test_samples=6"]));
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, /2 row\(s\) to train/);
+    assert.doesNotMatch(c.stderr, /from --records/);
+    assert.equal(Object.keys(JSON.parse(await Deno.readTextFile(recs))).length, 4);
+    // A bad records file is named, with exit code 2, and nothing is written.
+    await Deno.writeTextFile(`${dir}/bad.json`, '{"x": {"row": {}}}');
+    const bad = await run([...args("d").slice(0, -1), `--records=${dir}/bad.json`]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(
+      bad.stderr,
+      new RegExp(`--records ${dir}/bad\\.json: entry "x" lacks recorded, run`),
+    );
+    await assert.rejects(Deno.stat(`${dir}/d/uci.json`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
 Deno.test("uci.ts rejects an unknown data set with exit code 2", async () => {
   const dir = await Deno.makeTempDir();
   const r = await run(["--datasets", "boston", `--results_dir=${dir}/r`, `--models_dir=${dir}/m`]);

@@ -12,8 +12,7 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { writeJsonAtomic } from "../../core/atomic.ts";
-import { CliError } from "../../core/cli.ts";
+import { readRecordFile, writeRecordFile } from "./records_file.ts";
 import type { MnistTableRow } from "./mnist_table_rows.ts";
 
 /**
@@ -87,38 +86,21 @@ export interface RecordWant {
  * Object.keys(recs).length; // 0
  * ```
  */
-export async function readRecords(path: string): Promise<MnistRecords> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return {};
-    throw new CliError(`--records ${path}: cannot read it (${(e as Error).message})`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new CliError(`--records ${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!data || typeof data !== "object" || Array.isArray(data)) {
-    throw new CliError(`--records ${path}: expected a JSON object of rows by "key:variant"`);
-  }
-  for (const [id, r] of Object.entries(data as Record<string, unknown>)) {
-    const rec = r as Partial<MnistRecord> | null;
-    const fields = ["row", "recorded", "full", "seed", "samples_requested", "source"] as const;
-    const missing = fields.filter((f) => rec?.[f] === undefined);
-    if (
-      missing.length || typeof rec?.row !== "object" || `${rec.row?.key}:${rec.row?.variant}` !== id
-    ) {
-      throw new CliError(
-        `--records ${path}: entry "${id}" ${
-          missing.length ? `lacks ${missing.join(", ")}` : `holds the row of another method`
-        }`,
-      );
-    }
-  }
-  return data as MnistRecords;
+export function readRecords(path: string): Promise<MnistRecords> {
+  return readRecordFile<MnistRecord>(
+    path,
+    'a JSON object of rows by "key:variant"',
+    (id, r) => {
+      const rec = r as Partial<MnistRecord> | null;
+      const fields = ["row", "recorded", "full", "seed", "samples_requested", "source"] as const;
+      const missing = fields.filter((f) => rec?.[f] === undefined);
+      if (missing.length) return `lacks ${missing.join(", ")}`;
+      if (typeof rec?.row !== "object" || `${rec.row?.key}:${rec.row?.variant}` !== id) {
+        return "holds the row of another method";
+      }
+      return null;
+    },
+  );
 }
 
 /**
@@ -132,12 +114,8 @@ export async function readRecords(path: string): Promise<MnistRecords> {
  * Object.keys(await readRecords(path)).length; // 0
  * ```
  */
-export async function writeRecords(path: string, records: MnistRecords): Promise<void> {
-  // Code-unit order, not the locale's: the same file on every machine.
-  const sorted = Object.fromEntries(
-    Object.entries(records).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-  );
-  await writeJsonAtomic(path, sorted);
+export function writeRecords(path: string, records: MnistRecords): Promise<void> {
+  return writeRecordFile(path, records);
 }
 
 /**
