@@ -27,8 +27,8 @@ Deno.test("addUciRecords: one entry per row and config; a date stays while the r
     "splits|yacht|mc_dropout|0|aa",
     "splits|yacht|mc_dropout|1|aa",
   ]);
-  // The same rows again change nothing, whatever the date.
-  assert.equal(addUciRecords(recs, [row(0, "aa")], "seed 0", "2026-12-02"), false);
+  // The same rows again change nothing, whatever the date or run.
+  assert.equal(addUciRecords(recs, [row(0, "aa")], "seed 0, full", "2026-12-02"), false);
   assert.equal(recs["splits|yacht|mc_dropout|0|aa"].recorded, "2026-12-01");
   // Other settings are another entry; a row trained again with the same settings replaces it.
   assert.equal(addUciRecords(recs, [row(0, "bb")], "seed 0", "2026-12-02"), true);

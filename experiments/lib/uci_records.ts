@@ -81,8 +81,8 @@ export function readUciRecords(path: string): Promise<UciRecords> {
 }
 
 /**
- * Adds `rows` (those with a `config`) to `records` from the run `run`,
- * keeping an entry's first date while its row is unchanged; returns
+ * Adds `rows` (those with a `config`) to `records` from the run `run`; an
+ * entry whose row is unchanged keeps its first date and run. Returns
  * whether anything changed. Write the file with {@linkcode writeUciRecords}.
  *
  * @example
@@ -105,7 +105,7 @@ export function addUciRecords(
     if (row.config === undefined) continue;
     const id = uciRecordId(row);
     const old = records[id];
-    if (old && old.run === run && isDeepStrictEqual(old.row, row)) continue;
+    if (old && isDeepStrictEqual(old.row, row)) continue;
     records[id] = { row, recorded: date, run };
     changed = true;
   }
