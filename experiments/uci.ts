@@ -88,6 +88,13 @@
  * progress line per row: protocol, set, split k/n, method, the chosen
  * settings, test log-likelihood and RMSE, seconds and the set's ETA.
  *
+ * `--members N` (default 1) makes each final fit an ensemble of the method:
+ * N networks trained with the chosen settings from different seeds, their
+ * predictions pooled into one equal-weight mixture (each member's
+ * `--test_samples` samples); tuning still scores each candidate with one
+ * network, so it costs N − 1 more fits per row. Its rows are labelled
+ * `<method> ×N` and never share a results folder with single-network rows.
+ *
  * `--records FILE` keeps rows between machines (results folders are not
  * committed; `experiments/records/uci.json` is the file behind the README's
  * tables): every row the run trains, reuses or keeps is added to FILE
@@ -118,7 +125,8 @@
  *   and fold/split with the columns {@linkcode UCI_COLUMNS}: `protocol`
  *   (`cv` | `splits`), `dataset`, `method` (display label), `key` (registry
  *   key), `fold` (fold or split index), `n_train`, `n_test`, `hidden`,
- *   `epochs`, `batch_size`, `samples`, `train_log_lik`, `train_rmse`,
+ *   `epochs`, `batch_size`, `members` (networks of the final fit),
+ *   `samples` (all members' together), `train_log_lik`, `train_rmse`,
  *   `test_log_lik`, `test_rmse` (log-likelihood per example in nats, RMSE in
  *   target units), `train_seconds` (the final fit), `tune` (`none`, `small`,
  *   `full`), `chosen`, `valid_log_lik`, `valid_rmse`, `n_valid`,
@@ -163,7 +171,7 @@ import {
   parseGridAxes,
   uciGrid,
 } from "./lib/uci_grid.ts";
-import { UCI_COLUMNS, type UciRow } from "./lib/uci_job.ts";
+import { UCI_COLUMNS, uciLabel, type UciRow } from "./lib/uci_job.ts";
 import { runUciJobs, type UciJobSpec } from "./lib/uci_pool.ts";
 import { currentBackend } from "../core/backend.ts";
 import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
@@ -283,6 +291,14 @@ const FLAGS: FlagSpecs = {
     choices: ["heteroscedastic", "homoscedastic"],
     help: "the likelihood's noise: a learnt log σ(x) head, or one learnt global log σ",
   },
+  members: {
+    type: "int",
+    default: 1,
+    min: 1,
+    help: "networks of each final fit, trained with the chosen settings from different seeds " +
+      "and pooled into one predictive mixture (an ensemble of the method, labelled ×N); " +
+      "tuning scores each candidate with one",
+  },
   records: {
     type: "string",
     help: "JSON file of rows kept between machines (experiments/records/uci.json): every row " +
@@ -378,9 +394,11 @@ function runKey(
   seed: unknown,
   noise: unknown,
   gridAxis: unknown,
+  members: unknown,
 ): string {
   return `mode ${mode}, budget ${budget}, max_steps ${maxSteps ?? "none"}, seed ${seed}, ` +
-    `noise ${noise}${gridAxis ? `, grid_axis ${gridAxis}` : ""}`;
+    `noise ${noise}${gridAxis ? `, grid_axis ${gridAxis}` : ""}` +
+    (Number(members ?? 1) > 1 ? `, members ${members}` : "");
 }
 
 /** `--grid_axis` values as one canonical text (names sorted), e.g. `dropout=0.01,0.1`. */
@@ -400,6 +418,7 @@ async function readEarlier(path: string): Promise<Earlier> {
         j.seed,
         j.noise ?? "heteroscedastic",
         j.grid_axis ?? null,
+        j.members ?? 1,
       ),
     };
   } catch {
@@ -595,6 +614,7 @@ async function main(): Promise<void> {
   const gridSize = String(f.grid) as GridSize;
   const noise = String(f.noise) as "heteroscedastic" | "homoscedastic";
   const maxRestarts = Number(f.max_restarts);
+  const members = Number(f.members);
   const tuneFor = (p: Protocol) =>
     f.tune === "grid" || (f.tune === "auto" && ctx.full && p === "splits");
   const gridAxes = gridAxesFor(
@@ -612,6 +632,7 @@ async function main(): Promise<void> {
     ctx.seed,
     noise,
     axesText(gridAxes) || null,
+    members,
   );
   const found = await readEarlier(jsonPath);
   // Rows of an earlier run with the same mode, budget and seed that this run does not redo
@@ -656,6 +677,7 @@ async function main(): Promise<void> {
       seed: ctx.seed,
       noise,
       grid_axis: axesText(gridAxes) || null,
+      members,
       columns: UCI_COLUMNS,
       rows: all,
     });
@@ -715,6 +737,8 @@ async function main(): Promise<void> {
         grid: candidates?.map(candidateText) ?? null,
         maxRestarts,
         inner: 0.8,
+        // Only an ensemble of fits enters the hash: rows of earlier runs stay reusable.
+        ...(members > 1 ? { members } : {}),
       }));
       const old = earlier.find((r) =>
         r.protocol === protocol && r.dataset === outer.name && r.key === entry.key &&
@@ -752,9 +776,10 @@ async function main(): Promise<void> {
         grid: candidates ? { size: gridSize, candidates } : undefined,
         seed,
         maxRestarts,
+        members,
         config,
         what: `${protocol} ${outer.name} ${protocol === "cv" ? "fold" : "split"} ` +
-          `${fold + 1}/${total} ${entry.label}`,
+          `${fold + 1}/${total} ${uciLabel(entry.label, members)}`,
       });
     }
   };

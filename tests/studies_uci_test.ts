@@ -274,6 +274,59 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "uci.ts --members: the final fit pools N networks; tuning and other rows unchanged",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const args = (res: string, extra: string[] = []) => [
+      "--methods=mc_dropout",
+      `--models_dir=${dir}/models`,
+      `--results_dir=${dir}/${res}`,
+      "--datasets=yacht",
+      "--protocol=splits",
+      "--epochs=4",
+      "--test_samples=5",
+      "--tune=grid",
+      ...extra,
+    ];
+    const one = await run(args("one"));
+    assert.equal(one.code, 0, one.stderr);
+    const three = await run(args("three", ["--members=3"]));
+    assert.equal(three.code, 0, three.stderr);
+    const [a] = JSON.parse(await Deno.readTextFile(`${dir}/one/uci.json`)).rows;
+    const [b] = JSON.parse(await Deno.readTextFile(`${dir}/three/uci.json`)).rows;
+    assert.equal(a.members, 1);
+    assert.equal(a.samples, 5);
+    assert.equal(a.method, "MC Dropout");
+    assert.equal(b.members, 3);
+    assert.equal(b.samples, 15);
+    assert.equal(b.method, "MC Dropout ×3");
+    // Tuning scores candidates with one network either way: the same scores and choice.
+    const scores = (r: { grid_scores: string }) =>
+      JSON.parse(r.grid_scores).map(({ seconds: _, ...rest }: { seconds: number }) => rest);
+    assert.deepEqual(scores(b), scores(a));
+    assert.equal(b.chosen, a.chosen);
+    // The pooled prediction is another one: members 1 and 2 count.
+    for (const m of UCI_METRICS) assert.ok(Number.isFinite(b[m]), m);
+    assert.notEqual(b.test_log_lik, a.test_log_lik);
+    assert.notEqual(b.train_rmse, a.train_rmse);
+    assert.match(
+      await Deno.readTextFile(`${dir}/three/uci.md`),
+      /\| yacht +\| MC Dropout ×3 +\| +1 \|/,
+    );
+    // --members=1 is the single-network run: its row is reused as is.
+    const same = await run(args("one", ["--members=1"]));
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stderr, /reused 1 result\(s\)/);
+    // Ensemble rows never share a folder with single-network rows.
+    const mixed = await run(args("one", ["--members=3"]));
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(mixed.stderr, /noise heteroscedastic; this run: .*members 3\)/);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
 Deno.test("uci.ts rejects an unknown data set with exit code 2", async () => {
   const dir = await Deno.makeTempDir();
   const r = await run(["--datasets", "boston", `--results_dir=${dir}/r`, `--models_dir=${dir}/m`]);

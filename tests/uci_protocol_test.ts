@@ -11,8 +11,11 @@ import { type MethodEntry, METHODS } from "../methods/registry.ts";
 import { hasGridAxis, parseGridAxes, uciGrid } from "../experiments/lib/uci_grid.ts";
 import { innerSplit } from "../experiments/lib/uci_inner_split.ts";
 import {
+  evalRegression,
+  predictUncertainty,
   type RegressionBudget,
   regressionBudget,
+  trainRegression,
 } from "../experiments/lib/regression_study_train.ts";
 import { mergeRows, tuningNote, uciEpochs } from "../experiments/uci.ts";
 import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
@@ -352,6 +355,45 @@ function toyTable(n = 60): UciTable {
     dir: ".",
   };
 }
+
+Deno.test("evalRegression of several networks: one equal-weight mixture of their predictions", async () => {
+  await initBackend({ backend: "wasm", quiet: true });
+  const outer = splitUci(
+    toyTable(),
+    Int32Array.from({ length: 50 }, (_, i) => i),
+    Int32Array.from({ length: 10 }, (_, i) => 50 + i),
+  );
+  const scale = { yMean: outer.yMean, yStd: outer.yStd };
+  const spec = { inputDim: 2, hidden: [8], outputDim: 1, task: "regression" as const };
+  const nets = [1, 2].map(() => buildMap(spec, { optimizer: "adam", lr: 1e-2 }));
+  for (const [k, m] of nets.entries()) {
+    await trainRegression(m, outer.train, { epochs: 20, batchSize: 16 }, 10 + k, scale);
+  }
+  const [a, b] = nets;
+  const single = await evalRegression(a, outer.test, 1, 0, scale);
+  // A mixture of a network with itself is that network.
+  const twice = await evalRegression([a, a], outer.test, 1, 0, scale);
+  assert.ok(close(twice.rmse, single.rmse, 1e-9), `${twice.rmse} vs ${single.rmse}`);
+  assert.ok(close(twice.logLikMean, single.logLikMean, 1e-9));
+  // Two networks: the predictive mean is the average of theirs, the likelihood the mixture's.
+  const pooled = await evalRegression([a, b], outer.test, 1, 0, scale);
+  const ua = await predictUncertainty(a, outer.test.x, outer.test.n, 1, 0, scale);
+  const ub = await predictUncertainty(b, outer.test.x, outer.test.n, 1, 0, scale);
+  let se = 0, ll = 0;
+  const normal = (y: number, m: number, v: number) =>
+    Math.exp(-0.5 * (y - m) ** 2 / v) / Math.sqrt(2 * Math.PI * v);
+  for (let i = 0; i < outer.test.n; i++) {
+    const y = outer.yMean + outer.yStd * outer.test.y[i];
+    se += (y - (ua.mean[i] + ub.mean[i]) / 2) ** 2;
+    ll += Math.log(
+      (normal(y, ua.mean[i], ua.aleatoricVar[i]) + normal(y, ub.mean[i], ub.aleatoricVar[i])) / 2,
+    );
+  }
+  assert.ok(close(pooled.rmse, Math.sqrt(se / outer.test.n), 1e-5), `${pooled.rmse}`);
+  assert.ok(close(pooled.logLikMean, ll / outer.test.n, 1e-5), `${pooled.logLikMean}`);
+  assert.ok(Math.abs(pooled.rmse - single.rmse) > 1e-6);
+  for (const m of nets) m.dispose();
+});
 
 Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with half the lr, and a permanent one is excluded", async () => {
   await initBackend({ backend: "wasm", quiet: true });

@@ -249,26 +249,48 @@ async function predictRaw(
  * Test log-likelihood, RMSE and mean variances of `method` on a
  * standardised set, in original units (`regressionMetrics` with the
  * training split's `yMean`/`yStd`), from a prediction read asynchronously.
+ * Given several methods (the members of an ensemble of fits), their
+ * predictions are pooled as one equal-weight mixture: each contributes
+ * `samples` samples (1 for a point method), member `k` predicting with seed
+ * `seed + k`.
  *
  * @example
  * ```ts
  * import { evalRegression } from "./regression_study_train.ts";
  * // const m = await evalRegression(method, split.test, 100, 0, { yMean, yStd });
+ * // const pooled = await evalRegression([m1, m2, m3], split.test, 100, 0, { yMean, yStd });
  * ```
  */
 export async function evalRegression(
-  method: Method,
+  method: Method | readonly Method[],
   ds: ArrayDataset,
   samples: number,
   seed: number,
   scale: TargetScale,
 ): Promise<RegressionMetrics> {
-  const p = await predictRaw(method, ds.x, ds.n, samples, seed);
-  return regressionMetrics(p.mean, p.logSigma, ds.y, {
-    yMean: scale.yMean,
-    yStd: scale.yStd,
-    targetsStandardized: true,
-  });
+  const methods: readonly Method[] = "predict" in method ? [method] : method;
+  const parts: { mean: HostArray; logSigma: HostArray }[] = [];
+  for (let k = 0; k < methods.length; k++) {
+    parts.push(await predictRaw(methods[k], ds.x, ds.n, samples, seed + k));
+  }
+  return regressionMetrics(
+    concatSamples(parts.map((p) => p.mean)),
+    concatSamples(parts.map((p) => p.logSigma)),
+    ds.y,
+    { yMean: scale.yMean, yStd: scale.yStd, targetsStandardized: true },
+  );
+}
+
+/** Sample arrays `[S_k, N, 1]` stacked along the sample axis into `[ΣS_k, N, 1]`. */
+function concatSamples(parts: readonly HostArray[]): HostArray {
+  if (parts.length === 1) return parts[0];
+  const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p.data, at);
+    at += p.data.length;
+  }
+  return { data, shape: [parts.reduce((s, p) => s + p.shape[0], 0), ...parts[0].shape.slice(1)] };
 }
 
 /**

@@ -85,17 +85,24 @@ export interface UciFitResult {
   seconds: number;
   /** Metrics in original units, keyed like `evalSets`. */
   metrics: Record<string, RegressionMetrics>;
-  /** Posterior samples per prediction (1 for point methods). */
+  /** Posterior samples per prediction, all members' together (1 per member for point methods). */
   samples: number;
   /** Learning rate / step size of this try. */
   lr?: number;
 }
 
+/** Seed offset between the members of one try (a prime apart from the restarts' 7919). */
+const MEMBER_SEED_STEP = 104729;
+
 /**
  * Trains one try of `base` with `candidate` on `train` (standardised, with
  * target scale `scale`) using `attempt`'s seed and learning-rate factor,
- * evaluates every set of `evalSets`, and disposes the method. A non-finite
- * loss throws `DivergenceError` (from `fit`).
+ * evaluates every set of `evalSets`, and disposes the method. With
+ * `members` > 1 the try trains that many networks with the same settings
+ * (member `k` seeded `attempt.seed + 104729·k`, so member 0 is the
+ * single-network try) and evaluates their pooled predictions, an ensemble of
+ * the method; `seconds` sums their training. A non-finite loss of any member
+ * throws `DivergenceError` (from `fit`).
  *
  * @example
  * ```ts
@@ -110,23 +117,34 @@ export async function fitTry(
   evalSets: Record<string, ArrayDataset>,
   scale: { yMean: number; yStd: number },
   attempt: Attempt,
+  members = 1,
 ): Promise<UciFitResult> {
-  const budget = candidateBudget(base.budget, candidate);
-  let method = base.entry.build(base.spec, budget.settings);
-  // The learning rate asked for, else the method's default.
-  const asked = budget.settings.lr ?? method.settings.lr;
-  let lr = typeof asked === "number" ? asked : undefined;
-  if (attempt.lrScale !== 1 && lr !== undefined) {
-    method.dispose();
-    lr *= attempt.lrScale;
-    method = base.entry.build(base.spec, { ...budget.settings, lr });
+  if (!Number.isInteger(members) || members < 1) {
+    throw new RangeError(`members must be a positive integer, found ${members}`);
   }
+  const budget = candidateBudget(base.budget, candidate);
+  let settings = budget.settings;
+  const methods = [base.entry.build(base.spec, settings)];
   try {
-    const seconds = await trainRegression(method, train, budget, attempt.seed, scale);
+    // The learning rate asked for, else the method's default.
+    const asked = settings.lr ?? methods[0].settings.lr;
+    let lr = typeof asked === "number" ? asked : undefined;
+    if (attempt.lrScale !== 1 && lr !== undefined) {
+      methods.pop()!.dispose();
+      lr *= attempt.lrScale;
+      settings = { ...settings, lr };
+      methods.push(base.entry.build(base.spec, settings));
+    }
+    let seconds = 0;
+    for (let k = 0; k < members; k++) {
+      if (k > 0) methods.push(base.entry.build(base.spec, settings));
+      const seed = attempt.seed + MEMBER_SEED_STEP * k;
+      seconds += await trainRegression(methods[k], train, budget, seed, scale);
+    }
     const metrics: Record<string, RegressionMetrics> = {};
     for (const [name, ds] of Object.entries(evalSets)) {
       try {
-        metrics[name] = await evalRegression(method, ds, base.samples, attempt.seed, scale);
+        metrics[name] = await evalRegression(methods, ds, base.samples, attempt.seed, scale);
       } catch (e) {
         // A network whose loss stayed finite can still predict ±Infinity (log σ overflowing
         // on a row unlike the training rows): a divergence of this try (NaN metrics, which
@@ -135,9 +153,9 @@ export async function fitTry(
         metrics[name] = nonFiniteMetrics(ds.n);
       }
     }
-    return { seconds, metrics, samples: samplesFor(method, base.samples), lr };
+    return { seconds, metrics, samples: members * samplesFor(methods[0], base.samples), lr };
   } finally {
-    method.dispose();
+    for (const m of methods) m.dispose();
   }
 }
 

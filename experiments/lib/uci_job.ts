@@ -5,7 +5,10 @@
  * validation log-likelihood), then the chosen candidate is trained on the
  * whole training split (standardised with its statistics) and evaluated on
  * the training and test rows; without one, the budget's settings are
- * trained directly. Every fit is retried on divergence (`withRestarts`); a
+ * trained directly. With `members` > 1 the final fit trains that many
+ * networks with the chosen settings and evaluates their pooled predictions
+ * (an ensemble of the method, labelled e.g. `MC Dropout ×5`); tuning scores
+ * each candidate with one network. Every fit is retried on divergence (`withRestarts`); a
  * row whose final fit never converges (or whose every candidate diverged)
  * is marked `diverged`, keeps no metrics, and is left out of the summaries.
  *
@@ -37,6 +40,7 @@ export const UCI_COLUMNS = [
   "hidden",
   "epochs",
   "batch_size",
+  "members",
   "samples",
   "train_log_lik",
   "train_rmse",
@@ -96,12 +100,29 @@ export interface UciJob {
   seed: number;
   /** Retries after a divergence. */
   maxRestarts: number;
+  /** Networks of the final fit, pooled (default 1). */
+  members?: number;
   /** Hash of the settings (for resuming). */
   config: string;
   /** Names the run in stderr lines (default `<protocol> <set> #<fold> <method>`). */
   what?: string;
   /** Where divergence lines go (default stderr). */
   log?: (line: string) => void;
+}
+
+/**
+ * The `method` label of a row: the registry's label, followed by `×N` for an
+ * ensemble of N final fits.
+ *
+ * @example
+ * ```ts
+ * import { uciLabel } from "./uci_job.ts";
+ * uciLabel("MC Dropout", 1); // "MC Dropout"
+ * uciLabel("MC Dropout", 5); // "MC Dropout ×5"
+ * ```
+ */
+export function uciLabel(label: string, members: number): string {
+  return members > 1 ? `${label} ×${members}` : label;
 }
 
 function gridScoresText(t: TuneResult): string {
@@ -142,11 +163,21 @@ export async function runUciJob(job: UciJob): Promise<UciRow> {
     chosen = tune.best >= 0 ? tune.scores[tune.best].candidate : undefined;
   }
   const budget = candidateBudget(base.budget, chosen);
+  const members = job.members ?? 1;
   const scale = { yMean: outer.yMean, yStd: outer.yStd };
   let final: RestartResult<UciFitResult> | undefined;
   if (!tune || chosen) {
     final = await withRestarts(
-      (a) => fitTry(base, chosen, outer.train, { train: outer.train, test: outer.test }, scale, a),
+      (a) =>
+        fitTry(
+          base,
+          chosen,
+          outer.train,
+          { train: outer.train, test: outer.test },
+          scale,
+          a,
+          members,
+        ),
       (v) => divergenceReason(v.metrics, outer.yStd),
       { seed: job.seed, maxRestarts: job.maxRestarts, what, log: job.log },
     );
@@ -157,7 +188,7 @@ export async function runUciJob(job: UciJob): Promise<UciRow> {
   return {
     protocol: job.protocol,
     dataset: outer.name,
-    method: base.entry.label,
+    method: uciLabel(base.entry.label, members),
     key: base.entry.key,
     fold: job.fold,
     n_train: outer.train.n,
@@ -165,7 +196,8 @@ export async function runUciJob(job: UciJob): Promise<UciRow> {
     hidden: base.spec.hidden[0],
     epochs: budget.epochs,
     batch_size: budget.batchSize,
-    samples: final?.value?.samples ?? base.samples,
+    members,
+    samples: final?.value?.samples ?? members * base.samples,
     train_log_lik: ok?.metrics.train.logLikMean ?? NaN,
     train_rmse: ok?.metrics.train.rmse ?? NaN,
     test_log_lik: ok?.metrics.test.logLikMean ?? NaN,

@@ -72,6 +72,8 @@ export interface UciJobSpec {
   seed: number;
   /** Retries after a divergence. */
   maxRestarts: number;
+  /** Networks of the final fit, pooled (default 1). */
+  members?: number;
   /** Hash of the settings (for resuming). */
   config: string;
   /** Names the row in progress and error lines. */
@@ -112,6 +114,7 @@ export async function resolveJob(
     grid: s.grid,
     seed: s.seed,
     maxRestarts: s.maxRestarts,
+    members: s.members,
     config: s.config,
     what: s.what,
   };
