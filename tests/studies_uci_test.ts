@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { parseDatasets, UCI_COLUMNS, UCI_METRICS } from "../experiments/uci.ts";
+import { fmtMarkdown } from "../experiments/readme_table.ts";
 import { runScript } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
@@ -323,6 +324,34 @@ Deno.test({
     const mixed = await run(args("one", ["--members=3"]));
     assert.equal(mixed.code, 2, mixed.stderr);
     assert.match(mixed.stderr, /noise heteroscedastic; this run: .*members 3\)/);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "README's concrete ensemble block is what its command gives from --records, untrained",
+  ignore: !DATA,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const readme = await Deno.readTextFile("README.md");
+    // The README's own command, with a fresh results folder.
+    const line = readme.split("\n").find((l) =>
+      l.startsWith("`deno task study:uci -- ") && l.includes("results/uci_concrete_members`")
+    );
+    assert.ok(line, "the README has the command");
+    const args = line.slice("`deno task study:uci -- ".length, line.lastIndexOf("`")).split(" ")
+      .map((a) => (a === "results/uci_concrete_members" ? `${dir}/res` : a));
+    assert.ok(args.includes("--records"));
+    const r = await run([...args, `--models_dir=${dir}/models`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /row\(s\) to train/);
+    assert.match(r.stderr, /took 20 result\(s\) from --records/);
+    const tableLines = (md: string) => md.split("\n").filter((l) => l.startsWith("|"));
+    const made = tableLines(await fmtMarkdown(await Deno.readTextFile(`${dir}/res/uci.md`)));
+    const block = readme.split("<!-- uci_concrete_members_table:start -->")[1]
+      .split("<!-- uci_concrete_members_table:end -->")[0];
+    assert.ok(made.length > 4, made.join("\n"));
+    assert.deepEqual(tableLines(block), made);
     await Deno.remove(dir, { recursive: true });
   },
 });
