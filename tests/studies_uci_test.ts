@@ -329,30 +329,36 @@ Deno.test({
 });
 
 Deno.test({
-  name: "README's concrete ensemble block is what its command gives from --records, untrained",
+  name: "README's recorded UCI blocks are what their commands give from --records, untrained",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
     const readme = await Deno.readTextFile("README.md");
-    // The README's own command, with a fresh results folder.
-    const line = readme.split("\n").find((l) =>
-      l.startsWith("`deno task study:uci -- ") && l.includes("results/uci_concrete_members`")
-    );
-    assert.ok(line, "the README has the command");
-    const args = line.slice("`deno task study:uci -- ".length, line.lastIndexOf("`")).split(" ")
-      .map((a) => (a === "results/uci_concrete_members" ? `${dir}/res` : a));
-    assert.ok(args.includes("--records"));
-    const r = await run([...args, `--models_dir=${dir}/models`]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.doesNotMatch(r.stderr, /row\(s\) to train/);
-    assert.match(r.stderr, /took 20 result\(s\) from --records/);
     const tableLines = (md: string) => md.split("\n").filter((l) => l.startsWith("|"));
-    const made = tableLines(await fmtMarkdown(await Deno.readTextFile(`${dir}/res/uci.md`)));
-    const block = readme.split("<!-- uci_concrete_members_table:start -->")[1]
-      .split("<!-- uci_concrete_members_table:end -->")[0];
-    assert.ok(made.length > 4, made.join("\n"));
-    assert.deepEqual(tableLines(block), made);
-    await Deno.remove(dir, { recursive: true });
+    for (
+      const [name, folder, rows] of [
+        ["uci_concrete_members_table", "results/uci_concrete_members", 20],
+        ["uci_members_table", "results/uci_members", 165],
+      ] as const
+    ) {
+      const dir = await Deno.makeTempDir();
+      // The README's own command, with a fresh results folder.
+      const line = readme.split("\n").find((l) =>
+        l.startsWith("`deno task study:uci -- ") && l.includes(`${folder}\``)
+      );
+      assert.ok(line, `the README has the command of ${folder}`);
+      const args = line.slice("`deno task study:uci -- ".length, line.lastIndexOf("`"))
+        .split(" ").map((a) => (a === folder ? `${dir}/res` : a));
+      assert.ok(args.includes("--records"), line);
+      const r = await run([...args, `--models_dir=${dir}/models`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /row\(s\) to train/);
+      assert.match(r.stderr, new RegExp(`took ${rows} result\\(s\\) from --records`));
+      const made = tableLines(await fmtMarkdown(await Deno.readTextFile(`${dir}/res/uci.md`)));
+      const block = readme.split(`<!-- ${name}:start -->`)[1].split(`<!-- ${name}:end -->`)[0];
+      assert.ok(made.length > 4, made.join("\n"));
+      assert.deepEqual(tableLines(block), made, name);
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
