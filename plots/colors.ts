@@ -4,6 +4,8 @@
  *
  * @module
  */
+// @ts-types="@types/d3-color"
+import { color as d3Color } from "d3-color";
 
 /**
  * Colour of each known method, keyed by its display name.
@@ -123,20 +125,37 @@ function hashString(s: string): number {
 
 /**
  * Colour of a method. Known methods (see {@link METHOD_COLORS}) match case-, space-, hyphen- and
- * underscore-insensitively; unknown names get a deterministic colour from
- * {@link FALLBACK_COLORS}.
+ * underscore-insensitively; several pooled networks of a known method (`"MC Dropout ×5"`, as the
+ * UCI study labels `--members 5`) get a darker shade of its colour; other names get a
+ * deterministic colour from {@link FALLBACK_COLORS}.
  *
  * @example
  * ```ts
  * import { methodColor } from "./colors.ts";
  * console.log(methodColor("mc_dropout") === methodColor("MC Dropout")); // true
+ * console.log(methodColor("MC Dropout ×5")); // "#1f701f" (MC Dropout's "#2ca02c", darker)
  * ```
  */
 export function methodColor(method: string): string {
   const key = normalizeMethodKey(method);
+  return knownColor(key) ?? FALLBACK_COLORS[hashString(key) % FALLBACK_COLORS.length];
+}
+
+/** A pooled-networks label such as `"MC Dropout ×5"` (or `x5`): the base name and N. */
+const MEMBERS_SUFFIX = /^(.*\S)\s*[×x]\s*(\d+)$/;
+
+/**
+ * The fixed colour of a normalised name, or `undefined`: a known method's own colour, or for an
+ * ensemble of a known method (`"MC Dropout ×5"`) a darker shade of that method's colour, so that
+ * the two stay related yet apart when drawn side by side.
+ */
+function knownColor(key: string): string | undefined {
   const known = LOOKUP.get(key);
   if (known !== undefined) return known;
-  return FALLBACK_COLORS[hashString(key) % FALLBACK_COLORS.length];
+  const m = MEMBERS_SUFFIX.exec(key);
+  const base = m ? LOOKUP.get(m[1]) : undefined;
+  if (base === undefined || Number(m![2]) < 2) return undefined;
+  return d3Color(base)!.darker(1).formatHex();
 }
 
 /**
@@ -157,7 +176,7 @@ export function colorsFor(names: readonly string[]): Map<string, string> {
   const unknown: string[] = [];
   for (const name of names) {
     if (out.has(name)) continue;
-    const known = LOOKUP.get(normalizeMethodKey(name));
+    const known = knownColor(normalizeMethodKey(name));
     if (known !== undefined) {
       out.set(name, known);
       used.add(known);

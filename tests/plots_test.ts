@@ -70,6 +70,22 @@ Deno.test("methodColor: normalised keys, aliases, deterministic fallback", () =>
   const fig = colorsFor(["train", "test", "valid", "MAP"]);
   assert.equal(new Set(fig.values()).size, 4, "names within a figure get distinct colours");
   assert.equal(fig.get("MAP"), METHOD_COLORS.MAP);
+  // Pooled networks of a known method: a darker shade of its colour, the same for any spelling.
+  const pooled = methodColor("MC Dropout ×5");
+  assert.match(pooled, /^#[0-9a-f]{6}$/);
+  assert.notEqual(pooled, METHOD_COLORS["MC Dropout"]);
+  assert.ok(!FALLBACK_COLORS.includes(pooled));
+  assert.equal(methodColor("mc_dropout x5"), pooled);
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(pooled.slice(i, i + 2), 16));
+  const [r0, g0, b0] = [1, 3, 5].map((i) =>
+    parseInt(METHOD_COLORS["MC Dropout"].slice(i, i + 2), 16)
+  );
+  assert.ok(r < r0 && g < g0 && b < b0, `${pooled} is darker than MC Dropout's colour`);
+  const both = colorsFor(["MC Dropout", "MC Dropout ×5", "SGHMC ×3"]);
+  assert.equal(new Set(both.values()).size, 3);
+  assert.equal(both.get("MC Dropout ×5"), pooled);
+  assert.ok(FALLBACK_COLORS.includes(methodColor("Unknown ×5")), "unknown bases fall back");
+  assert.ok(FALLBACK_COLORS.includes(methodColor("MC Dropout ×1")), "×1 is not pooled");
 });
 
 Deno.test("lineChart: one path per series, legend, title, axis labels", () => {
