@@ -13,7 +13,9 @@
  * so the README stays `deno fmt`-clean and a second run, or `deno fmt`
  * after it, changes nothing. Prints `README.md: replaced the mnist_table
  * block …` or `… (unchanged)`; exit code 2 with a one-line message when a
- * file or a marker is missing.
+ * file or a marker is missing. With `--if_present` a missing `--table`
+ * leaves its block as it is (a note on stderr, exit code 0), so a task
+ * pasting several studies' tables pastes those that have been run.
  *
  * @module
  */
@@ -91,6 +93,29 @@ export async function updateReadme(
   return true;
 }
 
+/** Whether `path` exists (any other error, e.g. permission, is a CLI error naming it). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw new CliError(`--table ${path}: cannot read it (${(e as Error).message})`);
+  }
+}
+
+/** Fails with the markers' own message unless block `name` of `readme` is there exactly once. */
+async function blockIsThere(readme: string, name: string): Promise<void> {
+  const text = await Deno.readTextFile(readme).catch((e) => {
+    throw new CliError(`--readme ${readme}: cannot read it (${(e as Error).message})`);
+  });
+  try {
+    replaceBlock(text, name, "-", readme);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
 if (import.meta.main) {
   await runMain(async () => {
     const f = parseFlags(Deno.args, {
@@ -106,6 +131,12 @@ if (import.meta.main) {
         help: "block name: the text between <!-- NAME:start --> and <!-- NAME:end --> is replaced",
       },
       fmt: { type: "boolean", default: true, help: "format the result with deno fmt" },
+      if_present: {
+        type: "boolean",
+        default: false,
+        help: "when --table does not exist, leave the block as it is and say so (exit 0) " +
+          "instead of failing; the markers must still be there",
+      },
     }, {
       name: "readme_table.ts",
       description: "Replaces the block between <!-- NAME:start --> and <!-- NAME:end --> in " +
@@ -113,6 +144,14 @@ if (import.meta.main) {
     });
     if (!f) return;
     const [table, readme, name] = [String(f.table), String(f.readme), String(f.name)];
+    if (f.if_present && !(await exists(table))) {
+      await blockIsThere(readme, name);
+      console.error(
+        `${readme}: left the ${name} block as it is: ${table} is not there ` +
+          "(run the study that writes it first)",
+      );
+      return;
+    }
     const changed = await updateReadme(table, readme, name, Boolean(f.fmt));
     const lines = (await Deno.readTextFile(table)).trim().split("\n").length;
     console.log(

@@ -102,5 +102,20 @@ Deno.test("readme_table.ts: pastes the table into a README copy, once; deno fmt 
   ]);
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /--table .*none\.md: cannot read it/);
+  // --if_present: a table not made yet leaves its block (and the file) as it is, exit code 0;
+  // missing markers are still an error.
+  await Deno.writeTextFile(readme, README);
+  const absent = [`--table=${dir}/none.md`, `--readme=${readme}`, "--if_present"];
+  const skipped = await runScript("experiments/readme_table.ts", absent);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.match(skipped.stderr, /left the mnist_table block as it is: .*none\.md is not there/);
+  assert.equal(await Deno.readTextFile(readme), README);
+  const present = await runScript("experiments/readme_table.ts", [...args, "--if_present"]);
+  assert.equal(present.code, 0, present.stderr);
+  assert.match(present.stdout, /replaced the mnist_table block/);
+  await Deno.writeTextFile(readme, "# no markers\n");
+  const noMarkers = await runScript("experiments/readme_table.ts", absent);
+  assert.equal(noMarkers.code, 2, noMarkers.stderr);
+  assert.match(noMarkers.stderr, /expected the marker <!-- mnist_table:start --> once/);
   await Deno.remove(dir, { recursive: true });
 });
