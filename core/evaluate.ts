@@ -139,7 +139,9 @@ export function predictionScores(p: Prediction, y: tf.Tensor): tf.Tensor1D {
 }
 
 /**
- * Error / RMSE and test log-likelihood of `method` on `ds`.
+ * Error / RMSE and test log-likelihood of `method` on `ds`: of its
+ * predictive distribution with `samples` posterior samples, or with
+ * `mean: true` of its posterior-mean network alone (`Method.predictMean`).
  *
  * @example
  * ```ts
@@ -150,10 +152,21 @@ export function predictionScores(p: Prediction, y: tf.Tensor): tf.Tensor1D {
 export async function evaluate(
   method: Method,
   ds: ArrayDataset,
-  opts: { samples?: number; seed?: number; scale?: TargetScale } = {},
+  opts: { samples?: number; seed?: number; scale?: TargetScale; mean?: boolean } = {},
 ): Promise<EvalResult> {
   if (ds.n < 1) throw new RangeError("evaluate: the dataset is empty");
-  const pred = predictDataset(method, ds, opts.samples ?? method.defaultSamples, opts.seed ?? 0);
+  let pred: Prediction;
+  if (opts.mean) {
+    if (!method.predictMean) {
+      throw new RangeError(`evaluate: ${method.name} has no posterior-mean network (predictMean)`);
+    }
+    const x = datasetInputs(ds);
+    try {
+      pred = method.predictMean(x);
+    } finally {
+      x.dispose();
+    }
+  } else pred = predictDataset(method, ds, opts.samples ?? method.defaultSamples, opts.seed ?? 0);
   const y = pred.task === "classification"
     ? tf.tensor1d(ds.y as Int32Array, "int32")
     : tf.tensor1d(ds.y as Float32Array);

@@ -154,6 +154,13 @@ export interface Method {
   finalize?(train: ArrayDataset, opts: FinalizeOptions): Promise<void>;
   /** Per-sample predictions for inputs `x` `[N, inputDim]` (tensors on the backend's device). */
   predict(x: Tensor2D, opts?: PredictOptions): Prediction;
+  /**
+   * Optional: the prediction of the one network at the posterior mean (Bayes
+   * by Backprop: every weight at its μ), as a one-sample
+   * {@linkcode Prediction}. The reference's per-epoch "dev" figures are this
+   * network's; `fit` evaluates it each epoch with `evalMean`.
+   */
+  predictMean?(x: Tensor2D, opts?: Pick<PredictOptions, "chunk">): Prediction;
   /** Full state for checkpoints and saving. */
   getState(): Promise<MethodState>;
   /** Restores a state from {@linkcode Method.getState}. */

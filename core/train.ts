@@ -34,6 +34,12 @@ export interface EpochRecord {
   validRmse?: number;
   /** Validation log-likelihood per example. */
   validLogLik?: number;
+  /** The posterior-mean network's validation error % (with `evalMean`). */
+  meanErrorPct?: number;
+  /** The posterior-mean network's validation RMSE (with `evalMean`). */
+  meanRmse?: number;
+  /** The posterior-mean network's validation log-likelihood per example (with `evalMean`). */
+  meanLogLik?: number;
   /** Wall-clock seconds of the epoch's training steps. */
   seconds: number;
   /** Training throughput. */
@@ -71,6 +77,12 @@ export interface FitOptions {
   valid?: ArrayDataset;
   /** Posterior samples for the per-epoch evaluation (default: the method's, at most 10). */
   evalSamples?: number;
+  /**
+   * Also evaluate the posterior-mean network (`Method.predictMean`) on
+   * `valid` after every epoch, into `meanErrorPct` / `meanRmse` and
+   * `meanLogLik` (what the reference's notebooks log as "dev" error).
+   */
+  evalMean?: boolean;
   /** Target standardisation, so regression metrics are in original units. */
   scale?: TargetScale;
   /**
@@ -368,6 +380,10 @@ function checkFitOptions(method: Method, train: ArrayDataset, opts: FitOptions):
   if (train.n < 1) throw new RangeError("the training set is empty");
   checkDataset(method.spec, train, "training set");
   if (opts.valid) checkDataset(method.spec, opts.valid, "validation set");
+  if (opts.evalMean && !opts.valid) throw new RangeError("evalMean needs a validation set (valid)");
+  if (opts.evalMean && !method.predictMean) {
+    throw new RangeError(`evalMean: ${method.name} has no posterior-mean network (predictMean)`);
+  }
 }
 
 /**
@@ -618,6 +634,12 @@ export async function fit(
         rec.validLogLik = m.logLikMean;
         if (m.errorPct !== undefined) rec.validErrorPct = m.errorPct;
         if (m.rmse !== undefined) rec.validRmse = m.rmse;
+        if (opts.evalMean) {
+          const a = await evaluate(method, opts.valid, { mean: true, scale: opts.scale });
+          rec.meanLogLik = a.logLikMean;
+          if (a.errorPct !== undefined) rec.meanErrorPct = a.errorPct;
+          if (a.rmse !== undefined) rec.meanRmse = a.rmse;
+        }
       }
       history.push(rec);
       if (early?.update(epoch + 1, rec) && early.restoreBest) {
@@ -686,6 +708,9 @@ export function epochLine(r: EpochRecord, epochs: number, etaSeconds?: number): 
   if (r.validErrorPct !== undefined) parts.push(`valid err ${r.validErrorPct.toFixed(2)}%`);
   if (r.validRmse !== undefined) parts.push(`valid rmse ${r.validRmse.toPrecision(4)}`);
   if (r.validLogLik !== undefined) parts.push(`valid ll ${r.validLogLik.toFixed(4)}`);
+  if (r.meanErrorPct !== undefined) parts.push(`mean-net err ${r.meanErrorPct.toFixed(2)}%`);
+  if (r.meanRmse !== undefined) parts.push(`mean-net rmse ${r.meanRmse.toPrecision(4)}`);
+  if (r.meanLogLik !== undefined) parts.push(`mean-net ll ${r.meanLogLik.toFixed(4)}`);
   parts.push(`${r.samplesPerSec.toFixed(0)} samples/s`, `${r.seconds.toFixed(1)} s`);
   if (etaSeconds !== undefined && etaSeconds > 0) parts.push(`ETA ${formatDuration(etaSeconds)}`);
   return parts.join("  ");

@@ -4,6 +4,7 @@
  *
  *     deno task train:bbb --model Laplace_prior --epochs 200
  *     deno run -A experiments/train_bayes_by_backprop_mnist.ts --model Gaussian_prior --estimator flipout
+ *     deno run -A experiments/train_bayes_by_backprop_mnist.ts --model Gaussian_prior --eval_mean
  *     deno run -A experiments/train_bayes_by_backprop_mnist.ts -h
  *
  * @module
@@ -146,6 +147,12 @@ export const script: TrainScript = {
       default: "-3,-2",
       help:
         "ρ initialised U(lo,hi); e.g. -8,-7 for a small initial σ (lower error, poor uncertainty)",
+    },
+    eval_mean: {
+      type: "boolean",
+      default: false,
+      help: "also evaluate the network at the posterior means after every epoch " +
+        "(the reference notebooks' dev error; history columns meanErrorPct, meanLogLik)",
     },
     predict_by: {
       type: "string",

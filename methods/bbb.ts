@@ -182,6 +182,8 @@ export interface BbbPosteriorSegment {
 export type BbbMethod = Method & {
   /** Resolved settings. */
   readonly settings: Readonly<Required<BbbSettings>>;
+  /** The one network with every weight at its μ (one sample; see `Method.predictMean`). */
+  predictMean(x: tf.Tensor2D, opts?: Pick<PredictOptions, "chunk">): Prediction;
   /** Current μ and σ by segment name (copies). */
   posterior(): Promise<Record<string, BbbPosteriorSegment>>;
   /** Sets μ and σ of named segments (σ > 1e-6); missing names keep their values. */
@@ -563,6 +565,14 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       ? (learnNoise ? x.logNoise!.tensors[0] : tf.scalar(Math.log(s.fixedNoise!)))
       : undefined;
   const masks = (x: State) => (x.mask ? { keep: x.mask } : {});
+  /** `out` with the homoscedastic noise's log σ appended (regression with a global noise). */
+  const withLogNoise = (x: State, out: tf.Tensor): tf.Tensor => {
+    if (!globalNoise) return out;
+    const ln = logNoiseValue(x)!;
+    const o = appendLogNoise(out, ln);
+    if (!learnNoise) ln.dispose();
+    return o;
+  };
 
   /** The KL value of a step (per the forms above) from the kernels' sums. */
   const klValue = (x: State, upd: tf.Tensor2D, mc: tf.Tensor2D[], n: number): tf.Scalar =>
@@ -911,13 +921,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       const samples = opts.samples ?? s.predictSamples;
       const r = x.engine.noise(opts.seed ?? 0, PREDICT_NOISE);
       const width = Math.max(...spec.hidden, 1);
-      const withNoise = (out: tf.Tensor) => {
-        if (!globalNoise) return out;
-        const ln = logNoiseValue(x)!;
-        const o = appendLogNoise(out, ln);
-        if (!learnNoise) ln.dispose();
-        return o;
-      };
+      const withNoise = (out: tf.Tensor) => withLogNoise(x, out);
       if (s.predictBy === "weights") {
         return predictBatched(
           spec,
@@ -961,6 +965,22 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
         );
       } finally {
         tf.dispose(v);
+      }
+    },
+    predictMean(xIn: tf.Tensor2D, opts: Pick<PredictOptions, "chunk"> = {}): Prediction {
+      const x = need();
+      // μ holds exact zeros where pruned (APPLY_MASK), so it is the mean network as it stands.
+      const mu = x.mu.tensors.map((t) => t.expandDims(0));
+      try {
+        return predictBatched(
+          spec,
+          xIn,
+          1,
+          { chunk: opts.chunk, width: Math.max(...spec.hidden, 1) },
+          () => ({ forward: (xc) => withLogNoise(x, forwardLayers(mu, xc)) }),
+        );
+      } finally {
+        tf.dispose(mu);
       }
     },
     async getState(): Promise<MethodState> {

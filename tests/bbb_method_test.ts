@@ -5,6 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
 import type { NetSpec, StepInfo, TensorBatch } from "../core/method.ts";
 import { loadMethod, saveMethod } from "../core/persist.ts";
+import { evaluate } from "../core/evaluate.ts";
+import { fit } from "../core/train.ts";
 import { Rng } from "../core/rng.ts";
 import { getEngine } from "../core/engine/current.ts";
 import type { Method, StepResult } from "../core/method.ts";
@@ -414,4 +416,79 @@ Deno.test("samplesAfter: from that epoch on, a step draws that many samples", as
     await lossAt({ nSamples: 4 }, 1),
   );
   disposeBatch(batch);
+});
+
+Deno.test("predictMean is the network at μ, pruned weights included; fit evaluates it per epoch", async () => {
+  const spec: NetSpec = { inputDim: 2, hidden: [2], outputDim: 2, task: "classification" };
+  const m = buildBbb(spec, {});
+  m.init(0);
+  const w0 = [1, -2, 0.5, 1], b0 = [0.1, -0.3], w1 = [2, -1, -0.5, 1.5], b1 = [0, 0.2];
+  const big = (n: number) => new Array(n).fill(0.5); // σ must not matter
+  await m.setPosterior({
+    "l0.w": { mu: w0, sigma: big(4) },
+    "l0.b": { mu: b0, sigma: big(2) },
+    "l1.w": { mu: w1, sigma: big(4) },
+    "l1.b": { mu: b1, sigma: big(2) },
+  });
+  const xs = [[1, 2], [-1, 0.5], [0.3, -2]];
+  // Host forward pass at μ: relu(x·W0 + b0)·W1 + b1, then log-softmax.
+  const expected = (w0v: number[]) =>
+    xs.map((x) => {
+      const h = [0, 1].map((k) => Math.max(0, x[0] * w0v[k] + x[1] * w0v[2 + k] + b0[k]));
+      const z = [0, 1].map((k) => h[0] * w1[k] + h[1] * w1[2 + k] + b1[k]);
+      const lse = Math.log(Math.exp(z[0]) + Math.exp(z[1]));
+      return z.map((v) => v - lse);
+    });
+  const read = async () => {
+    const x = tf.tensor2d(xs);
+    const p = m.predictMean(x);
+    x.dispose();
+    assert.equal(p.task, "classification");
+    if (p.task !== "classification") return [];
+    assert.deepEqual(p.logProbs.shape, [1, 3, 2]);
+    const v = await p.logProbs.data();
+    p.logProbs.dispose();
+    return Array.from(v);
+  };
+  const close = (a: number[], b: number[][]) =>
+    b.flat().forEach((e, i) => assert.ok(Math.abs(a[i] - e) < 1e-5, `${a[i]} vs ${e}`));
+  close(await read(), expected(w0));
+  await m.applyPruningMask({ "l0.w": Uint8Array.from([1, 0, 1, 1]) });
+  close(await read(), expected([1, 0, 0.5, 1]));
+
+  // fit with evalMean records the mean network's metrics; a method without one is refused.
+  const r = new Rng(3);
+  const ds = {
+    n: 40,
+    x: Float32Array.from(r.normalArray(80)),
+    xShape: [2],
+    y: Int32Array.from({ length: 40 }, () => r.int(2)),
+    yShape: [],
+    numClasses: 2,
+  };
+  const net = buildBbb(spec, {});
+  const res = await fit(net, ds, {
+    epochs: 1,
+    batchSize: 20,
+    seed: 0,
+    valid: ds,
+    evalMean: true,
+    progress: false,
+  });
+  const rec = res.history[0];
+  assert.ok(rec.meanErrorPct! >= 0 && rec.meanErrorPct! <= 100 && rec.meanLogLik! < 0, `${rec}`);
+  const direct = await evaluate(net, ds, { mean: true });
+  assert.equal(direct.errorPct, rec.meanErrorPct);
+  assert.equal(direct.logLikMean, rec.meanLogLik);
+  const noMean = { ...net, name: "plain", predictMean: undefined };
+  await assert.rejects(
+    fit(noMean, ds, { epochs: 1, batchSize: 20, seed: 0, valid: ds, evalMean: true }),
+    /evalMean: plain has no posterior-mean network/,
+  );
+  await assert.rejects(
+    fit(net, ds, { epochs: 1, batchSize: 20, seed: 0, evalMean: true }),
+    /evalMean needs a validation set/,
+  );
+  m.dispose();
+  net.dispose();
 });

@@ -26,6 +26,7 @@ Deno.test({
       "--n_samples=2",
       "--test_samples=5",
       "--lr=1e-3",
+      "--eval_mean",
       `--models_dir=${dir}/m`,
       `--results_dir=${dir}/r`,
     ]);
@@ -33,12 +34,15 @@ Deno.test({
     assert.match(r.stdout, /bbb_laplace: test error [\d.]+%/);
     const history = JSON.parse(await Deno.readTextFile(`${dir}/r/history.json`));
     assert.equal(history.length, 1);
-    for (const k of ["trainLoss", "nll", "kl", "sigmaMean", "validErrorPct"]) {
+    const keys = ["trainLoss", "nll", "kl", "sigmaMean", "validErrorPct", "meanErrorPct"];
+    for (const k of [...keys, "meanLogLik"]) {
       assert.equal(typeof history[0][k], "number", k);
     }
     // Chance is 90%; the reference settings learn slowly (50–66% after this epoch across seeds,
     // before and after the engine port).
     assert.ok(history[0].validErrorPct < 75, `error after 1 epoch: ${history[0].validErrorPct}%`);
+    assert.match(r.stderr, /mean-net err [\d.]+%/); // --eval_mean on the progress line
+    assert.match(await Deno.readTextFile(`${dir}/r/history.csv`), /meanErrorPct/);
     const metrics = JSON.parse(await Deno.readTextFile(`${dir}/r/test_metrics.json`));
     assert.equal(metrics.method, "bbb_laplace");
     assert.equal(metrics.samples, 5);

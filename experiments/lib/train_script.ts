@@ -368,6 +368,7 @@ async function trainLocked(
       seed: Number(f.seed),
       valid: test,
       evalSamples: Math.min(Number(f.eval_samples), method.defaultSamples),
+      evalMean: f.eval_mean === true,
       checkpointDir: modelsDir,
       resume: Boolean(f.resume),
       info,
@@ -589,6 +590,9 @@ export function trainingCurve(
         series: [
           { name: "train error", x, y: col("trainErrorPct"), dash: true },
           { name: `${evaluated} error`, x, y: col("validErrorPct") },
+          ...(history.some((h) => h.meanErrorPct !== undefined)
+            ? [{ name: `${evaluated} error, mean network`, x, y: col("meanErrorPct") }]
+            : []),
         ],
       },
     ],
