@@ -61,6 +61,7 @@ import type {
 import { forwardLayers, hasGlobalNoise, netLayout, validateSpec } from "../core/mlp.ts";
 import { OptimizerState, updateRule } from "../core/optim.ts";
 import type { HostTensor } from "../core/safetensors.ts";
+import type { Tensor2D } from "../core/tf.ts";
 import { hostToFlat, vecFromHost, vecToHost } from "../core/vectors.ts";
 import { flipoutForward, localForward } from "./bbb/forward.ts";
 import {
@@ -183,7 +184,7 @@ export type BbbMethod = Method & {
   /** Resolved settings. */
   readonly settings: Readonly<Required<BbbSettings>>;
   /** The one network with every weight at its μ (one sample; see `Method.predictMean`). */
-  predictMean(x: tf.Tensor2D, opts?: Pick<PredictOptions, "chunk">): Prediction;
+  predictMean(x: Tensor2D, opts?: Pick<PredictOptions, "chunk">): Prediction;
   /** Current μ and σ by segment name (copies). */
   posterior(): Promise<Record<string, BbbPosteriorSegment>>;
   /** Sets μ and σ of named segments (σ > 1e-6); missing names keep their values. */
