@@ -68,9 +68,14 @@ export function predictDataset(
   samples = method.defaultSamples,
   seed = 0,
 ): Prediction {
+  return withInputs(ds, (x) => method.predict(x, { samples, seed }));
+}
+
+/** `f` of the dataset's inputs as one tensor, freed afterwards. */
+function withInputs<T>(ds: ArrayDataset, f: (x: tf.Tensor2D) => T): T {
   const x = datasetInputs(ds);
   try {
-    return method.predict(x, { samples, seed });
+    return f(x);
   } finally {
     x.dispose();
   }
@@ -155,18 +160,12 @@ export async function evaluate(
   opts: { samples?: number; seed?: number; scale?: TargetScale; mean?: boolean } = {},
 ): Promise<EvalResult> {
   if (ds.n < 1) throw new RangeError("evaluate: the dataset is empty");
-  let pred: Prediction;
-  if (opts.mean) {
-    if (!method.predictMean) {
-      throw new RangeError(`evaluate: ${method.name} has no posterior-mean network (predictMean)`);
-    }
-    const x = datasetInputs(ds);
-    try {
-      pred = method.predictMean(x);
-    } finally {
-      x.dispose();
-    }
-  } else pred = predictDataset(method, ds, opts.samples ?? method.defaultSamples, opts.seed ?? 0);
+  if (opts.mean && !method.predictMean) {
+    throw new RangeError(`evaluate: ${method.name} has no posterior-mean network (predictMean)`);
+  }
+  const pred = opts.mean
+    ? withInputs(ds, (x) => method.predictMean!(x))
+    : predictDataset(method, ds, opts.samples ?? method.defaultSamples, opts.seed ?? 0);
   const y = pred.task === "classification"
     ? tf.tensor1d(ds.y as Int32Array, "int32")
     : tf.tensor1d(ds.y as Float32Array);

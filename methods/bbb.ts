@@ -922,7 +922,6 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       const samples = opts.samples ?? s.predictSamples;
       const r = x.engine.noise(opts.seed ?? 0, PREDICT_NOISE);
       const width = Math.max(...spec.hidden, 1);
-      const withNoise = (out: tf.Tensor) => withLogNoise(x, out);
       if (s.predictBy === "weights") {
         return predictBatched(
           spec,
@@ -932,7 +931,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
           (_first, count) => {
             const ws = drawWeights(x, r, count);
             return {
-              forward: (xc) => withNoise(forwardLayers(ws, xc)),
+              forward: (xc) => withLogNoise(x, forwardLayers(ws, xc)),
               dispose: () => tf.dispose(ws),
             };
           },
@@ -951,7 +950,8 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
           { chunk: opts.chunk, width },
           (_first, count) => ({
             forward: (xc) =>
-              withNoise(
+              withLogNoise(
+                x,
                 localForward(
                   xc,
                   pick(mu, 0) as tf.Tensor2D[],
