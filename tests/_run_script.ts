@@ -63,3 +63,34 @@ export async function trainOnlyMnist(
   }
   return { dir, env: { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" } };
 }
+
+/** A quick study run: what the script returned and the folder it wrote its results to. */
+export interface StudyRun extends ScriptResult {
+  /** The temporary folder holding `models/` and `res/` (the caller removes it). */
+  dir: string;
+  /** The results folder (`--results_dir`), inside a new temporary folder. */
+  res: string;
+}
+
+/**
+ * Runs a study script on MAP and MC dropout with its models and results in a new
+ * temporary folder (the flags every study test passes), plus `flags`.
+ *
+ * @example
+ * ```ts
+ * const r = await runStudy("experiments/ood.ts", ["--train_limit=1000", "--test_limit=300"]);
+ * console.log(r.code, await Deno.readTextFile(`${r.res}/ood.md`));
+ * await Deno.remove(r.dir, { recursive: true });
+ * ```
+ */
+export async function runStudy(path: string, flags: string[]): Promise<StudyRun> {
+  const dir = await Deno.makeTempDir();
+  const res = `${dir}/res`;
+  const r = await runScript(path, [
+    "--methods=map,mc_dropout",
+    `--models_dir=${dir}/models`,
+    `--results_dir=${res}`,
+    ...flags,
+  ]);
+  return { ...r, dir, res };
+}

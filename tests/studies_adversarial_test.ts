@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { ADVERSARIAL_COLUMNS, parseEpsilons } from "../experiments/adversarial.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, runStudy } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP adversarial study test: BNN_DATA_DIR is not set");
@@ -16,20 +16,16 @@ Deno.test({
   name: "adversarial.ts: quick run on map + mc_dropout writes metrics and the figure",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
-      `--models_dir=${dir}/models`,
-      `--results_dir=${dir}/res`,
+    const r = await runStudy("experiments/adversarial.ts", [
       "--train_limit=1000",
       "--test_limit=200",
       "--samples=4",
       "--epsilons=0,0.1,0.3",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const rows = csvParse(await Deno.readTextFile(`${dir}/res/adversarial.csv`));
+    const rows = csvParse(await Deno.readTextFile(`${r.res}/adversarial.csv`));
     assert.deepEqual(rows.columns, ADVERSARIAL_COLUMNS);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/res/adversarial.json`));
+    const json = JSON.parse(await Deno.readTextFile(`${r.res}/adversarial.json`));
     assert.equal(json.length, 2 * 3);
     assert.deepEqual(Object.keys(json[0]), ADVERSARIAL_COLUMNS);
     for (const m of ["MAP", "MC Dropout"]) {
@@ -49,13 +45,13 @@ Deno.test({
     }
     const mcd = json.find((r: { method: string }) => r.method === "MC Dropout");
     assert.deepEqual([mcd.samples, mcd.attack_samples], [4, 4]);
-    const svg = await Deno.readTextFile(`${dir}/res/adversarial.svg`);
+    const svg = await Deno.readTextFile(`${r.res}/adversarial.svg`);
     const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
     assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg");
     for (const t of ["Test accuracy", "Epistemic entropy", "FGSM ε (pixel units)"]) {
       assert.ok(doc.documentElement.textContent.includes(t), t);
     }
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(r.dir, { recursive: true });
   },
 });
 

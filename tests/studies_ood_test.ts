@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { loadOodSet, OOD_COLUMNS } from "../experiments/ood.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, runStudy } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP OOD study test: BNN_DATA_DIR is not set");
@@ -17,11 +17,7 @@ Deno.test({
   name: "ood.ts: quick run on map + mc_dropout writes the AUROC table and histograms",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
-      `--models_dir=${dir}/models`,
-      `--results_dir=${dir}/res`,
+    const r = await runStudy("experiments/ood.ts", [
       "--train_limit=1000",
       "--test_limit=300",
       "--samples=4",
@@ -30,17 +26,17 @@ Deno.test({
     const sets = hasKmnist ? ["fashion-mnist", "kmnist"] : ["fashion-mnist"];
     if (!hasKmnist) {
       assert.match(r.stdout, /note: skipped KMNIST/);
-      assert.match(await Deno.readTextFile(`${dir}/res/ood.md`), /Skipped KMNIST/);
+      assert.match(await Deno.readTextFile(`${r.res}/ood.md`), /Skipped KMNIST/);
       // Said once, in the study's terms.
       const notes = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /KMNIST/.test(l));
       assert.equal(notes.length, 1, notes.join("\n"));
       assert.doesNotMatch(notes[0], /download: false/);
       assert.match(notes[0], /run with --download to fetch them/);
     }
-    assert.match(await Deno.readTextFile(`${dir}/res/ood.md`), /^## .*\(quick budget\)$/m);
-    const rows = csvParse(await Deno.readTextFile(`${dir}/res/ood.csv`));
+    assert.match(await Deno.readTextFile(`${r.res}/ood.md`), /^## .*\(quick budget\)$/m);
+    const rows = csvParse(await Deno.readTextFile(`${r.res}/ood.csv`));
     assert.deepEqual(rows.columns, OOD_COLUMNS);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/res/ood.json`));
+    const json = JSON.parse(await Deno.readTextFile(`${r.res}/ood.json`));
     assert.equal(json.length, 2 * sets.length * 2);
     assert.deepEqual(Object.keys(json[0]), OOD_COLUMNS);
     for (const row of json) {
@@ -62,10 +58,10 @@ Deno.test({
       assert.ok(get(m, "total").out_mean > get(m, "total").in_mean);
     }
     assert.ok(get("MC Dropout", "epistemic").auroc > 0.55);
-    const md = await Deno.readTextFile(`${dir}/res/ood.md`);
+    const md = await Deno.readTextFile(`${r.res}/ood.md`);
     assert.match(md, /\| method \| OOD set \| score \| AUROC \| AUPR \|/);
     for (const s of sets) {
-      const svg = await Deno.readTextFile(`${dir}/res/ood_${s}.svg`);
+      const svg = await Deno.readTextFile(`${r.res}/ood_${s}.svg`);
       const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
       assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg");
       const text = doc.documentElement.textContent;
@@ -73,7 +69,7 @@ Deno.test({
         assert.ok(text.includes(t), t);
       }
     }
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(r.dir, { recursive: true });
   },
 });
 

@@ -11,7 +11,7 @@ import { Rng } from "../core/rng.ts";
 import { globalPruner, pruningSweep } from "../experiments/lib/weight_study_pruning.ts";
 import { parseFractions, PRUNING_COLUMNS } from "../experiments/pruning.ts";
 import { buildMap } from "../methods/map.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, runStudy } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP pruning study run: BNN_DATA_DIR is not set");
@@ -77,20 +77,16 @@ Deno.test({
   name: "pruning.ts: quick run on map + mc_dropout writes the sweep and figure",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
-      `--models_dir=${dir}/models`,
-      `--results_dir=${dir}/res`,
+    const r = await runStudy("experiments/pruning.ts", [
       "--train_limit=1000",
       "--test_limit=300",
       "--test_samples=3",
       "--fractions=0,0.5,0.99",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const csv = csvParse(await Deno.readTextFile(`${dir}/res/pruning.csv`));
+    const csv = csvParse(await Deno.readTextFile(`${r.res}/pruning.csv`));
     assert.deepEqual(csv.columns, [...PRUNING_COLUMNS]);
-    const { rows } = JSON.parse(await Deno.readTextFile(`${dir}/res/pruning.json`));
+    const { rows } = JSON.parse(await Deno.readTextFile(`${r.res}/pruning.json`));
     assert.equal(rows.length, 2 * 3);
     const total = 784 * 1200 + 1200 * 1200 + 1200 * 10;
     for (const m of ["MAP", "MC Dropout"]) {
@@ -110,7 +106,7 @@ Deno.test({
       assert.ok(rs[0].error_pct < 40, `${m} unpruned error ${rs[0].error_pct}`);
       assert.ok(rs[2].error_pct > rs[0].error_pct + 5, `${m}: ${JSON.stringify(rs)}`);
     }
-    const svg = await Deno.readTextFile(`${dir}/res/pruning.svg`);
+    const svg = await Deno.readTextFile(`${r.res}/pruning.svg`);
     const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
     assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg");
     const text = doc.documentElement.textContent;
@@ -122,7 +118,7 @@ Deno.test({
       assert.ok(text.includes(t), t);
     }
     assert.ok(csv.every((row) => row.ranking === "|w|"), "ranking column");
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(r.dir, { recursive: true });
   },
 });
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { csvParse } from "d3-dsv";
 import { DOMParser } from "linkedom";
 import { ROTATION_COLUMNS } from "../experiments/rotations.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, runStudy } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP rotations study test: BNN_DATA_DIR is not set");
@@ -21,20 +21,16 @@ Deno.test({
   name: "rotations.ts: quick run on map + mc_dropout writes metrics and both figures",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
-      `--models_dir=${dir}/models`,
-      `--results_dir=${dir}/res`,
+    const r = await runStudy("experiments/rotations.ts", [
       "--train_limit=1000",
       "--test_limit=200",
       "--samples=4",
       "--angle_step=45",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const rows = csvParse(await Deno.readTextFile(`${dir}/res/rotations.csv`));
+    const rows = csvParse(await Deno.readTextFile(`${r.res}/rotations.csv`));
     assert.deepEqual(rows.columns, ROTATION_COLUMNS);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/res/rotations.json`));
+    const json = JSON.parse(await Deno.readTextFile(`${r.res}/rotations.json`));
     assert.equal(json.length, 2 * 5);
     assert.deepEqual(Object.keys(json[0]), ROTATION_COLUMNS);
     assert.deepEqual(json.map((r: { angle: number }) => r.angle), [
@@ -67,12 +63,12 @@ Deno.test({
       map[2].error_pct > map[0].error_pct + 20,
       `${map[0].error_pct} → ${map[2].error_pct}`,
     );
-    const fig = await svgRoot(`${dir}/res/rotations.svg`);
+    const fig = await svgRoot(`${r.res}/rotations.svg`);
     const text = fig.documentElement.textContent;
     for (const t of ["Test error", "Total entropy", "Aleatoric entropy", "Epistemic entropy"]) {
       assert.ok(text.includes(t), t);
     }
-    const digit = await svgRoot(`${dir}/res/rotated_digit.svg`);
+    const digit = await svgRoot(`${r.res}/rotated_digit.svg`);
     assert.ok(digit.documentElement.textContent.includes("MC Dropout"));
     assert.equal(digit.querySelectorAll("image").length, 5, "one image per angle");
     assert.match(r.stdout, /Rotated MNIST/);
@@ -89,7 +85,7 @@ Deno.test({
       r.stdout,
       /^wrote rotations\.csv, rotations\.json, rotations\.svg, rotated_digit\.svg to .* in [\d.]+ s$/m,
     );
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(r.dir, { recursive: true });
   },
 });
 

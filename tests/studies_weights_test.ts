@@ -13,7 +13,7 @@ import {
   weightStats,
 } from "../experiments/lib/weight_study_stats.ts";
 import { WEIGHT_COLUMNS } from "../experiments/weights.ts";
-import { runScript } from "./_run_script.ts";
+import { runScript, runStudy } from "./_run_script.ts";
 
 const DATA = Deno.env.get("BNN_DATA_DIR");
 if (!DATA) console.warn("SKIP weights study run: BNN_DATA_DIR is not set");
@@ -88,19 +88,15 @@ Deno.test({
   name: "weights.ts: quick run on map + mc_dropout writes histograms and stats",
   ignore: !DATA,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const r = await run([
-      "--methods=map,mc_dropout",
-      `--models_dir=${dir}/models`,
-      `--results_dir=${dir}/res`,
+    const r = await runStudy("experiments/weights.ts", [
       "--train_limit=500",
       "--samples=3",
       "--per_layer",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const csv = csvParse(await Deno.readTextFile(`${dir}/res/weights.csv`));
+    const csv = csvParse(await Deno.readTextFile(`${r.res}/weights.csv`));
     assert.deepEqual(csv.columns, [...WEIGHT_COLUMNS]);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/res/weights.json`));
+    const json = JSON.parse(await Deno.readTextFile(`${r.res}/weights.json`));
     assert.equal(json.rows.length, 2 * 4); // (all, l0.w, l1.w, l2.w) × 2 methods
     const row = (m: string, layer: string) =>
       json.rows.find((x: { method: string; layer: string }) => x.method === m && x.layer === layer);
@@ -120,7 +116,7 @@ Deno.test({
     assert.ok(row("MC Dropout", "l0.w")["fraction_abs_lt_1e-3"] < 0.1);
     assert.ok(row("MAP", "all")["fraction_abs_lt_1e-3"] < 0.1);
     for (const f of ["weights", "weights_l0", "weights_l1", "weights_l2"]) {
-      const svg = await Deno.readTextFile(`${dir}/res/${f}.svg`);
+      const svg = await Deno.readTextFile(`${r.res}/${f}.svg`);
       const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
       assert.equal(doc.documentElement?.tagName.toLowerCase(), "svg", f);
       const text = doc.documentElement.textContent;
@@ -129,7 +125,7 @@ Deno.test({
       if (f === "weights_l0") assert.ok(!text.includes("exact zeros"), f);
       else assert.match(text, /MC Dropout \(\d+% exact zeros not drawn\)/, f);
     }
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(r.dir, { recursive: true });
   },
 });
 
