@@ -17,8 +17,8 @@ export interface ScriptResult {
 }
 
 /**
- * Runs `deno run -A <path> ...args` from the project root, on the wasm
- * backend unless `env` says otherwise.
+ * Runs `deno run -A <path> ...args`, `path` relative to the project root, on
+ * the wasm backend unless `env` says otherwise.
  *
  * @example
  * ```ts
@@ -32,7 +32,7 @@ export async function runScript(
   env: Record<string, string> = { BNN_BACKEND: "wasm" },
 ): Promise<ScriptResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path, ...args],
+    args: ["run", "-A", new URL(`../${path}`, import.meta.url).href, ...args],
     stdout: "piped",
     stderr: "piped",
     env,
@@ -79,7 +79,8 @@ export interface StudyRun extends ScriptResult {
  * @example
  * ```ts
  * const r = await runStudy("experiments/ood.ts", ["--train_limit=1000", "--test_limit=300"]);
- * console.log(r.code, await Deno.readTextFile(`${r.res}/ood.md`));
+ * // Without MNIST under ./data the script stops with a message naming the missing files.
+ * console.log(r.code, r.code === 0 ? await Deno.readTextFile(`${r.res}/ood.md`) : r.stderr);
  * await Deno.remove(r.dir, { recursive: true });
  * ```
  */
