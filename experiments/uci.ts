@@ -86,7 +86,9 @@
  * run with other settings than the rows already in `--results_dir` stops
  * with an error unless `--retrain` (which replaces them all). One
  * progress line per row: protocol, set, split k/n, method, the chosen
- * settings, test log-likelihood and RMSE, seconds and the set's ETA.
+ * settings, test log-likelihood and RMSE, seconds and the whole run's ETA
+ * (each row left weighted by the training examples its fits process, at its
+ * method's measured pace: `lib/uci_eta.ts`).
  *
  * `--members N` (default 1) makes each final fit an ensemble of the method:
  * N networks trained with the chosen settings from different seeds, their
@@ -177,6 +179,7 @@ import { currentBackend } from "../core/backend.ts";
 import { isDiverged, uciMarkdown, uciSummaryRows } from "./lib/uci_summary.ts";
 import { METHODS } from "../methods/registry.ts";
 import { uciVsPublished } from "./lib/uci_published.ts";
+import { UciEta, uciRowWork } from "./lib/uci_eta.ts";
 import { addUciRecords, readUciRecords, uciRecordId, writeUciRecords } from "./lib/uci_records.ts";
 
 export { UCI_COLUMNS };
@@ -704,6 +707,8 @@ async function main(): Promise<void> {
 
   /** Queues (or reuses) every method's row on one outer split. */
   const specs: UciJobSpec[] = [];
+  /** Expected work of each spec (same order), for the ETA. */
+  const work: number[] = [];
   const queueFold = (
     protocol: Protocol,
     outer: UciSplit,
@@ -757,6 +762,7 @@ async function main(): Promise<void> {
         fromRecords++;
         continue;
       }
+      work.push(uciRowWork({ nTrain: outer.train.n, epochs, candidates, members }));
       specs.push({
         protocol,
         fold,
@@ -815,7 +821,13 @@ async function main(): Promise<void> {
           : ""),
     );
   }
-  const tRun = performance.now();
+  /** The same id for a spec and the row it becomes. */
+  const rowId = (r: Partial<Record<"protocol" | "dataset" | "key" | "fold", unknown>>) =>
+    `${r.protocol}|${r.dataset}|${r.key}|${r.fold}`;
+  const eta = new UciEta(
+    specs.map((s, i) => ({ id: rowId(s), method: s.key, work: work[i] })),
+    Math.max(1, jobs),
+  );
   let done = 0;
   await runUciJobs(specs, {
     jobs,
@@ -825,12 +837,11 @@ async function main(): Promise<void> {
       done++;
       await save();
       await record([row]);
-      // Whole-run ETA: wall time per finished row so far × rows left.
-      const perRow = (performance.now() - tRun) / 1000 / done;
+      // Whole-run ETA from each row's expected work and its method's measured pace.
+      eta.finish(rowId(row), Number(row.seconds));
       const total = totals.get(`${row.protocol} ${row.dataset}`) ?? 0;
       console.error(
-        `[${done}/${specs.length}] ` +
-          progressLine(row, total, duration(perRow * (specs.length - done))),
+        `[${done}/${specs.length}] ` + progressLine(row, total, duration(eta.secondsLeft())),
       );
     },
   });
