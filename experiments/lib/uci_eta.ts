@@ -10,8 +10,6 @@
  *
  * @module
  */
-import type { UciCandidate } from "./uci_grid.ts";
-
 /** Share of a training split the tuner fits on (the inner 80/20 split). */
 const INNER = 0.8;
 
@@ -32,7 +30,8 @@ const INNER = 0.8;
 export function uciRowWork(row: {
   nTrain: number;
   epochs: number;
-  candidates?: readonly UciCandidate[];
+  /** The grid's candidates (only their epochs count). */
+  candidates?: readonly { epochs: number }[];
   members?: number;
 }): number {
   const c = row.candidates ?? [];
