@@ -108,12 +108,12 @@
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
  * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS, `--jobs 2`):
- * about 5.5 hours for all 20 splits (protein 5), 11 hours of rows two at a
- * time. Measured seconds of the five rows of one split, tuning included
- * (2026-12-01): yacht 94, boston 116, energy 190, concrete 239, wine 274,
- * naval 307, kin8nm 326, power-plant 330, protein 394. BBB-LRT takes about
- * 31% of it, MC dropout (8 grid points) 21%, the ensemble (tuned with one
- * member) 21%, SGHMC 16%, KFAC Laplace 11%. Caps: `--splits N` scales it
+ * 2h03m for all 20 splits (protein 5), 4.1 hours of rows two at a time
+ * (2026-12-04, nothing else running). Measured seconds of the five rows of
+ * one split, tuning included: yacht 44, boston 53, energy 65, concrete 76,
+ * wine 108, kin8nm 113, power-plant 115, naval 122, protein 158. BBB-LRT
+ * takes about 33% of it, MC dropout (8 grid points) 21%, the ensemble (tuned
+ * with one member) 20%, SGHMC 16%, KFAC Laplace 10%. Caps: `--splits N` scales it
  * by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
  * about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
  * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
