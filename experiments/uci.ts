@@ -707,8 +707,8 @@ async function main(): Promise<void> {
 
   /** Queues (or reuses) every method's row on one outer split. */
   const specs: UciJobSpec[] = [];
-  /** Expected work of each spec (same order), for the ETA. */
-  const work: number[] = [];
+  /** Each queued row's id and expected work, for the ETA. */
+  const etaRows: { id: string; method: string; work: number }[] = [];
   const queueFold = (
     protocol: Protocol,
     outer: UciSplit,
@@ -762,7 +762,11 @@ async function main(): Promise<void> {
         fromRecords++;
         continue;
       }
-      work.push(uciRowWork({ nTrain: outer.train.n, epochs, candidates, members }));
+      etaRows.push({
+        id: uciRecordId({ protocol, dataset: outer.name, key: entry.key, fold, config }),
+        method: entry.key,
+        work: uciRowWork({ nTrain: outer.train.n, epochs, candidates, members }),
+      });
       specs.push({
         protocol,
         fold,
@@ -821,13 +825,7 @@ async function main(): Promise<void> {
           : ""),
     );
   }
-  /** The same id for a spec and the row it becomes. */
-  const rowId = (r: Partial<Record<"protocol" | "dataset" | "key" | "fold", unknown>>) =>
-    `${r.protocol}|${r.dataset}|${r.key}|${r.fold}`;
-  const eta = new UciEta(
-    specs.map((s, i) => ({ id: rowId(s), method: s.key, work: work[i] })),
-    Math.max(1, jobs),
-  );
+  const eta = new UciEta(etaRows, Math.max(1, jobs));
   let done = 0;
   await runUciJobs(specs, {
     jobs,
@@ -838,7 +836,7 @@ async function main(): Promise<void> {
       await save();
       await record([row]);
       // Whole-run ETA from each row's expected work and its method's measured pace.
-      eta.finish(rowId(row), Number(row.seconds));
+      eta.finish(uciRecordId(row), Number(row.seconds));
       const total = totals.get(`${row.protocol} ${row.dataset}`) ?? 0;
       console.error(
         `[${done}/${specs.length}] ` + progressLine(row, total, duration(eta.secondsLeft())),

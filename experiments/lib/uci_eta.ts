@@ -3,7 +3,8 @@
  * magnitude (a yacht row trains on 277 rows, a protein row on 41 157; an
  * SGHMC grid point runs four times the epochs of an MC dropout one), and the
  * pool runs them set by set, so "seconds per finished row × rows left"
- * measured on the small sets first is hours short. Here each row's expected
+ * measured on the small sets first falls short (on the nine-set run of
+ * 2026-12-04, by an hour after its first 70 rows). Here each row's expected
  * work is the number of training examples its fits process, each method's
  * seconds per unit of work are measured on its finished rows, and the rows
  * left are shared among the worker processes.
@@ -35,9 +36,9 @@ export function uciRowWork(row: {
   members?: number;
 }): number {
   const c = row.candidates ?? [];
-  const tuning = c.reduce((s, x) => s + x.epochs, 0) * INNER * row.nTrain;
-  const finalEpochs = c.length ? c.reduce((s, x) => s + x.epochs, 0) / c.length : row.epochs;
-  return tuning + finalEpochs * row.nTrain * (row.members ?? 1);
+  const gridEpochs = c.reduce((s, x) => s + x.epochs, 0);
+  const finalEpochs = c.length ? gridEpochs / c.length : row.epochs;
+  return (gridEpochs * INNER + finalEpochs * (row.members ?? 1)) * row.nTrain;
 }
 
 /**
