@@ -336,6 +336,7 @@ Deno.test({
     const tableLines = (md: string) => md.split("\n").filter((l) => l.startsWith("|"));
     for (
       const [name, folder, rows] of [
+        ["uci_table", "results/uci", 825],
         ["uci_concrete_members_table", "results/uci_concrete_members", 20],
         ["uci_members_table", "results/uci_members", 165],
       ] as const
