@@ -59,8 +59,9 @@
  * Divergence: a fit whose loss becomes non-finite, or whose log-likelihood
  * or RMSE (validation while tuning; training and test for the final fit)
  * is non-finite or whose RMSE exceeds 10 × the std of its training targets,
- * is reported on stderr with the set, split and method and retrained with a
- * new seed, from the second restart on with the learning rate / step size
+ * or a final fit whose training RMSE exceeds that std (worse on its own
+ * training rows than their mean), is reported on stderr with the set, split
+ * and method and retrained with a new seed, from the second restart on with the learning rate / step size
  * halved each time, at most `--max_restarts` (3) times (`restarts`,
  * `tune_restarts`, `lr_scale` columns). A candidate that never converges is
  * left out of the choice; a row whose final fit never converges is marked
@@ -103,7 +104,11 @@
  * (`lib/uci_records.ts`, written atomically after every trained row), and a
  * row FILE holds with the same `config` is taken from it instead of
  * trained, so the README's commands with `--records` remake its tables on
- * a machine without the results, training only what FILE lacks.
+ * a machine without the results, training only what FILE lacks. A reused
+ * row (earlier run's or FILE's) must pass today's divergence check on its
+ * recorded metrics, else it is trained again (said on stderr): the check is
+ * not in the config hash, and only ever tightens, so a row that passes it is
+ * the row a fresh run would give.
  *
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
@@ -181,6 +186,7 @@ import { METHODS } from "../methods/registry.ts";
 import { uciVsPublished } from "./lib/uci_published.ts";
 import { UciEta, uciRowWork } from "./lib/uci_eta.ts";
 import { addUciRecords, readUciRecords, uciRecordId, writeUciRecords } from "./lib/uci_records.ts";
+import { rowDivergenceReason } from "./lib/uci_restarts.ts";
 
 export { UCI_COLUMNS };
 
@@ -745,11 +751,22 @@ async function main(): Promise<void> {
         // Only an ensemble of fits enters the hash: rows of earlier runs stay reusable.
         ...(members > 1 ? { members } : {}),
       }));
+      const what = `${protocol} ${outer.name} ${protocol === "cv" ? "fold" : "split"} ` +
+        `${fold + 1}/${total} ${uciLabel(entry.label, members)}`;
+      // A reused row passes today's divergence check, or is trained again (see
+      // rowDivergenceReason): the check is not part of the config hash.
+      const passes = (r: Row, from: string) => {
+        const reason = rowDivergenceReason(r, outer.yStd);
+        if (reason) {
+          console.error(`${what}: the row from ${from} fails the check (${reason}): retrained`);
+        }
+        return reason === null;
+      };
       const old = earlier.find((r) =>
         r.protocol === protocol && r.dataset === outer.name && r.key === entry.key &&
         r.fold === fold && r.config === config
       );
-      if (old) {
+      if (old && passes(old, jsonPath)) {
         rows.push(old);
         reused++;
         continue;
@@ -757,7 +774,7 @@ async function main(): Promise<void> {
       const rec = f.retrain ? undefined : records?.[
         uciRecordId({ protocol, dataset: outer.name, key: entry.key, fold, config })
       ];
-      if (rec) {
+      if (rec && passes(rec.row, `--records ${recordsPath}`)) {
         rows.push(rec.row);
         fromRecords++;
         continue;
@@ -788,8 +805,7 @@ async function main(): Promise<void> {
         maxRestarts,
         members,
         config,
-        what: `${protocol} ${outer.name} ${protocol === "cv" ? "fold" : "split"} ` +
-          `${fold + 1}/${total} ${uciLabel(entry.label, members)}`,
+        what,
       });
     }
   };

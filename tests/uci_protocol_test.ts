@@ -20,7 +20,12 @@ import {
 import { mergeRows, tuningNote, uciEpochs } from "../experiments/uci.ts";
 import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
 import { runUciJob, type UciJob, type UciRow } from "../experiments/lib/uci_job.ts";
-import { attemptFor, divergenceReason, withRestarts } from "../experiments/lib/uci_restarts.ts";
+import {
+  attemptFor,
+  divergenceReason,
+  rowDivergenceReason,
+  withRestarts,
+} from "../experiments/lib/uci_restarts.ts";
 import { standardError, uciMarkdown, uciSummaryRows } from "../experiments/lib/uci_summary.ts";
 import { DivergenceError } from "../core/train.ts";
 import type { PredictOptions } from "../core/method.ts";
@@ -279,6 +284,15 @@ Deno.test("standardError and the summary: s.e. = sample std / √n; diverged row
   const md = uciMarkdown(rows, ["test_rmse"], { title: "t" });
   assert.match(md, /\| yacht \| MAP \| 4 \| 2\.500 ± 0\.645 \|/);
   assert.match(md, /yacht \/ MAP: 1 of 5/);
+  assert.doesNotMatch(md, /restarted/i);
+  // Restarts are reported too: final fits per set and method, tuning candidates in total.
+  rows[1] = { ...rows[1], restarts: 1 };
+  rows[2] = { ...rows[2], tune_restarts: 2 };
+  rows[3] = { ...rows[3], tune_restarts: 1 };
+  assert.match(
+    uciMarkdown(rows, ["test_rmse"]),
+    /^Restarted after a failed try \(a new seed; the row is the try that passed\): yacht \/ MAP: 1 of 5\. Tuning candidates restarted: 3 \(in 2 row\(s\)\)\.$/m,
+  );
 });
 
 Deno.test("withRestarts: new seed, then half the learning rate; counts; gives up", async () => {
@@ -331,6 +345,33 @@ Deno.test("withRestarts: new seed, then half the learning rate; counts; gives up
   assert.equal(divergenceReason({ test: full }, 1), null);
   assert.match(divergenceReason({ test: { ...full, rmse: 11 } }, 1)!, /test RMSE 11 > 10 ×/);
   assert.match(divergenceReason({ train: { ...full, logLikMean: NaN } }, 1)!, /train log-lik/);
+  // A final fit worse on its own training rows than their mean: restarted. Only `train` is
+  // held to it (a test set may be harder; tuning's `valid` just scores low).
+  assert.match(
+    divergenceReason({ train: { ...full, rmse: 1.5 }, test: full }, 1)!,
+    /^training RMSE 1\.5 > training-target std 1 \(worse than predicting their mean\)$/,
+  );
+  assert.equal(divergenceReason({ train: full, test: { ...full, rmse: 1.5 } }, 1), null);
+  assert.equal(divergenceReason({ valid: { ...full, rmse: 1.5 } }, 1), null);
+});
+
+Deno.test("rowDivergenceReason: a reused row is held to today's check; JSON's null is not 0", () => {
+  const row = {
+    diverged: false,
+    train_log_lik: -2,
+    train_rmse: 3,
+    test_log_lik: -2.5,
+    test_rmse: 4,
+  };
+  assert.equal(rowDivergenceReason(row, 5), null);
+  assert.match(rowDivergenceReason(row, 2.5)!, /^training RMSE 3 > training-target std 2\.5/);
+  // Read back from CSV, the same numbers as strings.
+  assert.match(rowDivergenceReason({ ...row, train_rmse: "3" }, 2.5)!, /training RMSE 3 >/);
+  // A NaN written to JSON comes back null: a failed fit, not an RMSE of 0.
+  assert.match(rowDivergenceReason({ ...row, test_rmse: null }, 5)!, /^test RMSE is NaN$/);
+  // A row already marked diverged failed every try: nothing to redo.
+  assert.equal(rowDivergenceReason({ ...row, diverged: true, train_rmse: null }, 2.5), null);
+  assert.equal(rowDivergenceReason({ ...row, diverged: "true", train_rmse: 99 }, 2.5), null);
 });
 
 /** A small regression table: y = sin(x0) + x1 / 2 + noise. */
@@ -430,11 +471,12 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
       log: () => {},
       ...extra,
     });
-  // lr ≥ 1 trains with lr 1e8 (the loss overflows); below 1 with a sane 1e-3.
+  // lr ≥ 1 trains with lr 1e8 (the loss overflows); below 1 with a sane 1e-2 (which beats the
+  // targets' mean on the training rows in 5 epochs; 1e-3 does not, and would be restarted).
   const touchy: MethodEntry = {
     ...METHODS.map,
     build: (spec, s) =>
-      buildMap(spec, { ...s, lr: Number(s?.lr) >= 1 ? 1e8 : 1e-3 } as Record<string, number>),
+      buildMap(spec, { ...s, lr: Number(s?.lr) >= 1 ? 1e8 : 1e-2 } as Record<string, number>),
   };
   const job = (lr: number, maxRestarts: number) => {
     const lines: string[] = [];

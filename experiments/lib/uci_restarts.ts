@@ -10,6 +10,7 @@
  */
 import { DivergenceError } from "../../core/train.ts";
 import type { RegressionMetrics } from "../../uncertainty/regression.ts";
+import { isDiverged } from "./uci_summary.ts";
 
 /**
  * One try of a run: its index (0 = the first), seed, and the factor applied
@@ -139,23 +140,37 @@ function lrNote(a: Attempt): string {
   return a.lrScale === 1 ? "" : `, learning rate × ${a.lrScale}`;
 }
 
+/** The two metrics the divergence check reads. */
+type FitMetrics = Pick<RegressionMetrics, "logLikMean" | "rmse">;
+
 /**
  * Why a fitted regression model's metrics count as diverged, or `null` when
- * they do not: a non-finite log-likelihood or RMSE, or an RMSE above
- * `maxRmseRatio` (default 10) × `yStd`, the standard deviation of the
- * targets the model trained on (a model predicting their mean scores about
- * 1 × `yStd`). `sets` names the metrics (e.g. `train`, `test`).
+ * they do not. `yStd` is the standard deviation of the targets the model
+ * trained on; a model predicting their mean scores an RMSE of about
+ * 1 × `yStd` on them. A fit fails when
+ *
+ * - any set's log-likelihood or RMSE is non-finite;
+ * - any set's RMSE exceeds `maxRmseRatio` (default 10) × `yStd`;
+ * - the set named `train` (the final fit's own training rows) has an RMSE
+ *   above `yStd`: the network fits its training data worse than their mean
+ *   does, a chain or optimiser that never found the data (SGHMC on one
+ *   yacht split ended at training RMSE 27.4 against a spread of 15.0).
+ *
+ * `sets` names the metrics (e.g. `train`, `test`; tuning passes only
+ * `valid`, where a poor fit just scores low and is not chosen).
  *
  * @example
  * ```ts
  * import { divergenceReason } from "./uci_restarts.ts";
- * const ok = { n: 5, logLikSum: -5, logLikMean: -1, rmse: 2, aleatoricVarMean: 1, epistemicVarMean: 0, totalVarMean: 1 };
- * divergenceReason({ test: ok }, 3); // null
+ * const ok = { logLikMean: -1, rmse: 2 };
+ * divergenceReason({ train: ok, test: ok }, 3); // null
  * divergenceReason({ test: { ...ok, rmse: 40 } }, 3); // "test RMSE 40 > 10 × training-target std 3"
+ * divergenceReason({ train: { ...ok, rmse: 4 } }, 3);
+ * // "training RMSE 4 > training-target std 3 (worse than predicting their mean)"
  * ```
  */
 export function divergenceReason(
-  sets: Record<string, RegressionMetrics>,
+  sets: Readonly<Record<string, FitMetrics>>,
   yStd: number,
   maxRmseRatio = 10,
 ): string | null {
@@ -166,5 +181,39 @@ export function divergenceReason(
       return `${name} RMSE ${short(m.rmse)} > ${maxRmseRatio} × training-target std ${short(yStd)}`;
     }
   }
+  const train = sets.train;
+  if (train && train.rmse > yStd) {
+    return `training RMSE ${short(train.rmse)} > training-target std ${short(yStd)} ` +
+      "(worse than predicting their mean)";
+  }
   return null;
+}
+
+/**
+ * {@linkcode divergenceReason} for a finished row's recorded metrics
+ * (`train_*` and `test_*` columns), or `null` for a row marked diverged
+ * (every try already failed). A reused row (an earlier run's, or a
+ * record's) is checked again with it, so a row the current check would have
+ * restarted is trained again instead of reused: the check is not in the
+ * rows' config hash, and a row that passes it is what a run today would
+ * produce.
+ *
+ * @example
+ * ```ts
+ * import { rowDivergenceReason } from "./uci_restarts.ts";
+ * const row = { diverged: false, train_log_lik: -1, train_rmse: 27.4, test_log_lik: -5, test_rmse: 27.6 };
+ * rowDivergenceReason(row, 15); // "training RMSE 27.4 > training-target std 15 (worse than predicting their mean)"
+ * ```
+ */
+export function rowDivergenceReason(
+  row: Readonly<Record<string, unknown>>,
+  yStd: number,
+): string | null {
+  if (isDiverged(row)) return null;
+  // JSON keeps a NaN as null, which Number() would read as 0.
+  const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN);
+  return divergenceReason({
+    train: { logLikMean: num(row.train_log_lik), rmse: num(row.train_rmse) },
+    test: { logLikMean: num(row.test_log_lik), rmse: num(row.test_rmse) },
+  }, yStd);
 }

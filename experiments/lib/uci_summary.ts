@@ -57,6 +57,40 @@ export function isDiverged(row: Row): boolean {
   return row.diverged === true || row.diverged === "true";
 }
 
+/** A row's count in column `k` (0 when absent, e.g. rows of older CSVs). */
+function count(row: Row, k: string): number {
+  const v = Number(row[k] ?? 0);
+  return Number.isFinite(v) ? v : 0;
+}
+
+/**
+ * Kept rows whose final fit was restarted, per `dataset / method` (with how
+ * many rows that group has), and the tuning candidates restarted in all rows.
+ */
+function restartCounts(rows: readonly Row[]): {
+  fits: [string, number, number][];
+  candidates: number;
+  candidateRows: number;
+} {
+  const groups = new Map<string, [number, number]>();
+  let candidates = 0;
+  let candidateRows = 0;
+  for (const r of rows) {
+    const k = `${r.dataset} / ${r.method}`;
+    const g = groups.get(k) ?? [0, 0];
+    g[1]++;
+    if (!isDiverged(r) && count(r, "restarts") > 0) g[0]++;
+    groups.set(k, g);
+    const c = count(r, "tune_restarts");
+    candidates += c;
+    if (c > 0) candidateRows++;
+  }
+  const fits = [...groups].filter(([, [n]]) => n > 0).map(([k, [n, all]]) =>
+    [k, n, all] as [string, number, number]
+  );
+  return { fits, candidates, candidateRows };
+}
+
 const GROUP = ["protocol", "dataset", "method"] as const;
 
 /**
@@ -114,7 +148,8 @@ export function uciSummaryRows(
  * A Markdown table of one protocol's rows: `mean ± s.e.` per data set and
  * method over the rows that did not diverge (`n` counts them), then a note
  * naming the data sets and methods with diverged rows and how many (or that
- * none diverged).
+ * none diverged), and one naming those whose final fit was restarted and
+ * how many tuning candidates were (when any were).
  *
  * @example
  * ```ts
@@ -153,5 +188,21 @@ export function uciMarkdown(
         bad.map(([k, c]) => `${k}: ${c.bad} of ${c.all}`).join("; ") + ".",
     "",
   );
+  const restarted = restartCounts(rows);
+  if (restarted.fits.length || restarted.candidates) {
+    lines.push(
+      [
+        restarted.fits.length
+          ? "Restarted after a failed try (a new seed; the row is the try that passed): " +
+            restarted.fits.map(([k, n, all]) => `${k}: ${n} of ${all}`).join("; ") + "."
+          : "",
+        restarted.candidates
+          ? `Tuning candidates restarted: ${restarted.candidates} (in ${restarted.candidateRows} ` +
+            "row(s))."
+          : "",
+      ].filter(Boolean).join(" "),
+      "",
+    );
+  }
   return lines.join("\n");
 }
