@@ -145,6 +145,13 @@ export interface Method {
   /** Called after each epoch (SG-MCMC collects samples here). */
   endEpoch?(epoch: number, info: StepInfo): void | Promise<void>;
   /**
+   * Optional: the relative work of one training step in `epoch` (0-based),
+   * for the training loop's ETA; a method without it does the same work in
+   * every step. Bayes by Backprop returns its weight samples per step, which
+   * change with the epoch (`firstEpochSamples`, `samplesAfter`).
+   */
+  stepWork?(epoch: number): number;
+  /**
    * Called by `fit` once after the last epoch with the training set (the
    * Laplace approximation computes its curvature here). `fullPass` is set
    * when training did not end with a complete last epoch at the current

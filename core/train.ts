@@ -304,46 +304,109 @@ class StepScalars {
   }
 }
 
+/** Epochs whose pace the ETA is taken from (per work level). */
+const ETA_WINDOW = 5;
+
+/** Median of a non-empty list. */
+function median(v: readonly number[]): number {
+  const sorted = [...v].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /**
- * Seconds left for `stepsLeft` steps at the median pace of the recent
- * epochs (`secondsPerStep`, one entry per epoch). The median, rather than
+ * Seconds left for a run, as `[low, high]`. `paces` holds, per work level
+ * of a step (1 for most methods; Bayes by Backprop's weight samples per
+ * step, which change with the epoch: `Method.stepWork`), the recent epochs'
+ * seconds per step at that level; `left` the steps still to run at each
+ * level. A measured level runs at its median pace: the median, rather than
  * the mean since the start, keeps one slow epoch (a suspended laptop, a
  * paused process, a shared machine) from inflating the estimate for the
- * rest of the run. Undefined without a measured epoch.
+ * rest of the run. An unmeasured level, once two
+ * levels are measured, at the line `a + b·work` fitted to their medians
+ * (least squares; where that line is not positive, in proportion to the
+ * nearest level). With one measured level `w₀` at pace `p₀` nothing says how
+ * much of a step is its work: an unmeasured level `w` runs somewhere
+ * between `p₀` (fixed costs dominate) and `p₀·w/w₀` (the work does), and
+ * `low`, `high` are those two ends. Undefined before any measured epoch.
  *
  * @example
  * ```ts
- * import { recentEta } from "./train.ts";
- * recentEta([0.1, 0.1, 30, 0.12], 100); // ≈ 11: 100 steps at the median 0.11 s a step
+ * import { workEta } from "./train.ts";
+ * // 1 sample per step measured at 0.06 s a step; 100 steps left at 1, 300 at 3 samples.
+ * workEta(new Map([[1, [0.06, 0.06]]]), [{ work: 1, steps: 100 }, { work: 3, steps: 300 }]);
+ * // ≈ [24, 60]: 6 s + 300 steps at 0.06 (low) or 0.18 s (high)
+ * // Both levels measured: one figure.
+ * workEta(new Map([[1, [0.06]], [3, [0.16]]]), [{ work: 3, steps: 300 }]); // ≈ [48, 48]
  * ```
  */
-export function recentEta(
-  secondsPerStep: readonly number[],
-  stepsLeft: number,
-): number | undefined {
-  if (!secondsPerStep.length) return undefined;
-  const sorted = [...secondsPerStep].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  const pace = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return pace * stepsLeft;
+export function workEta(
+  paces: ReadonlyMap<number, readonly number[]>,
+  left: readonly { work: number; steps: number }[],
+): [number, number] | undefined {
+  const levels = [...paces].filter(([, v]) => v.length > 0).map(([w, v]) => [w, median(v)]);
+  if (levels.length === 0) return undefined;
+  let a = 0, b = 0;
+  if (levels.length >= 2) {
+    const mw = levels.reduce((t, [w]) => t + w, 0) / levels.length;
+    const mp = levels.reduce((t, [, p]) => t + p, 0) / levels.length;
+    const sww = levels.reduce((t, [w]) => t + (w - mw) ** 2, 0);
+    b = sww > 0 ? levels.reduce((t, [w, p]) => t + (w - mw) * (p - mp), 0) / sww : 0;
+    a = mp - b * mw;
+  }
+  let low = 0, high = 0;
+  for (const { work, steps } of left) {
+    if (steps <= 0) continue;
+    const known = levels.find(([w]) => w === work);
+    if (known) {
+      low += known[1] * steps;
+      high += known[1] * steps;
+      continue;
+    }
+    const [w0, p0] = levels.reduce((n, l) => Math.abs(l[0] - work) < Math.abs(n[0] - work) ? l : n);
+    const scaled = w0 > 0 ? (p0 * work) / w0 : p0;
+    if (levels.length >= 2) {
+      const line = a + b * work;
+      const p = line > 0 ? line : scaled;
+      low += p * steps;
+      high += p * steps;
+    } else {
+      low += Math.min(p0, scaled) * steps;
+      high += Math.max(p0, scaled) * steps;
+    }
+  }
+  return [low, high];
 }
 
-/** Epochs whose pace the ETA is taken from. */
-const ETA_WINDOW = 5;
-
-/** Progress over the whole run: the ETA counts every remaining epoch. */
+/**
+ * Progress over the whole run: the ETA counts every remaining epoch, each
+ * at the pace of its step work (see {@linkcode workEta}).
+ */
 class RunProgress {
   readonly #line: Progress;
   readonly #lines: boolean;
   readonly #total: number;
-  readonly #pace: number[] = [];
+  readonly #work: (epoch: number) => number;
+  readonly #perEpoch: number;
+  readonly #paces = new Map<number, number[]>();
   #mark = performance.now();
   #markDone = 0;
 
-  constructor(total: number, enabled?: boolean) {
+  /**
+   * `total` steps to run, `perEpoch` steps in a whole epoch, `work` the
+   * relative work of a step in an epoch (0-based).
+   */
+  constructor(
+    total: number,
+    enabled: boolean | undefined,
+    perEpoch: number,
+    work: (epoch: number) => number,
+  ) {
     const tty = Deno.stderr.isTerminal();
     const wanted = enabled ?? true;
     this.#total = total;
+    this.#perEpoch = perEpoch;
+    this.#work = work;
     this.#line = new Progress({ label: "step", total, enabled: wanted && tty });
     this.#lines = wanted && !tty;
   }
@@ -356,12 +419,23 @@ class RunProgress {
   epoch(rec: EpochRecord, epochs: number, done: number) {
     const now = performance.now();
     if (done > this.#markDone) {
-      this.#pace.push((now - this.#mark) / 1000 / (done - this.#markDone));
-      if (this.#pace.length > ETA_WINDOW) this.#pace.shift();
+      const level = this.#work(rec.epoch - 1);
+      const paces = this.#paces.get(level) ?? [];
+      paces.push((now - this.#mark) / 1000 / (done - this.#markDone));
+      if (paces.length > ETA_WINDOW) paces.shift();
+      this.#paces.set(level, paces);
     }
     [this.#mark, this.#markDone] = [now, done];
-    const eta = recentEta(this.#pace, this.#total - done);
-    const line = epochLine(rec, epochs, eta);
+    // The steps left, epoch by epoch from the next one (the last may be cut short).
+    const left: { work: number; steps: number }[] = [];
+    let rest = this.#total - done;
+    for (let e = rec.epoch; rest > 0 && e < epochs; e++) {
+      const steps = Math.min(this.#perEpoch, rest);
+      left.push({ work: this.#work(e), steps });
+      rest -= steps;
+    }
+    const eta = workEta(this.#paces, left);
+    const line = epochLine(rec, epochs, eta?.[0], eta?.[1]);
     if (this.#lines) console.error(line);
     else this.#line.done(line);
   }
@@ -538,6 +612,8 @@ export async function fit(
   const progress = new RunProgress(
     Math.max(0, (lastEpoch - start) * batchesPerEpoch - run.step),
     opts.progress,
+    batchesPerEpoch,
+    (epoch) => method.stepWork?.(epoch) ?? 1,
   );
   let doneSteps = 0;
   let trained = false;
@@ -701,8 +777,17 @@ export async function fit(
   return result;
 }
 
-/** A one-line summary of an epoch record. */
-export function epochLine(r: EpochRecord, epochs: number, etaSeconds?: number): string {
+/**
+ * A one-line summary of an epoch record, ending with the time left
+ * (`ETA 12m30s`, or a range `ETA 49m03s–2h11m` when `etaHigh` is above
+ * `etaSeconds`: see {@linkcode workEta}).
+ */
+export function epochLine(
+  r: EpochRecord,
+  epochs: number,
+  etaSeconds?: number,
+  etaHigh?: number,
+): string {
   const parts = [`epoch ${r.epoch}/${epochs}`, `loss ${r.trainLoss.toPrecision(4)}`];
   if (r.trainErrorPct !== undefined) parts.push(`train err ${r.trainErrorPct.toFixed(2)}%`);
   if (r.validErrorPct !== undefined) parts.push(`valid err ${r.validErrorPct.toFixed(2)}%`);
@@ -712,6 +797,11 @@ export function epochLine(r: EpochRecord, epochs: number, etaSeconds?: number): 
   if (r.meanRmse !== undefined) parts.push(`mean-net rmse ${r.meanRmse.toPrecision(4)}`);
   if (r.meanLogLik !== undefined) parts.push(`mean-net ll ${r.meanLogLik.toFixed(4)}`);
   parts.push(`${r.samplesPerSec.toFixed(0)} samples/s`, `${r.seconds.toFixed(1)} s`);
-  if (etaSeconds !== undefined && etaSeconds > 0) parts.push(`ETA ${formatDuration(etaSeconds)}`);
+  if (etaSeconds !== undefined && etaSeconds > 0) {
+    const range = etaHigh !== undefined && etaHigh > 1.01 * etaSeconds;
+    parts.push(
+      `ETA ${formatDuration(etaSeconds)}` + (range ? `–${formatDuration(etaHigh)}` : ""),
+    );
+  }
   return parts.join("  ");
 }

@@ -600,6 +600,13 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
    * the update, else the gradient as outputs. Returns the step's scalars and
    * (without `apply`) the gradient vectors.
    */
+  /** Weight samples per step in `epoch` (0-based). */
+  const samplesAt = (epoch: number): number =>
+    epoch === 0
+      ? s.firstEpochSamples
+      : s.samplesAfter && epoch >= s.samplesAfter[0]
+      ? s.samplesAfter[1]
+      : s.nSamples;
   const run = (
     batch: TensorBatch,
     info: StepInfo,
@@ -612,11 +619,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
         `${name}: batch has ${batch.x.shape[1]} features, the network expects ${spec.inputDim}`,
       );
     }
-    const n = info.epoch === 0
-      ? s.firstEpochSamples
-      : s.samplesAfter && info.epoch >= s.samplesAfter[0]
-      ? s.samplesAfter[1]
-      : s.nSamples;
+    const n = samplesAt(info.epoch);
     const kl = 1 / Math.max(1, info.batchesPerEpoch);
     const klScalars: Record<string, number> = closed
       ? { kl, pprec2: 1 / (s.priorSigma * s.priorSigma) }
@@ -885,6 +888,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     spec,
     settings: s,
     defaultSamples: s.predictSamples,
+    stepWork: samplesAt,
     init(seed: number) {
       release();
       const engine = getEngine();

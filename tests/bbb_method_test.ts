@@ -418,6 +418,44 @@ Deno.test("samplesAfter: from that epoch on, a step draws that many samples", as
   disposeBatch(batch);
 });
 
+Deno.test("stepWork is the samples per step; fit's ETA is a range until every level is timed", async () => {
+  const spec: NetSpec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" };
+  const s = { nSamples: 1, firstEpochSamples: 1, samplesAfter: [2, 3] as [number, number] };
+  const m = buildBbb(spec, s);
+  assert.deepEqual([0, 1, 2, 3].map((e) => m.stepWork!(e)), [1, 1, 3, 3]);
+  assert.deepEqual(
+    [0, 1, 2].map((e) => buildBbb(spec, { firstEpochSamples: 10 }).stepWork!(e)),
+    [10, 3, 3],
+  );
+  // Off a terminal, fit prints one line per epoch. Epochs 1–2 draw 1 sample, 3–4 draw 3: until
+  // a 3-sample epoch is timed, how much longer it takes is unknown, so the ETA is a range.
+  const r = new Rng(5);
+  const ds = {
+    n: 40,
+    x: Float32Array.from(r.normalArray(80)),
+    xShape: [2],
+    y: Int32Array.from({ length: 40 }, () => r.int(2)),
+    yShape: [],
+    numClasses: 2,
+  };
+  const lines: string[] = [];
+  const err = console.error;
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    assert.equal(Deno.stderr.isTerminal(), false);
+    await fit(m, ds, { epochs: 4, batchSize: 10, seed: 0 });
+  } finally {
+    console.error = err;
+  }
+  const epochs = lines.filter((l) => l.startsWith("epoch "));
+  assert.equal(epochs.length, 4, lines.join("\n"));
+  assert.match(epochs[0], /  ETA [^–]+–[^–]+$/);
+  assert.match(epochs[1], /  ETA [^–]+–[^–]+$/);
+  assert.match(epochs[2], /  ETA [^–]+$/);
+  assert.doesNotMatch(epochs[3], /ETA/);
+  m.dispose();
+});
+
 Deno.test("predictMean is the network at μ, pruned weights included; fit evaluates it per epoch", async () => {
   const spec: NetSpec = { inputDim: 2, hidden: [2], outputDim: 2, task: "classification" };
   const m = buildBbb(spec, {});

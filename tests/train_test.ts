@@ -7,7 +7,7 @@ import { initLayers, mlpForward } from "../core/mlp.ts";
 import { lrScheduleFactor, type LrScheduleName } from "../core/optim.ts";
 import { loadMethod, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
-import { CHECKPOINT_FILE, DivergenceError, fit, recentEta } from "../core/train.ts";
+import { CHECKPOINT_FILE, DivergenceError, epochLine, fit, workEta } from "../core/train.ts";
 import { evaluate } from "../core/evaluate.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import { buildEnsemble } from "../methods/ensemble.ts";
@@ -329,9 +329,36 @@ Deno.test("loadModel: one call loads any saved model; an unknown method is named
 });
 
 Deno.test("the ETA follows the recent epochs' median pace, not one slow epoch", () => {
+  const one = (paces: number[], steps: number) =>
+    workEta(new Map([[1, paces]]), [{ work: 1, steps }]);
   // One paused epoch (30 s a step) among 0.1 s steps: the mean would say ~50 min for 100 steps.
-  assert.equal(recentEta([0.1, 0.1, 30, 0.1, 0.1], 100), 0.1 * 100);
-  assert.ok(Math.abs(recentEta([0.1, 0.12, 30, 0.2], 100)! - 16) < 1e-9); // median of 4: 0.16
-  assert.equal(recentEta([], 100), undefined);
-  assert.equal(recentEta([0.5], 0), 0);
+  assert.deepEqual(one([0.1, 0.1, 30, 0.1, 0.1], 100), [0.1 * 100, 0.1 * 100]);
+  const [lo, hi] = one([0.1, 0.12, 30, 0.2], 100)!; // median of 4: 0.16
+  assert.ok(Math.abs(lo - 16) < 1e-9 && lo === hi);
+  assert.equal(one([], 100), undefined);
+  assert.deepEqual(one([0.5], 0), [0, 0]);
+});
+
+Deno.test("the ETA prices each epoch by its step work (BBB's samples per step)", () => {
+  // Measured: 1 sample per step at 0.06 s. Left: 100 steps at 1 sample, 300 at 3.
+  const left = [{ work: 1, steps: 100 }, { work: 3, steps: 300 }];
+  const [lo, hi] = workEta(new Map([[1, [0.06]]]), left)!;
+  // Unknown how a step's cost grows with samples: between none (0.06) and in proportion (0.18).
+  assert.ok(Math.abs(lo - (6 + 300 * 0.06)) < 1e-9, `${lo}`);
+  assert.ok(Math.abs(hi - (6 + 300 * 0.18)) < 1e-9, `${hi}`);
+  // Two levels measured (1 → 0.06, 3 → 0.16: a = 0.01, b = 0.05): one figure, 5 samples by the line.
+  const two = new Map([[1, [0.06]], [3, [0.16]]]);
+  const [l2, h2] = workEta(two, [{ work: 3, steps: 300 }, { work: 5, steps: 10 }])!;
+  assert.ok(Math.abs(l2 - (300 * 0.16 + 10 * 0.26)) < 1e-9 && l2 === h2, `${l2}`);
+  // Fewer samples than measured, where the line is not positive: in proportion to the nearest.
+  const steep = new Map([[2, [0.01]], [3, [0.1]]]);
+  const [l3] = workEta(steep, [{ work: 1, steps: 10 }])!;
+  assert.ok(Math.abs(l3 - 10 * 0.005) < 1e-12, `${l3}`);
+});
+
+Deno.test("epochLine: one ETA, or a range when the work ahead is unmeasured", () => {
+  const rec = { epoch: 3, trainLoss: 1, samplesPerSec: 10, seconds: 2 } as const;
+  assert.match(epochLine(rec, 10, 750), /  ETA 12m30s$/);
+  assert.match(epochLine(rec, 10, 750, 751), /  ETA 12m30s$/);
+  assert.match(epochLine(rec, 10, 2943, 7860), /  ETA 49m03s–2h11m$/);
 });
