@@ -46,7 +46,7 @@
  * protocol with `--full` and nothing else): for each outer split, its
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
- * MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
+ * SGHMC 6, MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
  * dropout=0.01,0.03,0.1` replaces an axis's values; its rows keep their own
  * `--results_dir`, as for `--noise`) is trained on the inner training rows
  * (standardised with their statistics) and scored by its validation
@@ -114,11 +114,13 @@
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
  * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS, `--jobs 2`):
  * 2h03m for all 20 splits (protein 5), 4.1 hours of rows two at a time
- * (2026-12-04, nothing else running). Measured seconds of the five rows of
- * one split, tuning included: yacht 44, boston 53, energy 65, concrete 76,
- * wine 108, kin8nm 113, power-plant 115, naval 122, protein 158. BBB-LRT
- * takes about 33% of it, MC dropout (8 grid points) 21%, the ensemble (tuned
- * with one member) 20%, SGHMC 16%, KFAC Laplace 10%. Caps: `--splits N` scales it
+ * (2026-12-04, nothing else running), when SGHMC's grid had 4 candidates;
+ * its 6 now make that about 4.4 hours, 2h15m (an estimate). Measured
+ * seconds of the five rows of one split then, tuning included: yacht 44,
+ * boston 53, energy 65, concrete 76, wine 108, kin8nm 113, power-plant 115,
+ * naval 122, protein 158. BBB-LRT took about 33% of it, MC dropout (8 grid
+ * points) 21%, the ensemble (tuned with one member) 20%, SGHMC 16%, KFAC
+ * Laplace 10%. Caps: `--splits N` scales it
  * by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
  * about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
  * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
@@ -280,7 +282,7 @@ const FLAGS: FlagSpecs = {
     type: "string",
     default: "small",
     choices: ["small", "full"],
-    help: "tuning grid per method: small (4 candidates, MC dropout 8) or full (small × " +
+    help: "tuning grid per method: small (4 candidates, SGHMC 6, MC dropout 8) or full (small × " +
       "epochs {½, 1})",
   },
   grid_axis: {

@@ -571,7 +571,28 @@ Deno.test("a real divergence (huge learning rate → NaN loss) is restarted with
 
   assert.equal(uciGrid("map", "small", 5).length, 4);
   assert.equal(uciGrid("bbb_local", "full", 400).length, 8);
-  assert.deepEqual(uciGrid("sghmc", "full", 7).map((c) => c.epochs), [4, 7, 4, 7, 4, 7, 4, 7]);
+  assert.deepEqual(uciGrid("sghmc", "full", 7).map((c) => c.epochs), [
+    4,
+    7,
+    4,
+    7,
+    4,
+    7,
+    4,
+    7,
+    4,
+    7,
+    4,
+    7,
+  ]);
+  assert.deepEqual(uciGrid("sghmc", "small", 7).map((c) => c.settings.lr), [
+    3e-3,
+    3e-3,
+    1e-2,
+    1e-2,
+    3e-2,
+    3e-2,
+  ]);
   assert.throws(() => uciGrid("nope", "small", 5), /no UCI grid for method "nope"/);
 });
 
