@@ -418,6 +418,19 @@ Deno.test("samplesAfter: from that epoch on, a step draws that many samples", as
   disposeBatch(batch);
 });
 
+/** 40 two-feature points with random labels of two classes (seeded). */
+function toyClasses(seed: number) {
+  const r = new Rng(seed);
+  return {
+    n: 40,
+    x: Float32Array.from(r.normalArray(80)),
+    xShape: [2],
+    y: Int32Array.from({ length: 40 }, () => r.int(2)),
+    yShape: [],
+    numClasses: 2,
+  };
+}
+
 Deno.test("stepWork is the samples per step; fit's ETA is a range until every level is timed", async () => {
   const spec: NetSpec = { inputDim: 2, hidden: [3], outputDim: 2, task: "classification" };
   const s = { nSamples: 1, firstEpochSamples: 1, samplesAfter: [2, 3] as [number, number] };
@@ -429,15 +442,7 @@ Deno.test("stepWork is the samples per step; fit's ETA is a range until every le
   );
   // Off a terminal, fit prints one line per epoch. Epochs 1–2 draw 1 sample, 3–4 draw 3: until
   // a 3-sample epoch is timed, how much longer it takes is unknown, so the ETA is a range.
-  const r = new Rng(5);
-  const ds = {
-    n: 40,
-    x: Float32Array.from(r.normalArray(80)),
-    xShape: [2],
-    y: Int32Array.from({ length: 40 }, () => r.int(2)),
-    yShape: [],
-    numClasses: 2,
-  };
+  const ds = toyClasses(5);
   const lines: string[] = [];
   const err = console.error;
   console.error = (...a: unknown[]) => lines.push(a.join(" "));
@@ -495,15 +500,7 @@ Deno.test("predictMean is the network at μ, pruned weights included; fit evalua
   close(await read(), expected([1, 0, 0.5, 1]));
 
   // fit with evalMean records the mean network's metrics; a method without one is refused.
-  const r = new Rng(3);
-  const ds = {
-    n: 40,
-    x: Float32Array.from(r.normalArray(80)),
-    xShape: [2],
-    y: Int32Array.from({ length: 40 }, () => r.int(2)),
-    yShape: [],
-    numClasses: 2,
-  };
+  const ds = toyClasses(3);
   const net = buildBbb(spec, {});
   const res = await fit(net, ds, {
     epochs: 1,
