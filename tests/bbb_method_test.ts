@@ -454,9 +454,9 @@ Deno.test("stepWork is the samples per step; fit's ETA is a range until every le
   }
   const epochs = lines.filter((l) => l.startsWith("epoch "));
   assert.equal(epochs.length, 4, lines.join("\n"));
-  assert.match(epochs[0], /  ETA [^–]+–[^–]+$/);
-  assert.match(epochs[1], /  ETA [^–]+–[^–]+$/);
-  assert.match(epochs[2], /  ETA [^–]+$/);
+  assert.match(epochs[0], / {2}ETA [^–]+–[^–]+$/);
+  assert.match(epochs[1], / {2}ETA [^–]+–[^–]+$/);
+  assert.match(epochs[2], / {2}ETA [^–]+$/);
   assert.doesNotMatch(epochs[3], /ETA/);
   m.dispose();
 });
