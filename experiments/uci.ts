@@ -46,27 +46,27 @@
  * protocol with `--full` and nothing else): for each outer split, its
  * TRAINING rows only are split 80/20 (seeded) into inner training and
  * validation rows; every candidate of the method's grid (`--grid small`: 4,
- * SGHMC 6, MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`; `--grid_axis
- * dropout=0.01,0.03,0.1` replaces an axis's values; its rows keep their own
- * `--results_dir`, as for `--noise`) is trained on the inner training rows
- * (standardised with their statistics) and scored by its validation
- * log-likelihood; the best is trained again on
- * the whole training split and evaluated on its test rows, which the
- * tuning never sees. The row
+ * SGHMC 6, MC dropout 8; `full`: twice that; listed in `lib/uci_grid.ts`;
+ * `--grid_axis dropout=0.01,0.03,0.1` replaces an axis's values; its rows
+ * keep their own `--results_dir`, as for `--noise`) is trained on the inner
+ * training rows (standardised with their statistics) and scored by its
+ * validation log-likelihood; the best is trained again on the whole training
+ * split and evaluated on its test rows, which the tuning never sees. The row
  * records the choice (`chosen`, JSON), its validation log-likelihood and
  * RMSE, and every candidate's score and seconds (`grid_scores`, JSON).
  *
  * Divergence: a fit whose loss becomes non-finite, or whose log-likelihood
- * or RMSE (validation while tuning; training and test for the final fit)
- * is non-finite or whose RMSE exceeds 10 × the std of its training targets,
- * or a final fit whose training RMSE exceeds that std (worse on its own
+ * or RMSE (validation while tuning; training and test for the final fit) is
+ * non-finite or whose RMSE exceeds 10 × the std of its training targets, or
+ * a final fit whose training RMSE exceeds that std (worse on its own
  * training rows than their mean), is reported on stderr with the set, split
- * and method and retrained with a new seed, from the second restart on with the learning rate / step size
- * halved each time, at most `--max_restarts` (3) times (`restarts`,
- * `tune_restarts`, `lr_scale` columns). A candidate that never converges is
- * left out of the choice; a row whose final fit never converges is marked
- * `diverged`, keeps no metrics and is left out of every summary (the
- * Markdown tables name how many).
+ * and method and retrained with a new seed, from the second restart on with
+ * the learning rate / step size halved each time, at most `--max_restarts`
+ * (3) times (`restarts`, `tune_restarts`, `lr_scale` columns). A candidate
+ * that never converges is left out of the choice; a row whose final fit
+ * never converges is marked `diverged`, keeps no metrics and is left out of
+ * every summary (the Markdown tables name how many, and which final fits
+ * were restarted).
  *
  * Parallel rows (`--jobs N`, default 1, with `--full` the machine's cores):
  * N rows train at once, each in a worker process with ⌊cores / N⌋ threads
@@ -120,8 +120,7 @@
  * boston 53, energy 65, concrete 76, wine 108, kin8nm 113, power-plant 115,
  * naval 122, protein 158. BBB-LRT took about 33% of it, MC dropout (8 grid
  * points) 21%, the ensemble (tuned with one member) 20%, SGHMC 16%, KFAC
- * Laplace 10%. Caps: `--splits N` scales it
- * by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
+ * Laplace 10%. Caps: `--splits N` scales it by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
  * about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
  * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
  * large sets in proportion; `--budget registry` (400 epochs everywhere) is
