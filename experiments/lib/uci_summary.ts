@@ -63,34 +63,6 @@ function count(row: Row, k: string): number {
   return Number.isFinite(v) ? v : 0;
 }
 
-/**
- * Kept rows whose final fit was restarted, per `dataset / method` (with how
- * many rows that group has), and the tuning candidates restarted in all rows.
- */
-function restartCounts(rows: readonly Row[]): {
-  fits: [string, number, number][];
-  candidates: number;
-  candidateRows: number;
-} {
-  const groups = new Map<string, [number, number]>();
-  let candidates = 0;
-  let candidateRows = 0;
-  for (const r of rows) {
-    const k = `${r.dataset} / ${r.method}`;
-    const g = groups.get(k) ?? [0, 0];
-    g[1]++;
-    if (!isDiverged(r) && count(r, "restarts") > 0) g[0]++;
-    groups.set(k, g);
-    const c = count(r, "tune_restarts");
-    candidates += c;
-    if (c > 0) candidateRows++;
-  }
-  const fits = [...groups].filter(([, [n]]) => n > 0).map(([k, [n, all]]) =>
-    [k, n, all] as [string, number, number]
-  );
-  return { fits, candidates, candidateRows };
-}
-
 const GROUP = ["protocol", "dataset", "method"] as const;
 
 /**
@@ -171,13 +143,21 @@ export function uciMarkdown(
     ).trimEnd(),
     "",
   ];
-  const counts = new Map<string, { bad: number; all: number }>();
+  // One pass: per data set and method, the rows, the diverged ones and the kept ones whose
+  // final fit was restarted; over all rows, the tuning candidates restarted.
+  const counts = new Map<string, { bad: number; restarted: number; all: number }>();
+  let candidates = 0;
+  let candidateRows = 0;
   for (const r of rows) {
     const k = `${r.dataset} / ${r.method}`;
-    const c = counts.get(k) ?? { bad: 0, all: 0 };
+    const c = counts.get(k) ?? { bad: 0, restarted: 0, all: 0 };
     c.all++;
     if (isDiverged(r)) c.bad++;
+    else if (count(r, "restarts") > 0) c.restarted++;
     counts.set(k, c);
+    const t = count(r, "tune_restarts");
+    candidates += t;
+    if (t > 0) candidateRows++;
   }
   const bad = [...counts].filter(([, c]) => c.bad > 0);
   const total = bad.reduce((s, [, c]) => s + c.bad, 0);
@@ -188,21 +168,14 @@ export function uciMarkdown(
         bad.map(([k, c]) => `${k}: ${c.bad} of ${c.all}`).join("; ") + ".",
     "",
   );
-  const restarted = restartCounts(rows);
-  if (restarted.fits.length || restarted.candidates) {
-    lines.push(
-      [
-        restarted.fits.length
-          ? "Restarted after a failed try (a new seed; the row is the try that passed): " +
-            restarted.fits.map(([k, n, all]) => `${k}: ${n} of ${all}`).join("; ") + "."
-          : "",
-        restarted.candidates
-          ? `Tuning candidates restarted: ${restarted.candidates} (in ${restarted.candidateRows} ` +
-            "row(s))."
-          : "",
-      ].filter(Boolean).join(" "),
-      "",
-    );
-  }
+  const restarted = [...counts].filter(([, c]) => c.restarted > 0);
+  const notes = [
+    restarted.length
+      ? "Restarted after a failed try (a new seed; the row is the try that passed): " +
+        restarted.map(([k, c]) => `${k}: ${c.restarted} of ${c.all}`).join("; ") + "."
+      : "",
+    candidates ? `Tuning candidates restarted: ${candidates} (in ${candidateRows} row(s)).` : "",
+  ].filter(Boolean);
+  if (notes.length) lines.push(notes.join(" "), "");
   return lines.join("\n");
 }
