@@ -169,7 +169,10 @@ function sghmcCore(s: Full): SghmcCore {
         const ss = await ctx.engine.read(sums!);
         sums!.dispose();
         ctx.layout.segments.forEach((g, i) => {
-          if (g.name !== "log_noise") {
+          // A non-finite Σθ² means the last update already overflowed the weights: the draw is
+          // skipped and the training loop's loss check reports the divergence, which a caller
+          // can restart from (a Gamma draw with a NaN rate would throw instead).
+          if (g.name !== "log_noise" && Number.isFinite(ss[i])) {
             core.lam[i] = ctx.rng.gamma(s.alpha0 + g.size / 2, s.beta0 + ss[i] / 2);
           }
         });

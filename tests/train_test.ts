@@ -14,6 +14,7 @@ import { buildEnsemble } from "../methods/ensemble.ts";
 import { buildKfacLaplace } from "../methods/kfac_laplace.ts";
 import { buildMap } from "../methods/map.ts";
 import { buildMcDropout } from "../methods/mc_dropout.ts";
+import { buildSghmc } from "../methods/sghmc.ts";
 
 await initBackend({ backend: "wasm", quiet: true });
 
@@ -268,6 +269,25 @@ Deno.test("a NaN loss stops training naming epoch and step, keeping the last goo
   );
   assert.deepEqual(await Deno.readFile(`${dir}/${CHECKPOINT_FILE}`), before);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SGHMC's Gibbs step on NaN weights leaves the divergence to the loss check", async () => {
+  // An update can turn the weights NaN while its own loss (from the weights before it) was
+  // finite; the next Gibbs draw of the prior precisions then read Σθ² = NaN, and a Gamma
+  // draw with a NaN rate threw a RangeError that ended a whole UCI run.
+  const m = buildSghmc(CLS, { lr: 1e-2, resamplePriorEvery: 1 });
+  m.init(0);
+  const state = await m.getState();
+  for (const t of Object.values(state.tensors)) t.data.fill(NaN);
+  await m.setState(state);
+  const train = blobs(30, 6);
+  const x = tf.tensor2d(train.x, [30, 2]), y = tf.tensor1d(train.y, "int32");
+  const info = { datasetSize: 30, epoch: 0, step: 0, batchesPerEpoch: 1, epochs: 40 };
+  const r = await m.step({ x, y, n: 30 }, info);
+  const loss = typeof r.loss === "number" ? r.loss : (await r.loss.data())[0];
+  assert.ok(!Number.isFinite(loss), `loss ${loss}`);
+  tf.dispose([x, y, ...Object.values(r).filter((v) => typeof v !== "number")]);
+  m.dispose();
 });
 
 Deno.test("bad training settings are clear errors", async () => {
