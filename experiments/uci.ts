@@ -100,10 +100,11 @@
  *
  * `--records FILE` keeps rows between machines (results folders are not
  * committed; `experiments/records/uci.json` is the file behind the README's
- * tables): every row the run trains, reuses or keeps is added to FILE
- * (`lib/uci_records.ts`, written atomically after every trained row), and a
- * row FILE holds with the same `config` is taken from it instead of
- * trained, so the README's commands with `--records` remake its tables on
+ * tables): every row the run trains or reuses is added to FILE, a row
+ * kept from an earlier part of the run (not checked again) only where FILE
+ * has none (`lib/uci_records.ts`, written atomically after every trained
+ * row), and a row FILE holds with the same `config` is taken from it
+ * instead of trained, so the README's commands with `--records` remake its tables on
  * a machine without the results, training only what FILE lacks. A reused
  * row (earlier run's or FILE's) must pass today's divergence check on its
  * recorded metrics, else it is trained again (said on stderr): the check is
@@ -873,8 +874,12 @@ async function main(): Promise<void> {
   }
   if (rows.length === 0) throw new Error("no selected method can train a regression network");
   await save();
-  // Every row of this folder goes to --records: those trained, reused or kept from earlier parts.
-  await record(allRows());
+  // This run's rows (trained, or reused after today's check) go to --records. Rows kept from
+  // earlier parts are not checked again here (their splits are not loaded), so they only fill
+  // records that are missing and never replace one another run may have checked and retrained.
+  const redone = new Set(rows.map(rowId));
+  const unrecorded = others.filter((r) => !redone.has(rowId(r)) && !records?.[uciRecordId(r)]);
+  await record([...rows, ...unrecorded]);
   const ran = rows.length;
   rows.splice(0, rows.length, ...allRows());
   if (rows.length > ran) {
