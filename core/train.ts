@@ -322,12 +322,13 @@ function median(v: readonly number[]): number {
  * level. A measured level runs at its median pace: the median, rather than
  * the mean since the start, keeps one slow epoch (a suspended laptop, a
  * paused process, a shared machine) from inflating the estimate for the
- * rest of the run. An unmeasured level, once two levels are measured, runs
- * at the line `a + b·work` fitted to their medians (least squares; where
- * that line is not positive, in proportion to the nearest level). With one measured level `w₀` at pace `p₀` nothing says how
- * much of a step is its work: an unmeasured level `w` runs somewhere
- * between `p₀` (fixed costs dominate) and `p₀·w/w₀` (the work does), and
- * `low`, `high` are those two ends. Undefined before any measured epoch.
+ * rest of the run. An unmeasured level, once two levels are measured, runs at
+ * the line `a + b·work` fitted to their medians (least squares; where that line
+ * is not positive, in proportion to the nearest level). With one measured level
+ * `w₀` at pace `p₀` nothing says how much of a step is its work: an unmeasured
+ * level `w` runs somewhere between `p₀` (fixed costs dominate) and `p₀·w/w₀`
+ * (the work does), and `low`, `high` are those two ends. Undefined before any
+ * measured epoch.
  *
  * @example
  * ```ts

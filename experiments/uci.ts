@@ -100,16 +100,16 @@
  *
  * `--records FILE` keeps rows between machines (results folders are not
  * committed; `experiments/records/uci.json` is the file behind the README's
- * tables): every row the run trains or reuses is added to FILE, a row
- * kept from an earlier part of the run (not checked again) only where FILE
- * has none (`lib/uci_records.ts`, written atomically after every trained
- * row), and a row FILE holds with the same `config` is taken from it
- * instead of trained, so the README's commands with `--records` remake its tables on
- * a machine without the results, training only what FILE lacks. A reused
- * row (earlier run's or FILE's) must pass today's divergence check on its
- * recorded metrics, else it is trained again (said on stderr): the check is
- * not in the config hash, and only ever tightens, so a row that passes it is
- * the row a fresh run would give.
+ * tables): every row the run trains or reuses is added to FILE, a row kept from
+ * an earlier part of the run (not checked again) only where FILE has none
+ * (`lib/uci_records.ts`, written atomically after every trained row), and a row
+ * FILE holds with the same `config` is taken from it instead of trained, so the
+ * README's commands with `--records` remake its tables on a machine without the
+ * results, training only what FILE lacks. A reused row (earlier run's or
+ * FILE's) must pass today's divergence check on its recorded metrics, else it
+ * is trained again (said on stderr): the check is not in the config hash, and
+ * only ever tightens, so a row that passes it is the row a fresh run would
+ * give.
  *
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
@@ -117,16 +117,16 @@
  * 2h03m for all 20 splits (protein 5), 4.1 hours of rows two at a time
  * (2026-12-04, nothing else running), when SGHMC's grid had 4 candidates;
  * its 6 now make that about 4.4 hours, 2h15m (an estimate). Measured
- * seconds of the five rows of one split then, tuning included: yacht 44,
- * boston 53, energy 65, concrete 76, wine 108, kin8nm 113, power-plant 115,
- * naval 122, protein 158. BBB-LRT took about 33% of it, MC dropout (8 grid
- * points) 21%, the ensemble (tuned with one member) 20%, SGHMC 16%, KFAC
- * Laplace 10%. Caps: `--splits N` scales it by about N / 20, `--datasets`, `--methods`; `--tune none` divides it by
- * about 4 (one fit per split instead of 4 at 80% of the rows plus 1),
- * `--grid full` multiplies it by about 1.4, `--max_steps` shortens the four
- * large sets in proportion; `--budget registry` (400 epochs everywhere) is
- * several times longer on the large sets; `--jobs` on more cores divides
- * it by about the number of jobs.
+ * seconds of the five rows of one split then, tuning included: yacht 44, boston
+ * 53, energy 65, concrete 76, wine 108, kin8nm 113, power-plant 115, naval 122,
+ * protein 158. BBB-LRT took about 33% of it, MC dropout (8 grid points) 21%,
+ * the ensemble (tuned with one member) 20%, SGHMC 16%, KFAC Laplace 10%. Caps:
+ * `--splits N` scales it by about N / 20, `--datasets`, `--methods`;
+ * `--tune none` divides it by about 4 (one fit per split instead of 4 at 80%
+ * of the rows plus 1), `--grid full` multiplies it by about 1.4, `--max_steps`
+ * shortens the four large sets in proportion; `--budget registry` (400 epochs
+ * everywhere) is several times longer on the large sets; `--jobs` on more
+ * cores divides it by about the number of jobs.
  *
  * Outputs in `--results_dir` (default `results/uci`):
  *
