@@ -286,8 +286,10 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     await main();
   } catch (e) {
     const err = e as Error;
+    // An interrupted run (exit code 128 + signal) is not an error: it says where it stopped.
+    const stopped = err instanceof CliError && err.exitCode > 128;
     if (Deno.env.get("BNN_DEBUG")) console.error(err);
-    else console.error(`error: ${err.message}${memoryHint(err)}`);
+    else console.error(stopped ? err.message : `error: ${err.message}${memoryHint(err)}`);
     const usage = err instanceof CliError || err instanceof RangeError ||
       err.name === "DatasetError" ||
       err.name === "NetSpecError" || err.name === "BackendError" || err.name === "ModelFileError";

@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import { onSignalExit } from "./interrupt.ts";
 
 /**
  * Name of the lock file inside a locked folder.
@@ -189,7 +190,7 @@ export class DirLock {
   readonly tookOverFrom?: LockOwner;
   #released = false;
   #onUnload = () => this.release();
-  #signals: [Deno.Signal, () => void][] = [];
+  #offSignal: () => void;
 
   /** Wraps a freshly written lock file (use {@linkcode acquireDirLock}). */
   constructor(path: string, owner: LockOwner, tookOverFrom?: LockOwner) {
@@ -197,21 +198,8 @@ export class DirLock {
     this.owner = owner;
     this.tookOverFrom = tookOverFrom;
     globalThis.addEventListener("unload", this.#onUnload);
-    if (Deno.build.os !== "windows") {
-      const codes: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
-      for (const [sig, code] of codes) {
-        const h = () => {
-          this.release();
-          Deno.exit(code);
-        };
-        try {
-          Deno.addSignalListener(sig, h);
-          this.#signals.push([sig, h]);
-        } catch {
-          // signal not available here
-        }
-      }
-    }
+    // A signal that ends the process removes the lock first (core/interrupt.ts).
+    this.#offSignal = onSignalExit(this.#onUnload);
   }
 
   /**
@@ -228,13 +216,7 @@ export class DirLock {
     if (this.#released) return;
     this.#released = true;
     globalThis.removeEventListener("unload", this.#onUnload);
-    for (const [sig, h] of this.#signals) {
-      try {
-        Deno.removeSignalListener(sig, h);
-      } catch {
-        // ignore
-      }
-    }
+    this.#offSignal();
     try {
       const o = JSON.parse(Deno.readTextFileSync(this.path)) as LockOwner;
       if (o.pid === this.owner.pid && o.started === this.owner.started) Deno.removeSync(this.path);

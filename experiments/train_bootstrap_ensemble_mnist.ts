@@ -18,10 +18,16 @@
  */
 import { CliError, runMain } from "../core/cli.ts";
 import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
-import { type EpochRecord, fit, type FitOptions } from "../core/train.ts";
+import type { EpochRecord, FitOptions } from "../core/train.ts";
 import { buildEnsemble, type EnsembleMethod } from "../methods/ensemble.ts";
 import { defaultEnsembleWorkers, trainEnsembleParallel } from "../methods/ensemble_parallel.ts";
-import { LR_SCHEDULE_FLAG, runTrainScript, type TrainScript } from "./lib/train_script.ts";
+import { fitInterruptible } from "./lib/fit_interruptible.ts";
+import {
+  LR_SCHEDULE_FLAG,
+  RESUME_HINT,
+  runTrainScript,
+  type TrainScript,
+} from "./lib/train_script.ts";
 
 /** The script's declaration (exported for tests). */
 export const script: TrainScript = {
@@ -96,7 +102,7 @@ export const script: TrainScript = {
     };
     const r = workers > 1
       ? await trainEnsembleParallel(ens, train, { ...opts, workers })
-      : await fit(method, train, opts);
+      : await fitInterruptible(method, train, opts, RESUME_HINT);
     return r.history;
   },
 };

@@ -20,7 +20,6 @@ import { predictDataset, readPrediction } from "../core/evaluate.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { Method } from "../core/method.ts";
 import type { LrScheduleName, OptimizerName } from "../core/optim.ts";
-import { fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import {
   buildKfacLaplace,
@@ -30,8 +29,10 @@ import {
 import { classificationMetrics } from "../uncertainty/metrics.ts";
 import { writeJson } from "../uncertainty/io.ts";
 import { rowRange } from "../datasets/subset.ts";
+import { fitInterruptible } from "./lib/fit_interruptible.ts";
 import {
   LR_SCHEDULE_FLAG,
+  RESUME_HINT,
   runTrainScript,
   type TrainContext,
   type TrainScript,
@@ -64,7 +65,7 @@ async function train(
     valid = rowRange(trainSet, trainSet.n - v, trainSet.n);
     console.error(`tune val: training on ${fitSet.n} examples, validating on the last ${v}`);
   }
-  const { history } = await fit(method, fitSet, {
+  const { history } = await fitInterruptible(method, fitSet, {
     epochs: Number(f.epochs),
     batchSize: Number(f.batch_size),
     seed: Number(f.seed),
@@ -74,7 +75,7 @@ async function train(
     resume: Boolean(f.resume),
     info: { ...ctx.info, trainExamples: fitSet.n },
     onEpoch: (_r, _m, h) => ctx.onEpoch(h),
-  });
+  }, RESUME_HINT);
 
   // The MAP network the posterior is built around, for comparison.
   const mapPred = predictDataset(method.map, ctx.test, 1, Number(f.seed));

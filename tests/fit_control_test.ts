@@ -216,3 +216,29 @@ Deno.test("an abort signal stops after the current step; resuming the checkpoint
   for (const x of [straight, resumed, idle]) x.dispose();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("an abort from a timer (as from Ctrl-C) stops within the epoch on the CPU: the loop yields to the event loop", async () => {
+  // 4000 steps of one example each: an epoch of several seconds on the CPU engine,
+  // whose steps never wait on anything but promises that are already resolved.
+  const train = blobs(4000, 3);
+  const m = buildMap(CLS);
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 100);
+  const t0 = performance.now();
+  try {
+    const r = await fit(m, train, {
+      epochs: 1,
+      batchSize: 1,
+      seed: 0,
+      progress: false,
+      signal: ctl.signal,
+    });
+    assert.equal(r.stopReason, "aborted");
+    assert.equal(r.stoppedAt?.epoch, 1);
+    assert.ok(r.stoppedAt!.step < 4000, `stopped at step ${r.stoppedAt!.step} of 4000`);
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms to stop`);
+  } finally {
+    clearTimeout(timer);
+    m.dispose();
+  }
+});

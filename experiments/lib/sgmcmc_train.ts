@@ -8,9 +8,10 @@
 import { join } from "node:path";
 import { CliError, type FlagSpecs, type FlagValues } from "../../core/cli.ts";
 import type { Method } from "../../core/method.ts";
-import { type EpochRecord, fit } from "../../core/train.ts";
+import type { EpochRecord } from "../../core/train.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
-import type { TrainContext } from "./train_script.ts";
+import { fitInterruptible } from "./fit_interruptible.ts";
+import { RESUME_HINT, type TrainContext } from "./train_script.ts";
 
 /** Flags of sample collection and step-size schedules. */
 export const SGMCMC_FLAGS: FlagSpecs = {
@@ -101,7 +102,7 @@ export async function trainSgmcmc(
   ctx: TrainContext,
 ): Promise<EpochRecord[]> {
   const f = ctx.flags;
-  const r = await fit(method, train, {
+  const r = await fitInterruptible(method, train, {
     epochs: Number(f.epochs),
     batchSize: Number(f.batch_size),
     seed: Number(f.seed),
@@ -111,6 +112,6 @@ export async function trainSgmcmc(
     resume: Boolean(f.resume),
     info: ctx.info,
     onEpoch: (_rec, _m, h) => ctx.onEpoch(h),
-  });
+  }, RESUME_HINT);
   return r.history;
 }

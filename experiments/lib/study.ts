@@ -34,8 +34,9 @@ import {
   WEIGHTS_FILE,
 } from "../../core/persist.ts";
 import { acquireDirLock, type DirLock } from "../../core/lock.ts";
-import { CHECKPOINT_FILE, fit } from "../../core/train.ts";
+import { CHECKPOINT_FILE } from "../../core/train.ts";
 import { type ImageDataset, loadMnist } from "../../datasets/mnist.ts";
+import { fitInterruptible } from "./fit_interruptible.ts";
 import { take } from "../../datasets/subset.ts";
 import {
   buildFromManifest,
@@ -487,14 +488,14 @@ export async function mnistModel(
   const t0 = performance.now();
   log(`${entry.label}: training ${budget.epochs} epoch(s) on ${data.n} examples…`);
   const info = { study: record, dataset: "mnist", normalization: data.normalization };
-  const r = await fit(m, data, {
+  const r = await fitInterruptible(m, data, {
     epochs: budget.epochs,
     batchSize: budget.batchSize,
     seed: ctx.seed,
     checkpointDir: dir,
     resume,
     info,
-  });
+  }, "run the same command again to continue (it resumes the checkpoint)");
   const training = trainingRecord(r.history, r.resumedFrom, (performance.now() - t0) / 1000);
   await saveMethod(dir, m, { ...info, trainExamples: data.n, history: r.history, training });
   log(

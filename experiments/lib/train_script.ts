@@ -25,7 +25,7 @@ import { acquireDirLock } from "../../core/lock.ts";
 import { LR_SCHEDULES } from "../../core/optim.ts";
 import { METHODS } from "../../methods/registry.ts";
 import { saveMethod, WEIGHTS_FILE } from "../../core/persist.ts";
-import { CHECKPOINT_FILE, type EpochRecord, fit } from "../../core/train.ts";
+import { CHECKPOINT_FILE, type EpochRecord } from "../../core/train.ts";
 import { type ImageDataset, loadMnist, type MnistName } from "../../datasets/mnist.ts";
 import { rowRange } from "../../datasets/subset.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
@@ -33,6 +33,7 @@ import { multiPanelLines } from "../../plots/multi_panel_lines.ts";
 import { saveSvg } from "../../plots/svg.ts";
 import { type ClassificationMetrics, classificationMetrics } from "../../uncertainty/metrics.ts";
 import { writeCsv, writeJson } from "../../uncertainty/io.ts";
+import { fitInterruptible } from "./fit_interruptible.ts";
 import { checkTrainingMemory, formatBytes } from "./memory.ts";
 
 /** Flags every training script has. */
@@ -87,6 +88,18 @@ export const COMMON_FLAGS: FlagSpecs = {
     help: "posterior samples for the final test metrics",
   },
 };
+
+/**
+ * How a training script's interrupted run continues (the end of the message
+ * `fitInterruptible` prints on Ctrl-C).
+ *
+ * @example
+ * ```ts
+ * import { RESUME_HINT } from "./train_script.ts";
+ * console.log(RESUME_HINT); // "run the same command with --resume to continue"
+ * ```
+ */
+export const RESUME_HINT = "run the same command with --resume to continue";
 
 /**
  * The `--lr_schedule` flag of the point-network scripts (MAP, MC dropout,
@@ -362,7 +375,7 @@ async function trainLocked(
       onEpoch: writeHistory,
     });
   } else {
-    const r = await fit(method, train, {
+    const r = await fitInterruptible(method, train, {
       epochs: Number(f.epochs),
       batchSize: Number(f.batch_size),
       seed: Number(f.seed),
@@ -373,7 +386,7 @@ async function trainLocked(
       resume: Boolean(f.resume),
       info,
       onEpoch: (_rec, _m, h) => writeHistory(h),
-    });
+    }, RESUME_HINT);
     history = r.history;
   }
   await saveMethod(modelsDir, method, { ...info, history, flags: f });
