@@ -16,6 +16,19 @@ const SIGNALS: readonly [Deno.Signal, number][] = [
   ["SIGHUP", 129],
 ];
 
+/**
+ * The exit code of a run ended by `signal` (128 + its number; 130 if unknown).
+ *
+ * @example
+ * ```ts
+ * import { signalExitCode } from "./interrupt.ts";
+ * console.log(signalExitCode("SIGTERM")); // 143
+ * ```
+ */
+export function signalExitCode(signal: string): number {
+  return SIGNALS.find(([s]) => s === signal)?.[1] ?? 130;
+}
+
 const cleanups = new Set<() => void>();
 const stops = new Set<AbortController>();
 let installed: [Deno.Signal, () => void][] = [];

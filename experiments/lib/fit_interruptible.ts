@@ -7,13 +7,11 @@
  *
  * @module
  */
-import { interruptible } from "../../core/interrupt.ts";
+import { interruptible, signalExitCode } from "../../core/interrupt.ts";
 import type { Method } from "../../core/method.ts";
 import { fit, type FitOptions, type FitResult } from "../../core/train.ts";
 import type { ArrayDataset } from "../../datasets/types.ts";
 import { CliError } from "../../core/cli.ts";
-
-const EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /**
  * Runs {@linkcode fit} with a signal stop. An interrupted run throws a
@@ -55,7 +53,7 @@ export async function fitInterruptible(
     const saved = opts.checkpointDir
       ? `the checkpoint in ${opts.checkpointDir} continues from there; ${resumeHint}`
       : "nothing was saved";
-    throw new CliError(`interrupted (${sig}) ${where}: ${saved}`, EXIT_CODES[sig] ?? 130);
+    throw new CliError(`interrupted (${sig}) ${where}: ${saved}`, signalExitCode(sig));
   }
   return r;
 }
