@@ -31,7 +31,7 @@
  * Epochs per set (`--budget`): `quick` (the default) trains the registry's
  * epochs (400) but at most about `--max_steps` (default 2000) minibatch
  * steps, `min(400, max(10, ⌈max_steps / batches per epoch⌉))` epochs;
- * `capped` (the default with `--full`) is the same with a cap of 5000
+ * `capped` (the default with `--full`) is the same with a cap of 10000
  * steps, which only shortens the four large sets (kin8nm, naval,
  * power-plant, protein; the five small ones keep all 400 epochs);
  * `registry` trains the registry's epochs everywhere; `--epochs` overrides
@@ -228,7 +228,7 @@ type Budget = "quick" | "capped" | "registry";
 /** Step caps of the `quick` and `capped` budgets (`--max_steps` replaces them). */
 export const UCI_MAX_STEPS: Readonly<Record<"quick" | "capped", number>> = {
   quick: 2000,
-  capped: 5000,
+  capped: 10000,
 };
 
 const FLAGS: FlagSpecs = {
@@ -264,7 +264,7 @@ const FLAGS: FlagSpecs = {
     type: "string",
     choices: ["quick", "capped", "registry"],
     help: "epochs per set: the registry's (400) capped at --max_steps steps (quick: 2000, " +
-      "capped: 5000) or uncapped (registry); default quick, capped with --full",
+      "capped: 10000) or uncapped (registry); default quick, capped with --full",
   },
   max_steps: {
     type: "int",

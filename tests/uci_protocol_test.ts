@@ -17,7 +17,7 @@ import {
   regressionBudget,
   trainRegression,
 } from "../experiments/lib/regression_study_train.ts";
-import { mergeRows, tuningNote, uciEpochs } from "../experiments/uci.ts";
+import { mergeRows, tuningNote, UCI_MAX_STEPS, uciEpochs } from "../experiments/uci.ts";
 import { PUBLISHED_MC_DROPOUT, uciVsPublished } from "../experiments/lib/uci_published.ts";
 import { runUciJob, type UciJob, type UciRow } from "../experiments/lib/uci_job.ts";
 import {
@@ -161,6 +161,19 @@ Deno.test("uciEpochs: the step cap shortens large sets; SGHMC's minSteps lengthe
   assert.equal(uciEpochs(400, 277, 128, Infinity, 5000), 1667);
   // a large set already has more steps than the floor asks
   assert.equal(uciEpochs(400, 36584, 128, 5000, 5000), Math.ceil(5000 / 286));
+});
+
+Deno.test("the capped budget (10,000 steps) shortens only the four large sets; the five small ones keep 400 epochs", () => {
+  const cap = UCI_MAX_STEPS.capped;
+  assert.equal(cap, 10000);
+  // training rows of a standard split (90%): the small sets stay at the registry's 400 epochs
+  for (const n of [277, 455, 691, 927, 1439]) assert.equal(uciEpochs(400, n, 128, cap), 400);
+  // kin8nm, naval, power-plant, protein: about 10,000 steps
+  const large: [number, number][] = [[7373, 173], [10741, 120], [8611, 148], [41157, 32]];
+  for (const [n, epochs] of large) assert.equal(uciEpochs(400, n, 128, cap), epochs, `${n} rows`);
+  // SGHMC's 5,000-step floor is under the cap: unchanged on the small sets
+  const sghmc = regressionBudget(METHODS.sghmc);
+  assert.equal(uciEpochs(400, 277, 128, cap, sghmc.minSteps), Math.ceil(5000 / 3));
 });
 
 Deno.test("uciVsPublished: best mean test LL per set among the methods with the most splits (diverged rows out), s.e., difference to the published figure", () => {
