@@ -114,13 +114,13 @@
  * Cost of `--full --protocol splits --methods
  * mc_dropout,ensemble,bbb_local,sghmc,kfac_laplace` (grid `small`, budget
  * `capped`, 100 samples) on 2 CPU cores (wasm + OpenBLAS, `--jobs 2`):
- * 2h03m for all 20 splits (protein 5), 4.1 hours of rows two at a time
- * (2026-12-04, nothing else running), when SGHMC's grid had 4 candidates;
- * its 6 now make that about 4.4 hours, 2h15m (an estimate). Measured
- * seconds of the five rows of one split then, tuning included: yacht 44, boston
- * 53, energy 65, concrete 76, wine 108, kin8nm 113, power-plant 115, naval 122,
- * protein 158. BBB-LRT took about 33% of it, MC dropout (8 grid points) 21%,
- * the ensemble (tuned with one member) 20%, SGHMC 16%, KFAC Laplace 10%. Caps:
+ * about 4.1 hours for all 20 splits (protein 5), 8.2 hours of rows two at a
+ * time (2026-12-04; some rows shared the cores with tests). Measured seconds
+ * of the five rows of one split, tuning included: yacht 62, boston 74, energy
+ * 90, concrete 99, wine 132, kin8nm 306, naval 307, power-plant 307, protein
+ * 374 (the four large sets at the 10,000-step cap). BBB-LRT took about 29% of
+ * it, SGHMC (6 grid points) 24%, MC dropout (8) 19%, the ensemble (tuned with
+ * one member) 18%, KFAC Laplace 9%. Caps:
  * `--splits N` scales it by about N / 20, `--datasets`, `--methods`;
  * `--tune none` divides it by about 4 (one fit per split instead of 4 at 80%
  * of the rows plus 1), `--grid full` multiplies it by about 1.4, `--max_steps`
