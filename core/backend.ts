@@ -20,7 +20,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { withSharedHeap } from "./engine/shared_heap.ts";
 import { createRequire } from "node:module";
 import { type BlasInfo, loadBlas } from "./blas.ts";
-import { registerWasmBlasKernels, registerWasmGather } from "./wasm_blas.ts";
+import { registerWasmBlasKernels, registerWasmGather, registerWasmIdentity } from "./wasm_blas.ts";
 
 /** The backend names accepted by `--backend` and `BNN_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -215,6 +215,7 @@ async function startWasm(): Promise<BackendInfo> {
     throw new BackendError("backend wasm: tfjs's WebAssembly backend failed to initialise");
   }
   registerWasmGather();
+  registerWasmIdentity();
   const { blas, reason } = loadBlas();
   if (blas) {
     registerWasmBlasKernels(blas);

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import { loadBlas } from "../core/blas.ts";
-import { registerWasmBlasKernels } from "../core/wasm_blas.ts";
+import { registerWasmBlasKernels, registerWasmIdentity } from "../core/wasm_blas.ts";
 import { Rng } from "../core/rng.ts";
 
 await tf.setBackend("wasm");
@@ -161,4 +161,27 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("wasm Identity shares the input's heap block: tf.clone allocates nothing, and either tensor outlives the other", () => {
+  registerWasmIdentity();
+  const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const before = tf.memory().numDataBuffers;
+  const b = tf.clone(a);
+  assert.equal(tf.memory().numDataBuffers, before, "a clone must not allocate a new block");
+  // deno-lint-ignore no-explicit-any
+  const map = (tf.backend() as any).dataIdMap;
+  assert.equal(map.get(b.dataId).memoryOffset, map.get(a.dataId).memoryOffset);
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3, 4, 5, 6]);
+  b.dispose();
+  assert.equal(tf.memory().numDataBuffers, before - 1, "the block is freed with its last tensor");
+  // The saved-for-backward clones: gradients through a tape are unchanged.
+  const x = tf.tensor1d([0.5, -1, 2]);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), v)))(x);
+  assert.deepEqual(Array.from(g.dataSync()), [1, 0, 4]);
+  tf.dispose([x, g]);
+  // Strings keep the stock kernel.
+  const s = tf.clone(tf.tensor1d(["x", "y"], "string"));
+  assert.deepEqual(s.dataSync(), ["x", "y"]);
 });
