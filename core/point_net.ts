@@ -72,7 +72,11 @@ export interface PointNetSettings {
 
 /** A point-estimate network method, with its layers exposed. */
 export type PointNet = Method & {
-  /** Current weights as tensors (views: do not keep or dispose). */
+  /**
+   * Current weights as tensors (views: do not keep or dispose; training
+   * updates them in place, and `tf.clone` of one shares its storage, so copy
+   * with `await w.data()` to keep a snapshot).
+   */
   layers(): LayerTensors;
   /**
    * Every parameter tensor in layout order (`l0.w, l0.b, …`, then `log_noise`
