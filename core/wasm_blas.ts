@@ -401,6 +401,32 @@ export function wasmBlasKernelsRegistered(): boolean {
 }
 
 /**
+ * Swaps the `wasm` backend's kernel `name` for `kernelFunc`, which gets the
+ * stock kernel's function to fall back on. Throws when the backend is not
+ * registered (no stock kernel to replace).
+ */
+function replaceWasmKernel(
+  name: string,
+  kernelFunc: (args: KernelArgs, stock: tf.KernelFunc) => ReturnType<tf.KernelFunc>,
+): void {
+  const stock = tf.getKernel(name, "wasm");
+  if (!stock) {
+    throw new Error(
+      "the tfjs wasm backend is not registered: import @tensorflow/tfjs-backend-wasm",
+    );
+  }
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "wasm",
+    setupFunc: stock.setupFunc,
+    kernelFunc: (args) => kernelFunc(args, stock.kernelFunc),
+  });
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/**
  * Replaces the `wasm` backend's `BatchMatMul` and `_FusedMatMul` kernels with
  * BLAS-backed ones. Idempotent. Non-float32 inputs go to the stock kernels.
  *
@@ -416,82 +442,62 @@ export function wasmBlasKernelsRegistered(): boolean {
  */
 export function registerWasmBlasKernels(blas: Blas): void {
   if (registered) return;
-  const stockBmm = tf.getKernel("BatchMatMul", "wasm");
-  const stockFused = tf.getKernel("_FusedMatMul", "wasm");
-  if (!stockBmm || !stockFused) {
-    throw new Error(
-      "the tfjs wasm backend is not registered: import @tensorflow/tfjs-backend-wasm",
-    );
-  }
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.unregisterKernel("_FusedMatMul", "wasm");
-
-  tf.registerKernel({
-    kernelName: "BatchMatMul",
-    backendName: "wasm",
-    setupFunc: stockBmm.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, attrs } = args;
-      const backend = args.backend as WasmBackend;
-      const a = inputs.a as tf.TensorInfo, b = inputs.b as tf.TensorInfo;
-      if (a.dtype !== "float32" || b.dtype !== "float32") return stockBmm.kernelFunc(args);
-      const transA = Boolean(attrs?.transposeA), transB = Boolean(attrs?.transposeB);
-      const p = plan(a.shape, b.shape, transA, transB, "matMul");
-      const out = backend.makeOutput(p.outShape, "float32");
-      if (p.batch * p.m * p.n === 0) return out;
-      const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-      const map = backend.dataIdMap;
-      const aOff = map.get(a.dataId).memoryOffset, bOff = map.get(b.dataId).memoryOffset;
-      const cOff = map.get(out.dataId).memoryOffset;
-      if (!structuredProduct(blas, heap, a, aOff, b, bOff, cOff, p, transA, transB)) {
-        gemmBatched(blas, heap, aOff, a.shape, bOff, b.shape, cOff, p, transA, transB);
-      }
-      return out;
-    },
+  replaceWasmKernel("BatchMatMul", (args, stockBmm) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as WasmBackend;
+    const a = inputs.a as tf.TensorInfo, b = inputs.b as tf.TensorInfo;
+    if (a.dtype !== "float32" || b.dtype !== "float32") return stockBmm(args);
+    const transA = Boolean(attrs?.transposeA), transB = Boolean(attrs?.transposeB);
+    const p = plan(a.shape, b.shape, transA, transB, "matMul");
+    const out = backend.makeOutput(p.outShape, "float32");
+    if (p.batch * p.m * p.n === 0) return out;
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    const map = backend.dataIdMap;
+    const aOff = map.get(a.dataId).memoryOffset, bOff = map.get(b.dataId).memoryOffset;
+    const cOff = map.get(out.dataId).memoryOffset;
+    if (!structuredProduct(blas, heap, a, aOff, b, bOff, cOff, p, transA, transB)) {
+      gemmBatched(blas, heap, aOff, a.shape, bOff, b.shape, cOff, p, transA, transB);
+    }
+    return out;
   });
 
-  tf.registerKernel({
-    kernelName: "_FusedMatMul",
-    backendName: "wasm",
-    setupFunc: stockFused.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, attrs } = args;
-      const backend = args.backend as WasmBackend;
-      const a = inputs.a as tf.TensorInfo, b = inputs.b as tf.TensorInfo;
-      const bias = inputs.bias as tf.TensorInfo | undefined;
-      const preluW = inputs.preluActivationWeights as tf.TensorInfo | undefined;
-      if (a.dtype !== "float32" || b.dtype !== "float32") return stockFused.kernelFunc(args);
-      const transA = Boolean(attrs?.transposeA), transB = Boolean(attrs?.transposeB);
-      const p = plan(a.shape, b.shape, transA, transB, "fused matMul");
-      const out = backend.makeOutput(p.outShape, "float32");
-      const total = p.batch * p.m * p.n;
-      if (total === 0) return out;
-      const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-      const map = backend.dataIdMap;
-      const cOff = map.get(out.dataId).memoryOffset;
-      const aOff = map.get(a.dataId).memoryOffset, bOff = map.get(b.dataId).memoryOffset;
-      if (!structuredProduct(blas, heap, a, aOff, b, bOff, cOff, p, transA, transB)) {
-        gemmBatched(blas, heap, aOff, a.shape, bOff, b.shape, cOff, p, transA, transB);
-      }
-      const c = new Float32Array(heap, cOff, total);
-      if (bias) {
-        const bv = new Float32Array(heap, map.get(bias.dataId).memoryOffset, prod(bias.shape));
-        addBroadcast(c, p.outShape, bv, bias.shape);
-      }
-      const act = (attrs?.activation as string) ?? "linear";
-      const pw = preluW
-        ? new Float32Array(heap, map.get(preluW.dataId).memoryOffset, prod(preluW.shape))
-        : null;
-      applyActivation(
-        c,
-        act,
-        (attrs?.leakyreluAlpha as number) ?? 0.2,
-        pw,
-        p.outShape,
-        preluW?.shape ?? [],
-      );
-      return out;
-    },
+  replaceWasmKernel("_FusedMatMul", (args, stockFused) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as WasmBackend;
+    const a = inputs.a as tf.TensorInfo, b = inputs.b as tf.TensorInfo;
+    const bias = inputs.bias as tf.TensorInfo | undefined;
+    const preluW = inputs.preluActivationWeights as tf.TensorInfo | undefined;
+    if (a.dtype !== "float32" || b.dtype !== "float32") return stockFused(args);
+    const transA = Boolean(attrs?.transposeA), transB = Boolean(attrs?.transposeB);
+    const p = plan(a.shape, b.shape, transA, transB, "fused matMul");
+    const out = backend.makeOutput(p.outShape, "float32");
+    const total = p.batch * p.m * p.n;
+    if (total === 0) return out;
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    const map = backend.dataIdMap;
+    const cOff = map.get(out.dataId).memoryOffset;
+    const aOff = map.get(a.dataId).memoryOffset, bOff = map.get(b.dataId).memoryOffset;
+    if (!structuredProduct(blas, heap, a, aOff, b, bOff, cOff, p, transA, transB)) {
+      gemmBatched(blas, heap, aOff, a.shape, bOff, b.shape, cOff, p, transA, transB);
+    }
+    const c = new Float32Array(heap, cOff, total);
+    if (bias) {
+      const bv = new Float32Array(heap, map.get(bias.dataId).memoryOffset, prod(bias.shape));
+      addBroadcast(c, p.outShape, bv, bias.shape);
+    }
+    const act = (attrs?.activation as string) ?? "linear";
+    const pw = preluW
+      ? new Float32Array(heap, map.get(preluW.dataId).memoryOffset, prod(preluW.shape))
+      : null;
+    applyActivation(
+      c,
+      act,
+      (attrs?.leakyreluAlpha as number) ?? 0.2,
+      pw,
+      p.outShape,
+      preluW?.shape ?? [],
+    );
+    return out;
   });
   registered = true;
 }
@@ -516,58 +522,46 @@ let gatherRegistered = false;
  */
 export function registerWasmGather(): void {
   if (gatherRegistered) return;
-  const stock = tf.getKernel("GatherV2", "wasm");
-  if (!stock) {
-    throw new Error(
-      "the tfjs wasm backend is not registered: import @tensorflow/tfjs-backend-wasm",
-    );
-  }
-  tf.unregisterKernel("GatherV2", "wasm");
-  tf.registerKernel({
-    kernelName: "GatherV2",
-    backendName: "wasm",
-    setupFunc: stock.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, attrs } = args;
-      const backend = args.backend as WasmBackend;
-      const x = inputs.x as tf.TensorInfo, indices = inputs.indices as tf.TensorInfo;
-      const batchDims = Number(attrs?.batchDims ?? 0);
-      if (
-        batchDims !== 0 || (x.dtype !== "float32" && x.dtype !== "int32") ||
-        indices.dtype !== "int32"
-      ) {
-        return stock.kernelFunc(args);
+  replaceWasmKernel("GatherV2", (args, stock) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as WasmBackend;
+    const x = inputs.x as tf.TensorInfo, indices = inputs.indices as tf.TensorInfo;
+    const batchDims = Number(attrs?.batchDims ?? 0);
+    if (
+      batchDims !== 0 || (x.dtype !== "float32" && x.dtype !== "int32") ||
+      indices.dtype !== "int32"
+    ) {
+      return stock(args);
+    }
+    const rank = x.shape.length;
+    const rawAxis = Number(attrs?.axis ?? 0);
+    const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
+    const outer = prod(x.shape, 0, axis), dim = x.shape[axis];
+    const inner = prod(x.shape, axis + 1);
+    const count = prod(indices.shape);
+    const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    const out = backend.makeOutput(outShape, x.dtype);
+    if (outer * count * inner === 0) return out;
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    const map = backend.dataIdMap;
+    const idx = new Int32Array(heap, map.get(indices.dataId).memoryOffset, count);
+    for (let i = 0; i < count; i++) {
+      if (!(idx[i] >= 0 && idx[i] < dim)) {
+        backend.disposeData(out.dataId);
+        throw new Error(`GatherV2: the index value ${idx[i]} is not in [0, ${dim - 1}]`);
       }
-      const rank = x.shape.length;
-      const rawAxis = Number(attrs?.axis ?? 0);
-      const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
-      const outer = prod(x.shape, 0, axis), dim = x.shape[axis];
-      const inner = prod(x.shape, axis + 1);
-      const count = prod(indices.shape);
-      const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
-      const out = backend.makeOutput(outShape, x.dtype);
-      if (outer * count * inner === 0) return out;
-      const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-      const map = backend.dataIdMap;
-      const idx = new Int32Array(heap, map.get(indices.dataId).memoryOffset, count);
+    }
+    // 4-byte values: copies within one view of the whole heap (no view per row).
+    const all = new Int32Array(heap);
+    const src = map.get(x.dataId).memoryOffset / 4, dst = map.get(out.dataId).memoryOffset / 4;
+    for (let a = 0; a < outer; a++) {
       for (let i = 0; i < count; i++) {
-        if (!(idx[i] >= 0 && idx[i] < dim)) {
-          backend.disposeData(out.dataId);
-          throw new Error(`GatherV2: the index value ${idx[i]} is not in [0, ${dim - 1}]`);
-        }
+        const from = src + (a * dim + idx[i]) * inner, to = dst + (a * count + i) * inner;
+        if (inner < 16) { for (let j = 0; j < inner; j++) all[to + j] = all[from + j]; }
+        else all.copyWithin(to, from, from + inner);
       }
-      // 4-byte values: copies within one view of the whole heap (no view per row).
-      const all = new Int32Array(heap);
-      const src = map.get(x.dataId).memoryOffset / 4, dst = map.get(out.dataId).memoryOffset / 4;
-      for (let a = 0; a < outer; a++) {
-        for (let i = 0; i < count; i++) {
-          const from = src + (a * dim + idx[i]) * inner, to = dst + (a * count + i) * inner;
-          if (inner < 16) { for (let j = 0; j < inner; j++) all[to + j] = all[from + j]; }
-          else all.copyWithin(to, from, from + inner);
-        }
-      }
-      return out;
-    },
+    }
+    return out;
   });
   gatherRegistered = true;
 }
@@ -599,23 +593,11 @@ let identityRegistered = false;
  */
 export function registerWasmIdentity(): void {
   if (identityRegistered) return;
-  const stock = tf.getKernel("Identity", "wasm");
-  if (!stock) {
-    throw new Error(
-      "the tfjs wasm backend is not registered: import @tensorflow/tfjs-backend-wasm",
-    );
-  }
-  tf.unregisterKernel("Identity", "wasm");
-  tf.registerKernel({
-    kernelName: "Identity",
-    backendName: "wasm",
-    setupFunc: stock.setupFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === "string") return stock.kernelFunc(args);
-      (args.backend as WasmBackend).incRef(x.dataId);
-      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-    },
+  replaceWasmKernel("Identity", (args, stock) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") return stock(args);
+    (args.backend as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   });
   identityRegistered = true;
 }
