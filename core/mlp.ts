@@ -11,7 +11,7 @@ import type { Rng } from "./rng.ts";
 import type { HostTensor } from "./safetensors.ts";
 import type { Tensor1D, Tensor2D } from "./tf.ts";
 import { Layout } from "./engine/engine.ts";
-import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
+import { dense } from "./dense.ts";
 
 /** Name and shape of one parameter tensor. */
 export interface ParamShape {
@@ -131,26 +131,6 @@ export interface LayerTensors {
   w: Tensor2D[];
   /** `[out]` bias per layer. */
   b: Tensor1D[];
-}
-
-/**
- * One dense layer `relu?(a·w + bias)`, fused where the backend can. The stock
- * wasm kernel checks the rank of the bias's *storage* (a reshaped view of a
- * `[1, n]` tensor fails as "rank 2"), so there the add is a separate op.
- */
-function dense(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf.Tensor {
-  if (tf.getBackend() !== "wasm" || wasmBlasKernelsRegistered()) {
-    return tf.fused.matMul({
-      a: a as tf.Tensor3D,
-      b: w as tf.Tensor3D,
-      bias,
-      activation: relu ? "relu" : "linear",
-    });
-  }
-  return tf.tidy(() => {
-    const z = tf.matMul(a as tf.Tensor3D, w as tf.Tensor3D).add(bias);
-    return relu ? tf.relu(z) : z;
-  });
 }
 
 /**
