@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NetSpec, Prediction } from "./method.ts";
 import { hasGlobalNoise } from "./mlp.ts";
+import { softmaxNll } from "./softmax_nll.ts";
 import { getEngine } from "./engine/current.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -47,11 +48,7 @@ export function nllSum(
   logNoise?: tf.Tensor,
 ): tf.Scalar {
   return tf.tidy(() => {
-    if (spec.task === "classification") {
-      const lp = tf.logSoftmax(out);
-      const oh = tf.oneHot(y.reshape([-1]) as tf.Tensor1D, spec.outputDim);
-      return tf.neg(tf.sum(tf.mul(oh, lp)));
-    }
+    if (spec.task === "classification") return tf.sum(softmaxNll(out, y.reshape([-1])));
     const { mean, logSigma } = regressionMoments(spec, out, logNoise);
     const z = tf.mul(tf.sub(y.reshape([-1, 1]), mean), tf.exp(tf.neg(logSigma)));
     const rows = out.shape.slice(0, -1).reduce((a, b) => a * b, 1);

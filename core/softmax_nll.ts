@@ -1,0 +1,221 @@
+/**
+ * Per-example softmax cross-entropy `log Σⱼ exp zⱼ − z_y` as one kernel, and
+ * its gradient `dy · (softmax(z) − onehot(y))` as another, on the `cpu`,
+ * `wasm` and `webgpu` backends.
+ *
+ * Why by hand: tfjs composes the same loss from ten kernels (max, subtract,
+ * exp, sum, log, subtract for the log-softmax; one-hot, multiply, sum,
+ * negate) and its gradient from about six more. On a GPU each kernel is a
+ * dispatch whose launch costs the host ~0.1 ms, more than the arithmetic of
+ * a minibatch's 10-class loss, so a training step of the reference network
+ * spent about a third of its dispatches here. Each kernel below is one pass
+ * over the logits (one dispatch on the GPU), computed as tfjs computes it
+ * (the row maximum subtracted before the exponentials).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+const NLL = "BnnSoftmaxNll";
+const NLL_GRAD = "BnnSoftmaxNllGrad";
+
+// deno-lint-ignore no-explicit-any
+type AnyBackend = any;
+type Views = { z: Float32Array; y: Int32Array; dy?: Float32Array };
+
+/** Rows, classes and label count of a call, checked. */
+function dims(logits: tf.TensorInfo, labels: tf.TensorInfo): [number, number, number] {
+  const c = logits.shape[logits.shape.length - 1] ?? 0;
+  const size = logits.shape.reduce((a, b) => a * b, 1);
+  const rows = c > 0 ? size / c : 0;
+  const nLabels = labels.shape.reduce((a, b) => a * b, 1);
+  if (labels.dtype !== "int32") {
+    throw new TypeError(`softmaxNll: labels must be int32, found ${labels.dtype}`);
+  }
+  if (c < 1 || nLabels < 1 || rows % nLabels !== 0) {
+    throw new RangeError(
+      `softmaxNll: ${rows} rows of logits [${logits.shape}] cannot be labelled by ` +
+        `${nLabels} labels (rows must be a multiple of the labels)`,
+    );
+  }
+  return [rows, c, nLabels];
+}
+
+/** log Σⱼ exp zⱼ of row `r` and its maximum. */
+function rowLse(z: Float32Array, r: number, c: number): [number, number] {
+  let m = -Infinity;
+  for (let j = 0; j < c; j++) m = Math.max(m, z[r * c + j]);
+  let s = 0;
+  for (let j = 0; j < c; j++) s += Math.exp(z[r * c + j] - m);
+  return [Math.log(s) + m, m];
+}
+
+function nllHost(v: Views, out: Float32Array, rows: number, c: number, nLabels: number): void {
+  for (let r = 0; r < rows; r++) {
+    const y = v.y[r % nLabels];
+    const zy = y >= 0 && y < c ? v.z[r * c + y] : 0; // tfjs's one-hot of a bad label is all 0
+    out[r] = rowLse(v.z, r, c)[0] - zy;
+  }
+}
+
+function gradHost(v: Views, out: Float32Array, rows: number, c: number, nLabels: number): void {
+  for (let r = 0; r < rows; r++) {
+    const y = v.y[r % nLabels];
+    const lse = rowLse(v.z, r, c)[0], d = v.dy![r];
+    for (let j = 0; j < c; j++) {
+      out[r * c + j] = d * (Math.exp(v.z[r * c + j] - lse) - (j === y ? 1 : 0));
+    }
+  }
+}
+
+/** A kernel function for the CPU backends from a host loop. */
+function hostKernel(
+  run: typeof nllHost,
+  outShape: (logits: tf.TensorInfo) => number[],
+  backendName: "cpu" | "wasm",
+): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const be = backend as AnyBackend;
+    const logits = inputs.logits as tf.TensorInfo, labels = inputs.labels as tf.TensorInfo;
+    const dy = inputs.dy as tf.TensorInfo | undefined;
+    const [rows, c, nLabels] = dims(logits, labels);
+    const shape = outShape(logits);
+    if (backendName === "wasm") {
+      // Allocate first: allocating can move the wasm heap, invalidating views.
+      const out = be.makeOutput(shape, "float32");
+      const view = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+      run({ z: view(logits), y: view(labels), dy: dy && view(dy) }, view(out), rows, c, nLabels);
+      return out;
+    }
+    const vals = (t: tf.TensorInfo) => be.data.get(t.dataId).values;
+    const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    run({ z: vals(logits), y: vals(labels), dy: dy && vals(dy) }, out, rows, c, nLabels);
+    return be.makeTensorInfo(shape, "float32", out);
+  };
+}
+
+/** The WGSL of both kernels: one invocation per output value. */
+function program(kind: "nll" | "grad", outShape: number[], c: number, nLabels: number) {
+  const size = outShape.reduce((a, b) => a * b, 1);
+  const lse = `
+          var m = -3.40282347e38;
+          for (var j = 0; j < ${c}; j++) { m = max(m, logits[base + j]); }
+          var s = 0.0;
+          for (var j = 0; j < ${c}; j++) { s = s + exp(logits[base + j] - m); }
+          let lse = log(s) + m;
+          let y = labels[row % ${nLabels}];`;
+  const body = kind === "nll"
+    ? `
+          let row = index;
+          let base = row * ${c};${lse}
+          var zy = 0.0;
+          if (y >= 0 && y < ${c}) { zy = logits[base + y]; }
+          setOutputAtIndex(index, lse - zy);`
+    : `
+          let row = index / ${c};
+          let col = index % ${c};
+          let base = row * ${c};${lse}
+          let hot = select(0.0, 1.0, col == y);
+          setOutputAtIndex(index, dy[row] * (exp(logits[base + col] - lse) - hot));`;
+  return {
+    variableNames: kind === "nll" ? ["logits", "labels"] : ["logits", "labels", "dy"],
+    outputShape: outShape,
+    shaderKey: `bnn_softmax_${kind}_${c}_${nLabels}`,
+    dispatchLayout: { x: outShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {${body}
+        }
+      }`,
+  };
+}
+
+function gpuKernel(kind: "nll" | "grad"): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const logits = inputs.logits as tf.TensorInfo, labels = inputs.labels as tf.TensorInfo;
+    const [, c, nLabels] = dims(logits, labels);
+    const shape = kind === "nll" ? logits.shape.slice(0, -1) : [...logits.shape];
+    const ins = kind === "nll" ? [logits, labels] : [logits, labels, inputs.dy as tf.TensorInfo];
+    return (backend as AnyBackend).runWebGPUProgram(
+      program(kind, shape, c, nLabels),
+      ins,
+      "float32",
+    );
+  };
+}
+
+let registered = false;
+
+/** Registers both kernels on the three backends and the loss's gradient (idempotent). */
+function register(): void {
+  if (registered) return;
+  registered = true;
+  const rowsOf = (t: tf.TensorInfo) => t.shape.slice(0, -1);
+  const same = (t: tf.TensorInfo) => [...t.shape];
+  for (const b of ["cpu", "wasm"] as const) {
+    tf.registerKernel({
+      kernelName: NLL,
+      backendName: b,
+      kernelFunc: hostKernel(nllHost, rowsOf, b),
+    });
+    tf.registerKernel({
+      kernelName: NLL_GRAD,
+      backendName: b,
+      kernelFunc: hostKernel(gradHost, same, b),
+    });
+  }
+  tf.registerKernel({ kernelName: NLL, backendName: "webgpu", kernelFunc: gpuKernel("nll") });
+  tf.registerKernel({ kernelName: NLL_GRAD, backendName: "webgpu", kernelFunc: gpuKernel("grad") });
+  tf.registerGradient({
+    kernelName: NLL,
+    inputsToSave: ["logits", "labels"],
+    gradFunc: (dy, saved) => {
+      const [logits, labels] = saved;
+      return {
+        logits: () =>
+          tf.engine().runKernel(NLL_GRAD, { logits, labels, dy: dy as tf.Tensor }) as tf.Tensor,
+        labels: () => tf.zerosLike(labels),
+      };
+    },
+  });
+}
+
+/** Whether the active backend has the fused kernels (others compose the loss from tfjs ops). */
+function supported(): boolean {
+  const b = tf.getBackend();
+  return b === "cpu" || b === "wasm" || b === "webgpu";
+}
+
+/**
+ * Per-example softmax cross-entropy: `logits` `[…, C]`, int32 `labels` whose
+ * count divides the rows (row `r` takes label `r mod count`, so `[S, n, C]`
+ * logits of S weight draws share `[n]` labels), result `[…]` (the logits'
+ * shape without its last axis). Differentiable in the logits. One kernel
+ * forward and one backward on the `cpu`, `wasm` and `webgpu` backends;
+ * tfjs's own ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { softmaxNll } from "./softmax_nll.ts";
+ * softmaxNll(tf.tensor2d([[0, 0], [2, 0]]), tf.tensor1d([1, 0], "int32")).arraySync();
+ * // [log 2, log(1 + e⁻²)] ≈ [0.693, 0.127]
+ * ```
+ */
+export function softmaxNll(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  dims(logits, labels);
+  if (!supported()) {
+    return tf.tidy(() => {
+      const c = logits.shape[logits.rank - 1];
+      const rows = logits.size / c, n = labels.size;
+      const oh = tf.oneHot(labels.reshape([-1]) as tf.Tensor1D, c);
+      const lp = tf.logSoftmax(logits.reshape([rows / n, n, c]));
+      return tf.neg(tf.sum(tf.mul(oh, lp), -1)).reshape(logits.shape.slice(0, -1));
+    });
+  }
+  register();
+  return tf.engine().runKernel(NLL, { logits, labels }) as tf.Tensor;
+}

@@ -1,0 +1,60 @@
+// The fused softmax cross-entropy (core/softmax_nll.ts) against tfjs's composed loss: values and
+// gradients on the cpu, wasm and webgpu (llvmpipe in CI) backends.
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend.ts";
+import { Rng } from "../core/rng.ts";
+import { softmaxNll } from "../core/softmax_nll.ts";
+
+function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  const c = logits.shape[logits.rank - 1], n = labels.size;
+  const oh = tf.oneHot(labels as tf.Tensor1D, c);
+  const lp = tf.logSoftmax(logits.reshape([logits.size / c / n, n, c]));
+  return tf.neg(tf.sum(tf.mul(oh, lp), -1)).reshape(logits.shape.slice(0, -1));
+}
+
+async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  assert.deepEqual(a.shape, b.shape);
+  const [x, y] = await Promise.all([a.data(), b.data()]); // WebGPU cannot read synchronously
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
+}
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`softmaxNll (${backend}): values and logit gradients equal tfjs's composed loss; S draws share labels`, async () => {
+    await initBackend({ backend, quiet: true });
+    const rng = new Rng(9);
+    for (const shape of [[7, 10], [3, 7, 10], [5, 2]]) {
+      const n = shape[shape.length - 2], c = shape[shape.length - 1];
+      // Large logits too: the row maximum must be subtracted before the exponentials.
+      const z = tf.tensor(
+        rng.normalArray(shape.reduce((a, b) => a * b, 1)).map((v) => 30 * v),
+        shape,
+      );
+      const y = tf.tensor1d(Array.from({ length: n }, (_, i) => (3 * i + 1) % c), "int32");
+      const w = tf.tensor(
+        rng.normalArray(shape.slice(0, -1).reduce((a, b) => a * b, 1)),
+        shape.slice(0, -1),
+      );
+      const got = softmaxNll(z, y), want = composed(z, y);
+      const label = `[${shape}]`;
+      const scale = Math.max(...Array.from(await want.data(), Math.abs), 1);
+      assert.ok((await maxAbsDiff(got, want)) <= 1e-5 * scale, `${label}: values`);
+      // A weighted sum, so the upstream gradient differs per row.
+      const gGot = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(softmaxNll(t, y), w)))(z);
+      const gWant = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(composed(t, y), w)))(z);
+      assert.ok((await maxAbsDiff(gGot, gWant)) <= 1e-5, `${label}: gradients`);
+      tf.dispose([z, y, w, got, want, gGot, gWant]);
+    }
+  });
+}
+
+Deno.test("softmaxNll: labels that do not divide the rows, or are not int32, are a clear error", async () => {
+  await initBackend({ backend: "wasm", quiet: true });
+  assert.throws(
+    () => softmaxNll(tf.zeros([6, 3]), tf.tensor1d([0, 1, 2, 0], "int32")),
+    /6 rows of logits \[6,3\] cannot be labelled by 4 labels/,
+  );
+  assert.throws(() => softmaxNll(tf.zeros([2, 3]), tf.tensor1d([0, 1])), /labels must be int32/);
+});
