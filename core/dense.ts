@@ -10,12 +10,14 @@
  * the backend's `_FusedMatMul` kernel directly and registers that kernel's
  * gradient, one lazy function per input, so the tape computes only the
  * gradients it needs (not the input's, in the first layer, unless something
- * asks for it, as the adversarial-example study does). On the GPU a
- * training step of the reference network has 4 fewer dispatches.
+ * asks for it, as the adversarial-example study does). On the GPU the
+ * ReLU's and the bias's gradients are one dispatch each
+ * ({@linkcode reluBackward}, {@linkcode sumRows}).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { reluBackward, sumRows } from "./fused_kernels.ts";
 import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
 
 const KERNEL = "_FusedMatMul";
@@ -50,11 +52,14 @@ function registerGradient(): void {
             `linear activations, found ${JSON.stringify(attrs)}`,
         );
       }
-      const dz = act === "relu" ? tf.mul(dy as tf.Tensor, tf.step(y)) : dy as tf.Tensor;
+      const dz = act === "relu" ? reluBackward(dy as tf.Tensor, y) : dy as tf.Tensor;
+      // The bias's gradient sums dz over the rows it was broadcast along: one kernel on the GPU.
+      const perRows = dz.rank >= 2 && bias.size * dz.shape[dz.rank - 2] === dz.size &&
+        bias.shape[bias.rank - 1] === dz.shape[dz.rank - 1];
       return {
         a: () => reduceTo(tf.matMul(dz, b, false, true), a.shape),
         b: () => reduceTo(tf.matMul(a, dz, true, false), b.shape),
-        bias: () => reduceTo(dz, bias.shape),
+        bias: () => perRows ? sumRows(dz, bias.shape) : reduceTo(dz, bias.shape),
       };
     },
   });

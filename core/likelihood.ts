@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NetSpec, Prediction } from "./method.ts";
 import { hasGlobalNoise } from "./mlp.ts";
-import { softmaxNll } from "./softmax_nll.ts";
+import { softmaxNll } from "./fused_kernels.ts";
 import { getEngine } from "./engine/current.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);

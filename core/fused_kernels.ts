@@ -1,16 +1,19 @@
 /**
- * Per-example softmax cross-entropy `log Σⱼ exp zⱼ − z_y` as one kernel, and
- * its gradient `dy · (softmax(z) − onehot(y))` as another, on the `cpu`,
- * `wasm` and `webgpu` backends.
+ * The library's fused tfjs kernels: the classification loss
+ * ({@linkcode softmaxNll}: per-example softmax cross-entropy
+ * `log Σⱼ exp zⱼ − z_y`, one kernel forward and one backward on the `cpu`,
+ * `wasm` and `webgpu` backends), and two pieces of a dense layer's backward
+ * pass on the GPU ({@linkcode reluBackward}, {@linkcode sumRows}).
  *
- * Why by hand: tfjs composes the same loss from ten kernels (max, subtract,
- * exp, sum, log, subtract for the log-softmax; one-hot, multiply, sum,
- * negate) and its gradient from about six more. On a GPU each kernel is a
- * dispatch whose launch costs the host ~0.1 ms, more than the arithmetic of
- * a minibatch's 10-class loss, so a training step of the reference network
- * spent about a third of its dispatches here. Each kernel below is one pass
- * over the logits (one dispatch on the GPU), computed as tfjs computes it
- * (the row maximum subtracted before the exponentials).
+ * Why by hand: tfjs composes the loss from ten kernels (max, subtract, exp,
+ * sum, log, subtract for the log-softmax; one-hot, multiply, sum, negate)
+ * and its gradient from about six more; a ReLU's gradient from two (step,
+ * multiply) and a bias's from two (transpose, sum). On a GPU each kernel is
+ * a dispatch whose launch costs the host ~0.1 ms, more than the arithmetic
+ * of a minibatch's 10-class loss, so these were most of a training step's
+ * dispatches. Each kernel here is one pass (one dispatch on the GPU),
+ * computed as tfjs computes it (the loss subtracts the row maximum before
+ * the exponentials).
  *
  * @module
  */
@@ -94,35 +97,26 @@ function hostKernel(
   };
 }
 
-/** The WGSL of both kernels: one invocation per output value. */
-function program(kind: "nll" | "grad", outShape: number[], c: number, nLabels: number) {
-  const size = outShape.reduce((a, b) => a * b, 1);
-  const lse = `
-          var m = -3.40282347e38;
-          for (var j = 0; j < ${c}; j++) { m = max(m, logits[base + j]); }
-          var s = 0.0;
-          for (var j = 0; j < ${c}; j++) { s = s + exp(logits[base + j] - m); }
-          let lse = log(s) + m;
-          let y = labels[row % ${nLabels}];`;
-  const body = kind === "nll"
-    ? `
-          let row = index;
-          let base = row * ${c};${lse}
-          var zy = 0.0;
-          if (y >= 0 && y < ${c}) { zy = logits[base + y]; }
-          setOutputAtIndex(index, lse - zy);`
-    : `
-          let row = index / ${c};
-          let col = index % ${c};
-          let base = row * ${c};${lse}
-          let hot = select(0.0, 1.0, col == y);
-          setOutputAtIndex(index, dy[row] * (exp(logits[base + col] - lse) - hot));`;
-  return {
-    variableNames: kind === "nll" ? ["logits", "labels"] : ["logits", "labels", "dy"],
-    outputShape: outShape,
-    shaderKey: `bnn_softmax_${kind}_${c}_${nLabels}`,
-    dispatchLayout: { x: outShape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / 64), 1, 1],
+/**
+ * Runs a WGSL body once per output value on tfjs-webgpu's `backend` (a
+ * kernel function's), the inputs bound as flat arrays named `names`: one
+ * dispatch. `key` must change whenever `body` does (it keys the shader cache).
+ */
+function runFlat(
+  backend: unknown,
+  key: string,
+  names: readonly string[],
+  inputs: readonly tf.TensorInfo[],
+  outputShape: readonly number[],
+  body: string,
+): tf.TensorInfo {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  const program = {
+    variableNames: [...names],
+    outputShape: [...outputShape],
+    shaderKey: `bnn_${key}`,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.max(1, Math.ceil(size / 64)), 1, 1],
     workgroupSize: [64, 1, 1],
     size: true,
     getUserCode: () => `
@@ -131,18 +125,55 @@ function program(kind: "nll" | "grad", outShape: number[], c: number, nLabels: n
         }
       }`,
   };
+  return (backend as AnyBackend).runWebGPUProgram(program, [...inputs], "float32");
 }
 
+/** The loss kernels on the GPU: one invocation per output value. */
 function gpuKernel(kind: "nll" | "grad"): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const logits = inputs.logits as tf.TensorInfo, labels = inputs.labels as tf.TensorInfo;
     const [, c, nLabels] = dims(logits, labels);
-    const shape = kind === "nll" ? logits.shape.slice(0, -1) : [...logits.shape];
-    const ins = kind === "nll" ? [logits, labels] : [logits, labels, inputs.dy as tf.TensorInfo];
-    return (backend as AnyBackend).runWebGPUProgram(
-      program(kind, shape, c, nLabels),
-      ins,
-      "float32",
+    const lse = `
+          var m = -3.40282347e38;
+          for (var j = 0; j < ${c}; j++) { m = max(m, logits[base + j]); }
+          var s = 0.0;
+          for (var j = 0; j < ${c}; j++) { s = s + exp(logits[base + j] - m); }
+          let lse = log(s) + m;
+          let y = labels[row % ${nLabels}];`;
+    if (kind === "nll") {
+      return runFlat(
+        backend,
+        `softmax_nll_${c}_${nLabels}`,
+        ["logits", "labels"],
+        [
+          logits,
+          labels,
+        ],
+        logits.shape.slice(0, -1),
+        `
+          let row = index;
+          let base = row * ${c};${lse}
+          var zy = 0.0;
+          if (y >= 0 && y < ${c}) { zy = logits[base + y]; }
+          setOutputAtIndex(index, lse - zy);`,
+      );
+    }
+    return runFlat(
+      backend,
+      `softmax_grad_${c}_${nLabels}`,
+      ["logits", "labels", "dy"],
+      [
+        logits,
+        labels,
+        inputs.dy as tf.TensorInfo,
+      ],
+      logits.shape,
+      `
+          let row = index / ${c};
+          let col = index % ${c};
+          let base = row * ${c};${lse}
+          let hot = select(0.0, 1.0, col == y);
+          setOutputAtIndex(index, dy[row] * (exp(logits[base + col] - lse) - hot));`,
     );
   };
 }
@@ -200,7 +231,7 @@ function supported(): boolean {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { softmaxNll } from "./softmax_nll.ts";
+ * import { softmaxNll } from "./fused_kernels.ts";
  * softmaxNll(tf.tensor2d([[0, 0], [2, 0]]), tf.tensor1d([1, 0], "int32")).arraySync();
  * // [log 2, log(1 + e⁻²)] ≈ [0.693, 0.127]
  * ```
@@ -218,4 +249,91 @@ export function softmaxNll(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   }
   register();
   return tf.engine().runKernel(NLL, { logits, labels }) as tf.Tensor;
+}
+
+const RELU_GRAD = "BnnReluGrad";
+const SUM_ROWS = "BnnSumRows";
+let denseRegistered = false;
+
+function registerDenseKernels(): void {
+  if (denseRegistered) return;
+  denseRegistered = true;
+  tf.registerKernel({
+    kernelName: RELU_GRAD,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend }) => {
+      const dy = inputs.dy as tf.TensorInfo, y = inputs.y as tf.TensorInfo;
+      return runFlat(
+        backend,
+        "relu_grad",
+        ["dy", "y"],
+        [dy, y],
+        dy.shape,
+        `
+          setOutputAtIndex(index, select(0.0, dy[index], y[index] > 0.0));`,
+      );
+    },
+  });
+  tf.registerKernel({
+    kernelName: SUM_ROWS,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      const n = x.shape[x.shape.length - 2], c = x.shape[x.shape.length - 1];
+      return runFlat(
+        backend,
+        `sum_rows_${n}_${c}`,
+        ["x"],
+        [x],
+        [...x.shape.slice(0, -2), c],
+        `
+          let l = index / ${c};
+          let j = index % ${c};
+          var s = 0.0;
+          for (var r = 0; r < ${n}; r++) { s = s + x[(l * ${n} + r) * ${c} + j]; }
+          setOutputAtIndex(index, s);`,
+      );
+    },
+  });
+}
+
+/**
+ * The gradient through a ReLU from its output: `dy` where `y > 0`, else 0
+ * (`y` and `dy` of one shape). One dispatch on the GPU; `dy · step(y)` with
+ * tfjs's ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { reluBackward } from "./fused_kernels.ts";
+ * reluBackward(tf.tensor1d([5, 6, 7]), tf.tensor1d([0, 2, 0.5])).arraySync(); // [0, 6, 7]
+ * ```
+ */
+export function reluBackward(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== "webgpu") return tf.mul(dy, tf.step(y));
+  registerDenseKernels();
+  return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
+}
+
+/**
+ * Sums `x` (`[…, n, c]`) over its rows (the second-to-last axis) and gives
+ * the result `shape`, which must hold `x.size / n` values (e.g. `[c]` for
+ * `[n, c]`, `[S, 1, c]` for `[S, n, c]`): a bias's gradient. One dispatch on
+ * the GPU (tfjs's sum there transposes first: two); `tf.sum` elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { sumRows } from "./fused_kernels.ts";
+ * sumRows(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [2]).arraySync(); // [9, 12]
+ * ```
+ */
+export function sumRows(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  const n = x.shape[x.rank - 2];
+  if (x.rank < 2 || shape.reduce((a, b) => a * b, 1) * n !== x.size) {
+    throw new RangeError(`sumRows: [${x.shape}] summed over its rows cannot give [${shape}]`);
+  }
+  if (tf.getBackend() !== "webgpu") return tf.tidy(() => tf.sum(x, -2).reshape([...shape]));
+  registerDenseKernels();
+  return tf.tidy(() => (tf.engine().runKernel(SUM_ROWS, { x }) as tf.Tensor).reshape([...shape]));
 }

@@ -1,10 +1,10 @@
-// The fused softmax cross-entropy (core/softmax_nll.ts) against tfjs's composed loss: values and
+// The fused softmax cross-entropy (core/fused_kernels.ts) against tfjs's composed loss: values and
 // gradients on the cpu, wasm and webgpu (llvmpipe in CI) backends.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
-import { softmaxNll } from "../core/softmax_nll.ts";
+import { reluBackward, softmaxNll, sumRows } from "../core/fused_kernels.ts";
 
 function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const c = logits.shape[logits.rank - 1], n = labels.size;
@@ -57,4 +57,19 @@ Deno.test("softmaxNll: labels that do not divide the rows, or are not int32, are
     /6 rows of logits \[6,3\] cannot be labelled by 4 labels/,
   );
   assert.throws(() => softmaxNll(tf.zeros([2, 3]), tf.tensor1d([0, 1])), /labels must be int32/);
+});
+
+Deno.test("reluBackward and sumRows on webgpu equal tfjs's ops; a shape sumRows cannot give is a clear error", async () => {
+  await initBackend({ backend: "webgpu", quiet: true });
+  const rng = new Rng(4);
+  const x = tf.tensor(rng.normalArray(3 * 7 * 5), [3, 7, 5]);
+  const dy = tf.tensor(rng.normalArray(3 * 7 * 5), [3, 7, 5]);
+  const cases: [tf.Tensor, tf.Tensor][] = [
+    [reluBackward(dy, tf.relu(x)), tf.mul(dy, tf.step(tf.relu(x)))],
+    [sumRows(x, [3, 1, 5]), tf.sum(x, 1, true)],
+    [sumRows(x.reshape([21, 5]), [5]), tf.sum(x.reshape([21, 5]), 0)],
+  ];
+  for (const [got, want] of cases) assert.ok((await maxAbsDiff(got, want)) < 1e-5);
+  assert.throws(() => sumRows(x, [5]), /\[3,7,5\] summed over its rows cannot give \[5\]/);
+  tf.dispose([x, dy, ...cases.flat()]);
 });
