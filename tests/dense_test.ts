@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { dense } from "../core/dense.ts";
 import { Rng } from "../core/rng.ts";
+import { maxAbsDiff } from "./_tensors.ts";
 
 function unfused(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf.Tensor {
   // tfjs's BatchMatMul gradient cannot broadcast a batch of 1: tile it (tile's gradient sums back).
@@ -12,14 +13,6 @@ function unfused(a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, relu: boolean): tf
   const a3 = a.rank === 3 && a.shape[0] === 1 && S > 1 ? tf.tile(a, [S, 1, 1]) : a;
   const z = tf.add(tf.matMul(a3 as tf.Tensor3D, w as tf.Tensor3D), bias);
   return relu ? tf.relu(z) : z;
-}
-
-async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  assert.deepEqual(a.shape, b.shape);
-  const [x, y] = await Promise.all([a.data(), b.data()]); // WebGPU cannot read synchronously
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-  return m;
 }
 
 const cases: { label: string; a: number[]; w: number[]; bias: number[] }[] = [

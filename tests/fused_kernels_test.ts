@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
+import { maxAbsDiff } from "./_tensors.ts";
 import { reluBackward, softmaxNll, sumRows } from "../core/fused_kernels.ts";
 
 function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
@@ -11,14 +12,6 @@ function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const oh = tf.oneHot(labels as tf.Tensor1D, c);
   const lp = tf.logSoftmax(logits.reshape([logits.size / c / n, n, c]));
   return tf.neg(tf.sum(tf.mul(oh, lp), -1)).reshape(logits.shape.slice(0, -1));
-}
-
-async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  assert.deepEqual(a.shape, b.shape);
-  const [x, y] = await Promise.all([a.data(), b.data()]); // WebGPU cannot read synchronously
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-  return m;
 }
 
 for (const backend of ["cpu", "wasm", "webgpu"]) {
