@@ -2,13 +2,16 @@
  * The library's fused tfjs kernels: the classification loss
  * ({@linkcode softmaxNll}: per-example softmax cross-entropy
  * `log Σⱼ exp zⱼ − z_y`, one kernel forward and one backward on the `cpu`,
- * `wasm` and `webgpu` backends), and two pieces of a dense layer's backward
- * pass on the GPU ({@linkcode reluBackward}, {@linkcode sumRows}).
+ * `wasm` and `webgpu` backends), and on the GPU two pieces of a dense
+ * layer's backward pass ({@linkcode reluBackward}, {@linkcode sumRows}, which
+ * also sums the parameter engine's partial sums) and the error count
+ * ({@linkcode misclassified}).
  *
  * Why by hand: tfjs composes the loss from ten kernels (max, subtract, exp,
  * sum, log, subtract for the log-softmax; one-hot, multiply, sum, negate)
  * and its gradient from about six more; a ReLU's gradient from two (step,
- * multiply) and a bias's from two (transpose, sum). On a GPU each kernel is
+ * multiply), a bias's from two (transpose, sum), the error count from three
+ * (argMax, notEqual, sum). On a GPU each kernel is
  * a dispatch whose launch costs the host ~0.1 ms, more than the arithmetic
  * of a minibatch's 10-class loss, so these were most of a training step's
  * dispatches. Each kernel here is one pass (one dispatch on the GPU),
@@ -336,4 +339,58 @@ export function sumRows(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
   if (tf.getBackend() !== "webgpu") return tf.tidy(() => tf.sum(x, -2).reshape([...shape]));
   registerDenseKernels();
   return tf.tidy(() => (tf.engine().runKernel(SUM_ROWS, { x }) as tf.Tensor).reshape([...shape]));
+}
+
+const WRONG = "BnnMisclassified";
+let wrongRegistered = false;
+
+/**
+ * 1 for each row of `logits` (`[…, C]`) whose first largest logit is not
+ * its label, else 0 (labels as in {@linkcode softmaxNll}: row `r` takes
+ * label `r mod count`); float32, the logits' shape without its last axis.
+ * One dispatch on the GPU; tfjs's argMax and notEqual elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { misclassified } from "./fused_kernels.ts";
+ * misclassified(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32")).arraySync(); // [0, 1]
+ * ```
+ */
+export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  const [rows, c, nLabels] = dims(logits, labels);
+  if (tf.getBackend() !== "webgpu") {
+    return tf.tidy(() => {
+      const pred = tf.argMax(logits.reshape([rows / nLabels, nLabels, c]), -1);
+      const wrong = tf.notEqual(pred, labels.reshape([1, nLabels]));
+      return tf.cast(wrong, "float32").reshape(logits.shape.slice(0, -1));
+    });
+  }
+  if (!wrongRegistered) {
+    wrongRegistered = true;
+    tf.registerKernel({
+      kernelName: WRONG,
+      backendName: "webgpu",
+      kernelFunc: ({ inputs, backend }) => {
+        const z = inputs.logits as tf.TensorInfo, y = inputs.labels as tf.TensorInfo;
+        const [, k, n] = dims(z, y);
+        return runFlat(
+          backend,
+          `misclassified_${k}_${n}`,
+          ["logits", "labels"],
+          [z, y],
+          z.shape
+            .slice(0, -1),
+          `
+          let base = index * ${k};
+          var best = 0;
+          for (var j = 1; j < ${k}; j++) {
+            if (logits[base + j] > logits[base + best]) { best = j; }
+          }
+          setOutputAtIndex(index, select(0.0, 1.0, best != labels[index % ${n}]));`,
+        );
+      },
+    });
+  }
+  return tf.engine().runKernel(WRONG, { logits, labels }) as tf.Tensor;
 }

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NetSpec, Prediction } from "./method.ts";
 import { hasGlobalNoise } from "./mlp.ts";
-import { softmaxNll } from "./fused_kernels.ts";
+import { misclassified, softmaxNll } from "./fused_kernels.ts";
 import { getEngine } from "./engine/current.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -69,8 +69,7 @@ export function nllSum(
  */
 export function errorCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
-    const wrong = tf.notEqual(tf.argMax(out, -1), y.reshape([-1]));
-    const s = tf.sum(tf.cast(wrong, "float32"));
+    const s = tf.sum(misclassified(out, y.reshape([-1])));
     return (out.rank === 3 ? tf.div(s, out.shape[0]) : s) as tf.Scalar;
   });
 }

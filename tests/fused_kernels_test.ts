@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { maxAbsDiff } from "./_tensors.ts";
-import { reluBackward, softmaxNll, sumRows } from "../core/fused_kernels.ts";
+import { misclassified, reluBackward, softmaxNll, sumRows } from "../core/fused_kernels.ts";
 
 function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const c = logits.shape[logits.rank - 1], n = labels.size;
@@ -66,3 +66,20 @@ Deno.test("reluBackward and sumRows on webgpu equal tfjs's ops; a shape sumRows 
   assert.throws(() => sumRows(x, [5]), /\[3,7,5\] summed over its rows cannot give \[5\]/);
   tf.dispose([x, dy, ...cases.flat()]);
 });
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`misclassified (${backend}): equals argMax ≠ label, S draws sharing labels`, async () => {
+    await initBackend({ backend, quiet: true });
+    const rng = new Rng(12);
+    for (const shape of [[9, 10], [3, 9, 10]]) {
+      const z = tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+      const y = tf.tensor1d(Array.from({ length: 9 }, (_, i) => (7 * i) % 10), "int32");
+      const got = await misclassified(z, y).data();
+      const pred = await tf.argMax(z, -1).data(), labels = await y.data();
+      const want = Array.from(pred, (p, r) => (p === labels[r % 9] ? 0 : 1));
+      assert.deepEqual(Array.from(got), want, `[${shape}]`);
+      assert.ok(want.includes(0) && want.includes(1), "right and wrong rows both occur");
+      tf.dispose([z, y]);
+    }
+  });
+}

@@ -23,6 +23,7 @@ import type {
   RunResult,
   ScalarArg,
 } from "./engine.ts";
+import { sumRows } from "../fused_kernels.ts";
 import { Layout, ParamVec } from "./engine.ts";
 import { defineKernel, type Kernel } from "./kernel.ts";
 import { compileWgsl, type WgslKernel, WORKGROUP } from "./kernel_wgsl.ts";
@@ -358,9 +359,10 @@ export class WebGpuEngine implements Engine {
     });
     const res: RunResult = { outputs };
     if (partials) {
+      // One program sums each segment's workgroup partials (tfjs's sum transposes first: two).
       res.sums = tf.tidy(() =>
-        tf.sum(partials.reshape([segIdx.length, wgSum, sumCount]), 1) as tf.Tensor2D
-      );
+        sumRows(partials.reshape([segIdx.length, wgSum, sumCount]), [segIdx.length, sumCount])
+      ) as tf.Tensor2D;
       partials.dispose();
     }
     return res;
