@@ -131,10 +131,30 @@ function runFlat(
   return (backend as AnyBackend).runWebGPUProgram(program, [...inputs], "float32");
 }
 
-/** The loss kernels on the GPU: one invocation per output value. */
-function gpuKernel(kind: "nll" | "grad"): tf.KernelFunc {
-  return ({ inputs, backend }) => {
-    const logits = inputs.logits as tf.TensorInfo, labels = inputs.labels as tf.TensorInfo;
+/**
+ * Registers the WebGPU kernel `name` as one flat program over the inputs
+ * `names` (in that order); `make` gives the program's cache key, output
+ * shape and WGSL body for the call's inputs.
+ */
+function registerFlat(
+  name: string,
+  names: readonly string[],
+  make: (ins: tf.TensorInfo[]) => { key: string; shape: readonly number[]; body: string },
+): void {
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend }) => {
+      const ins = names.map((n) => inputs[n] as tf.TensorInfo);
+      const { key, shape, body } = make(ins);
+      return runFlat(backend, key, names, ins, shape, body);
+    },
+  });
+}
+
+/** The loss kernels' GPU programs: one invocation per output value. */
+function lossProgram(kind: "nll" | "grad") {
+  return ([logits, labels]: tf.TensorInfo[]) => {
     const [, c, nLabels] = dims(logits, labels);
     const lse = `
           var m = -3.40282347e38;
@@ -144,40 +164,27 @@ function gpuKernel(kind: "nll" | "grad"): tf.KernelFunc {
           let lse = log(s) + m;
           let y = labels[row % ${nLabels}];`;
     if (kind === "nll") {
-      return runFlat(
-        backend,
-        `softmax_nll_${c}_${nLabels}`,
-        ["logits", "labels"],
-        [
-          logits,
-          labels,
-        ],
-        logits.shape.slice(0, -1),
-        `
+      return {
+        key: `softmax_nll_${c}_${nLabels}`,
+        shape: logits.shape.slice(0, -1),
+        body: `
           let row = index;
           let base = row * ${c};${lse}
           var zy = 0.0;
           if (y >= 0 && y < ${c}) { zy = logits[base + y]; }
           setOutputAtIndex(index, lse - zy);`,
-      );
+      };
     }
-    return runFlat(
-      backend,
-      `softmax_grad_${c}_${nLabels}`,
-      ["logits", "labels", "dy"],
-      [
-        logits,
-        labels,
-        inputs.dy as tf.TensorInfo,
-      ],
-      logits.shape,
-      `
+    return {
+      key: `softmax_grad_${c}_${nLabels}`,
+      shape: logits.shape,
+      body: `
           let row = index / ${c};
           let col = index % ${c};
           let base = row * ${c};${lse}
           let hot = select(0.0, 1.0, col == y);
           setOutputAtIndex(index, dy[row] * (exp(logits[base + col] - lse) - hot));`,
-    );
+    };
   };
 }
 
@@ -201,8 +208,8 @@ function register(): void {
       kernelFunc: hostKernel(gradHost, same, b),
     });
   }
-  tf.registerKernel({ kernelName: NLL, backendName: "webgpu", kernelFunc: gpuKernel("nll") });
-  tf.registerKernel({ kernelName: NLL_GRAD, backendName: "webgpu", kernelFunc: gpuKernel("grad") });
+  registerFlat(NLL, ["logits", "labels"], lossProgram("nll"));
+  registerFlat(NLL_GRAD, ["logits", "labels", "dy"], lossProgram("grad"));
   tf.registerGradient({
     kernelName: NLL,
     inputsToSave: ["logits", "labels"],
@@ -261,42 +268,23 @@ let denseRegistered = false;
 function registerDenseKernels(): void {
   if (denseRegistered) return;
   denseRegistered = true;
-  tf.registerKernel({
-    kernelName: RELU_GRAD,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
-      const dy = inputs.dy as tf.TensorInfo, y = inputs.y as tf.TensorInfo;
-      return runFlat(
-        backend,
-        "relu_grad",
-        ["dy", "y"],
-        [dy, y],
-        dy.shape,
-        `
-          setOutputAtIndex(index, select(0.0, dy[index], y[index] > 0.0));`,
-      );
-    },
-  });
-  tf.registerKernel({
-    kernelName: SUM_ROWS,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      const n = x.shape[x.shape.length - 2], c = x.shape[x.shape.length - 1];
-      return runFlat(
-        backend,
-        `sum_rows_${n}_${c}`,
-        ["x"],
-        [x],
-        [...x.shape.slice(0, -2), c],
-        `
+  registerFlat(RELU_GRAD, ["dy", "y"], ([dy]) => ({
+    key: "relu_grad",
+    shape: dy.shape,
+    body: "setOutputAtIndex(index, select(0.0, dy[index], y[index] > 0.0));",
+  }));
+  registerFlat(SUM_ROWS, ["x"], ([x]) => {
+    const n = x.shape[x.shape.length - 2], c = x.shape[x.shape.length - 1];
+    return {
+      key: `sum_rows_${n}_${c}`,
+      shape: [...x.shape.slice(0, -2), c],
+      body: `
           let l = index / ${c};
           let j = index % ${c};
           var s = 0.0;
           for (var r = 0; r < ${n}; r++) { s = s + x[(l * ${n} + r) * ${c} + j]; }
           setOutputAtIndex(index, s);`,
-      );
-    },
+    };
   });
 }
 
@@ -368,28 +356,19 @@ export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   }
   if (!wrongRegistered) {
     wrongRegistered = true;
-    tf.registerKernel({
-      kernelName: WRONG,
-      backendName: "webgpu",
-      kernelFunc: ({ inputs, backend }) => {
-        const z = inputs.logits as tf.TensorInfo, y = inputs.labels as tf.TensorInfo;
-        const [, k, n] = dims(z, y);
-        return runFlat(
-          backend,
-          `misclassified_${k}_${n}`,
-          ["logits", "labels"],
-          [z, y],
-          z.shape
-            .slice(0, -1),
-          `
+    registerFlat(WRONG, ["logits", "labels"], ([z, y]) => {
+      const [, k, n] = dims(z, y);
+      return {
+        key: `misclassified_${k}_${n}`,
+        shape: z.shape.slice(0, -1),
+        body: `
           let base = index * ${k};
           var best = 0;
           for (var j = 1; j < ${k}; j++) {
             if (logits[base + j] > logits[base + best]) { best = j; }
           }
           setOutputAtIndex(index, select(0.0, 1.0, best != labels[index % ${n}]));`,
-        );
-      },
+      };
     });
   }
   return tf.engine().runKernel(WRONG, { logits, labels }) as tf.Tensor;
