@@ -4,8 +4,9 @@
  * `log Σⱼ exp zⱼ − z_y`, one kernel forward and one backward on the `cpu`,
  * `wasm` and `webgpu` backends), and on the GPU two pieces of a dense
  * layer's backward pass ({@linkcode reluBackward}, {@linkcode sumRows}, which
- * also sums the parameter engine's partial sums) and the error count
- * ({@linkcode misclassified}).
+ * also sums the parameter engine's partial sums), the error count
+ * ({@linkcode misclassified}) and a step's loss from its terms
+ * ({@linkcode scaledTotal}).
  *
  * Why by hand: tfjs composes the loss from ten kernels (max, subtract, exp,
  * sum, log, subtract for the log-softmax; one-hot, multiply, sum, negate)
@@ -134,19 +135,22 @@ function runFlat(
 /**
  * Registers the WebGPU kernel `name` as one flat program over the inputs
  * `names` (in that order); `make` gives the program's cache key, output
- * shape and WGSL body for the call's inputs.
+ * shape and WGSL body for the call's inputs and attributes.
  */
 function registerFlat(
   name: string,
   names: readonly string[],
-  make: (ins: tf.TensorInfo[]) => { key: string; shape: readonly number[]; body: string },
+  make: (
+    ins: tf.TensorInfo[],
+    attrs: tf.NamedAttrMap,
+  ) => { key: string; shape: readonly number[]; body: string },
 ): void {
   tf.registerKernel({
     kernelName: name,
     backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
+    kernelFunc: ({ inputs, backend, attrs }) => {
       const ins = names.map((n) => inputs[n] as tf.TensorInfo);
-      const { key, shape, body } = make(ins);
+      const { key, shape, body } = make(ins, attrs ?? {});
       return runFlat(backend, key, names, ins, shape, body);
     },
   });
@@ -372,4 +376,53 @@ export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
     });
   }
   return tf.engine().runKernel(WRONG, { logits, labels }) as tf.Tensor;
+}
+
+const SCALED_TOTAL = "BnnScaledTotal";
+let totalRegistered = false;
+
+/** A number as a WGSL f32 literal. */
+function f32(x: number): string {
+  if (!Number.isFinite(x)) throw new RangeError(`scaledTotal: ${x} is not a finite number`);
+  return x.toExponential();
+}
+
+/**
+ * `(value + weight · Σ parts) / divisor` as a scalar: a training step's
+ * loss per example from the summed data term and the engine's penalty sums.
+ * One dispatch on the GPU (tfjs's sum, multiply, add and divide: four);
+ * those ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { scaledTotal } from "./fused_kernels.ts";
+ * scaledTotal(tf.scalar(10), tf.tensor2d([[1], [3]]), 0.5, 4).arraySync(); // (10 + 2) / 4 = 3
+ * ```
+ */
+export function scaledTotal(
+  value: tf.Tensor,
+  parts: tf.Tensor,
+  weight: number,
+  divisor: number,
+): tf.Scalar {
+  if (tf.getBackend() !== "webgpu") {
+    return tf.tidy(() => tf.div(tf.add(value, tf.mul(weight, tf.sum(parts))), divisor));
+  }
+  if (!totalRegistered) {
+    totalRegistered = true;
+    registerFlat(SCALED_TOTAL, ["value", "parts"], ([, p], attrs) => {
+      const count = p.shape.reduce((a, b) => a * b, 1);
+      const w = f32(attrs.weight as number), d = f32(attrs.divisor as number);
+      return {
+        key: `scaled_total_${count}_${w}_${d}`,
+        shape: [],
+        body: `
+          var s = 0.0;
+          for (var i = 0; i < ${count}; i++) { s = s + parts[i]; }
+          setOutputAtIndex(index, (value[0] + ${w} * s) / ${d});`,
+      };
+    });
+  }
+  return tf.engine().runKernel(SCALED_TOTAL, { value, parts }, { weight, divisor }) as tf.Scalar;
 }

@@ -18,6 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { getEngine } from "./engine/current.ts";
+import { scaledTotal } from "./fused_kernels.ts";
 import type { Engine, NoiseStream, ParamVec } from "./engine/engine.ts";
 import { defineKernel, type Kernel } from "./engine/kernel.ts";
 import { appendLogNoise, errorCount, nllSum, predictBatched } from "./likelihood.ts";
@@ -222,7 +223,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
         arrays: { g: grads, keep: s.mask, p: s.theta, ...s.opt.slots },
         scalars: { wd: decay, ...s.opt.scalars(lr) },
       });
-      const loss = tf.tidy(() => tf.div(tf.add(value, tf.mul(0.5, tf.sum(sums!))), batch.n));
+      const loss = scaledTotal(value, sums!, 0.5, batch.n);
       tf.dispose([value, sums!, ...grads]);
       const r: StepResult = { loss };
       if (errors) {

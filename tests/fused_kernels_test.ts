@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { maxAbsDiff } from "./_tensors.ts";
-import { misclassified, reluBackward, softmaxNll, sumRows } from "../core/fused_kernels.ts";
+import {
+  misclassified,
+  reluBackward,
+  scaledTotal,
+  softmaxNll,
+  sumRows,
+} from "../core/fused_kernels.ts";
 
 function composed(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const c = logits.shape[logits.rank - 1], n = labels.size;
@@ -81,5 +87,21 @@ for (const backend of ["cpu", "wasm", "webgpu"]) {
       assert.ok(want.includes(0) && want.includes(1), "right and wrong rows both occur");
       tf.dispose([z, y]);
     }
+  });
+}
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`scaledTotal (${backend}): (value + w·Σ parts) / d; a weight that is not finite is a clear error on the GPU`, async () => {
+    await initBackend({ backend, quiet: true });
+    const value = tf.scalar(7.5), parts = tf.tensor2d([[1.25], [2], [0.75]]);
+    const got = scaledTotal(value, parts, 0.5, 100);
+    assert.equal(got.rank, 0);
+    assert.ok(Math.abs((await got.data())[0] - (7.5 + 0.5 * 4) / 100) < 1e-7);
+    const other = scaledTotal(value, parts, 2, 3); // another weight and divisor: another program
+    assert.ok(Math.abs((await other.data())[0] - (7.5 + 8) / 3) < 1e-5);
+    if (backend === "webgpu") {
+      assert.throws(() => scaledTotal(value, parts, NaN, 1), /NaN is not a finite/);
+    }
+    tf.dispose([value, parts, got, other]);
   });
 }
