@@ -30,18 +30,22 @@ const NLL_GRAD = "BnnSoftmaxNllGrad";
 type AnyBackend = any;
 type Views = { z: Float32Array; y: Int32Array; dy?: Float32Array };
 
-/** Rows, classes and label count of a call, checked. */
-function dims(logits: tf.TensorInfo, labels: tf.TensorInfo): [number, number, number] {
+/** Rows, classes and label count of a call to `what`, checked. */
+function dims(
+  logits: tf.TensorInfo,
+  labels: tf.TensorInfo,
+  what = "softmaxNll",
+): [number, number, number] {
   const c = logits.shape[logits.shape.length - 1] ?? 0;
   const size = logits.shape.reduce((a, b) => a * b, 1);
   const rows = c > 0 ? size / c : 0;
   const nLabels = labels.shape.reduce((a, b) => a * b, 1);
   if (labels.dtype !== "int32") {
-    throw new TypeError(`softmaxNll: labels must be int32, found ${labels.dtype}`);
+    throw new TypeError(`${what}: labels must be int32, found ${labels.dtype}`);
   }
   if (c < 1 || nLabels < 1 || rows % nLabels !== 0) {
     throw new RangeError(
-      `softmaxNll: ${rows} rows of logits [${logits.shape}] cannot be labelled by ` +
+      `${what}: ${rows} rows of logits [${logits.shape}] cannot be labelled by ` +
         `${nLabels} labels (rows must be a multiple of the labels)`,
     );
   }
@@ -350,7 +354,7 @@ let wrongRegistered = false;
  * ```
  */
 export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
-  const [rows, c, nLabels] = dims(logits, labels);
+  const [rows, c, nLabels] = dims(logits, labels, "misclassified");
   if (tf.getBackend() !== "webgpu") {
     return tf.tidy(() => {
       const pred = tf.argMax(logits.reshape([rows / nLabels, nLabels, c]), -1);
@@ -361,7 +365,7 @@ export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   if (!wrongRegistered) {
     wrongRegistered = true;
     registerFlat(WRONG, ["logits", "labels"], ([z, y]) => {
-      const [, k, n] = dims(z, y);
+      const [, k, n] = dims(z, y, "misclassified");
       return {
         key: `misclassified_${k}_${n}`,
         shape: z.shape.slice(0, -1),
