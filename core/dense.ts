@@ -23,13 +23,9 @@ import { wasmBlasKernelsRegistered } from "./wasm_blas.ts";
 const KERNEL = "_FusedMatMul";
 let gradientRegistered = false;
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** Sums `t` over the axes along which `shape` was broadcast to `t`'s shape. */
 function reduceTo(t: tf.Tensor, shape: readonly number[]): tf.Tensor {
-  if (sameShape(t.shape, shape)) return t;
+  if (tf.util.arraysEqual(t.shape, [...shape])) return t;
   const axes = tf.backend_util.getReductionAxes([...shape], t.shape);
   return tf.reshape(axes.length ? tf.sum(t, axes) : t, [...shape]);
 }

@@ -37,9 +37,9 @@ function dims(
   what = "softmaxNll",
 ): [number, number, number] {
   const c = logits.shape[logits.shape.length - 1] ?? 0;
-  const size = logits.shape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape(logits.shape);
   const rows = c > 0 ? size / c : 0;
-  const nLabels = labels.shape.reduce((a, b) => a * b, 1);
+  const nLabels = tf.util.sizeFromShape(labels.shape);
   if (labels.dtype !== "int32") {
     throw new TypeError(`${what}: labels must be int32, found ${labels.dtype}`);
   }
@@ -99,7 +99,7 @@ function hostKernel(
       return out;
     }
     const vals = (t: tf.TensorInfo) => be.data.get(t.dataId).values;
-    const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const out = new Float32Array(tf.util.sizeFromShape(shape));
     run({ z: vals(logits), y: vals(labels), dy: dy && vals(dy) }, out, rows, c, nLabels);
     return be.makeTensorInfo(shape, "float32", out);
   };
@@ -118,7 +118,7 @@ function runFlat(
   outputShape: readonly number[],
   body: string,
 ): tf.TensorInfo {
-  const size = outputShape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape([...outputShape]);
   const program = {
     variableNames: [...names],
     outputShape: [...outputShape],
@@ -329,7 +329,7 @@ export function reluBackward(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
  */
 export function sumRows(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
   const n = x.shape[x.rank - 2];
-  if (x.rank < 2 || shape.reduce((a, b) => a * b, 1) * n !== x.size) {
+  if (x.rank < 2 || tf.util.sizeFromShape([...shape]) * n !== x.size) {
     throw new RangeError(`sumRows: [${x.shape}] summed over its rows cannot give [${shape}]`);
   }
   if (tf.getBackend() !== "webgpu") return tf.tidy(() => tf.sum(x, -2).reshape([...shape]));
@@ -416,7 +416,7 @@ export function scaledTotal(
   if (!totalRegistered) {
     totalRegistered = true;
     registerFlat(SCALED_TOTAL, ["value", "parts"], ([, p], attrs) => {
-      const count = p.shape.reduce((a, b) => a * b, 1);
+      const count = tf.util.sizeFromShape(p.shape);
       const w = f32(attrs.weight as number), d = f32(attrs.divisor as number);
       return {
         key: `scaled_total_${count}_${w}_${d}`,
