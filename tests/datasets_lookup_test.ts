@@ -95,7 +95,12 @@ Deno.test("loadMnist finds files via the dataDir option, BNN_DATA_DIR, and the c
     await writeFakeSet(join(xdg, "bayes-nn"), "mnist", "test", 6);
     const warnings: string[] = [];
     const opts = { download: false, onWarning: (m: string) => warnings.push(m) };
-    await withEnv({ BNN_DATA_DIR: envDir, HOME: home, XDG_CACHE_HOME: undefined }, async () => {
+    await withEnv({
+      BNN_DATA_DIR: envDir,
+      HOME: home,
+      XDG_CACHE_HOME: undefined,
+      BNN_ACCEPT_CHECKSUM: undefined,
+    }, async () => {
       const ds = await loadMnist("mnist", "test", { ...opts, dataDir: optDir });
       assert.equal(ds.n, 3);
       assert.deepEqual(ds.xShape, [784]);
@@ -114,14 +119,24 @@ Deno.test("loadMnist finds files via the dataDir option, BNN_DATA_DIR, and the c
 
       assert.equal((await loadMnist("mnist", "test", opts)).n, 4);
     });
-    await withEnv({ BNN_DATA_DIR: undefined, HOME: home, XDG_CACHE_HOME: undefined }, async () => {
+    await withEnv({
+      BNN_DATA_DIR: undefined,
+      HOME: home,
+      XDG_CACHE_HOME: undefined,
+      BNN_ACCEPT_CHECKSUM: undefined,
+    }, async () => {
       const ds = await loadMnist("mnist", "test", { ...opts, flatten: false, normalize: false });
       assert.equal(ds.n, 5);
       assert.deepEqual(ds.xShape, [28, 28]);
       assert.equal(ds.normalization, null);
       assert.ok(Math.max(...ds.x) <= 1 && Math.min(...ds.x) >= 0);
     });
-    await withEnv({ BNN_DATA_DIR: undefined, HOME: home, XDG_CACHE_HOME: xdg }, async () => {
+    await withEnv({
+      BNN_DATA_DIR: undefined,
+      HOME: home,
+      XDG_CACHE_HOME: xdg,
+      BNN_ACCEPT_CHECKSUM: undefined,
+    }, async () => {
       assert.equal((await loadMnist("mnist", "test", opts)).n, 6);
       assert.equal((await loadMnist("mnist", "test", { ...opts, limit: 2 })).n, 2);
     });
@@ -230,7 +245,7 @@ Deno.test("checksum warnings are printed on stderr once per file by default", as
       console.log("loaded", ds.n);`;
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["eval", "--no-check", code],
-      env: { BNN_DATA_DIR: "", NO_COLOR: "1" },
+      env: { BNN_DATA_DIR: "", NO_COLOR: "1", BNN_ACCEPT_CHECKSUM: "" },
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -258,7 +273,8 @@ async function childStderr(code: string, env: Record<string, string>, cwd?: stri
       new URL("../deno.json", import.meta.url).pathname,
       `const mod = ${JSON.stringify(mod)};\n${code}`,
     ],
-    env: { BNN_DATA_DIR: "", NO_COLOR: "1", ...env },
+    // A user's BNN_ACCEPT_CHECKSUM=1 would silence the warnings these tests read.
+    env: { BNN_DATA_DIR: "", NO_COLOR: "1", BNN_ACCEPT_CHECKSUM: "", ...env },
     cwd,
     stdout: "piped",
     stderr: "piped",

@@ -10,10 +10,15 @@ Deno.test({
   ignore,
   fn: async () => {
     const warnings: string[] = [];
+    // A user's BNN_ACCEPT_CHECKSUM=1 would silence the warning this test reads.
+    const accepted = Deno.env.get("BNN_ACCEPT_CHECKSUM");
+    Deno.env.delete("BNN_ACCEPT_CHECKSUM");
     const ds = await loadMnist("mnist", "train", {
       dataDir,
       download: false,
       onWarning: (m) => warnings.push(m),
+    }).finally(() => {
+      if (accepted !== undefined) Deno.env.set("BNN_ACCEPT_CHECKSUM", accepted);
     });
     assert.equal(ds.n, 60000);
     assert.equal(ds.x.length, 60000 * 784);
