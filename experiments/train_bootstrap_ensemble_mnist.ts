@@ -100,9 +100,13 @@ export const script: TrainScript = {
       info: ctx.info,
       onEpoch: (_rec: EpochRecord, _m, h) => ctx.onEpoch(h),
     };
-    const r = workers > 1
-      ? await trainEnsembleParallel(ens, train, { ...opts, workers })
-      : await fitInterruptible(method, train, opts, RESUME_HINT);
+    const r = await fitInterruptible(
+      method,
+      train,
+      opts,
+      RESUME_HINT,
+      workers > 1 ? (_m, t, o) => trainEnsembleParallel(ens, t, { ...o, workers }) : undefined,
+    );
     return r.history;
   },
 };

@@ -12,7 +12,7 @@ import { getEngine } from "../core/engine/current.ts";
 import { datasetInputs } from "../core/evaluate.ts";
 import { disposePrediction } from "../core/likelihood.ts";
 import type { MethodState, NetSpec } from "../core/method.ts";
-import { saveMethod } from "../core/persist.ts";
+import { readSaved, saveMethod } from "../core/persist.ts";
 import { CHECKPOINT_FILE, type EpochRecord, fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
 import { buildEnsemble, type EnsembleMethod, type EnsembleSettings } from "./ensemble.ts";
@@ -41,9 +41,19 @@ export interface EnsembleWorkerRequest {
   valid?: ArrayDataset;
   /** Members whose validation predictions the main thread needs. */
   evalIds: number[];
-  /** Continue after `epoch` from this state of the worker's members. */
-  resume?: { epoch: number; state: MethodState };
+  /**
+   * Continue from this state of the worker's members: after `step` steps of
+   * epoch `epoch + 1` (0: at its start), with that epoch's partial sums so far.
+   */
+  resume?: { epoch: number; step?: number; partial?: unknown; state: MethodState };
 }
+
+/**
+ * A control message from the main thread after the request: `stop` asks the
+ * worker to pause after its current step and report it (`at`); `stopAt` lets
+ * it train on to that global step (one-based over the run) and stop there.
+ */
+export type EnsembleWorkerControl = { type: "stop" } | { type: "stopAt"; step: number };
 
 /** One member's validation prediction (host arrays of its `[1, N, ·]` outputs). */
 export interface MemberPrediction {
@@ -66,56 +76,122 @@ export type EnsembleWorkerReply =
     state: MethodState;
     preds: MemberPrediction[];
   }
+  | { type: "at"; step: number }
+  | {
+    type: "stopped";
+    /** Epoch index (0-based) of the epoch in progress, and the steps done in it. */
+    epoch: number;
+    step: number;
+    /** The members' state and the epoch's partial sums; absent at an epoch's end. */
+    state?: MethodState;
+    partial?: unknown;
+  }
   | { type: "done" }
   | { type: "error"; name: string; message: string };
 
 interface WorkerScope {
-  onmessage: ((e: MessageEvent<EnsembleWorkerRequest>) => void) | null;
+  onmessage:
+    | ((e: MessageEvent<EnsembleWorkerRequest | EnsembleWorkerControl>) => void)
+    | null;
   postMessage(msg: EnsembleWorkerReply, transfer?: Transferable[]): void;
   close(): void;
 }
 
-async function run(req: EnsembleWorkerRequest, post: WorkerScope["postMessage"]): Promise<void> {
+/** The main thread's stop requests, as this worker sees them. */
+class StopControl {
+  readonly abort = new AbortController();
+  #requested = false;
+  #target: number | undefined;
+  #wake: (() => void) | undefined;
+
+  onMessage(m: EnsembleWorkerControl): void {
+    if (m.type === "stop") this.#requested = true;
+    else {
+      this.#target = m.step;
+      this.#wake?.();
+    }
+  }
+
+  /**
+   * After each step: on a stop request, reports the step and waits for the
+   * step all workers stop at; aborts `fit` once there.
+   */
+  async afterStep(globalStep: number, post: WorkerScope["postMessage"]): Promise<void> {
+    if (this.#requested && this.#target === undefined) {
+      const target = new Promise<void>((res) => (this.#wake = res));
+      post({ type: "at", step: globalStep });
+      await target;
+    }
+    if (this.#target !== undefined && globalStep >= this.#target) this.abort.abort("stop");
+  }
+}
+
+async function run(
+  req: EnsembleWorkerRequest,
+  control: StopControl,
+  post: WorkerScope["postMessage"],
+): Promise<void> {
   // BLAS reads BNN_THREADS when the backend opens it, just below.
   Deno.env.set("BNN_THREADS", String(req.threads));
   await initBackend({ backend: req.backend, quiet: true });
   const method = buildEnsemble(req.spec, req.settings, { memberIds: req.memberIds });
-  let dir: string | undefined;
+  // A private checkpoint: `fit` resumes from one, and writes one when stopped inside an epoch.
+  const dir = await Deno.makeTempDir({ prefix: "bnn-ensemble-worker-" });
   try {
     if (req.resume) {
-      // `fit` resumes from a checkpoint file: write this worker's share to a private one.
-      dir = await Deno.makeTempDir({ prefix: "bnn-ensemble-worker-" });
+      const { epoch, step, partial } = req.resume;
       method.init(req.seed);
       await method.setState(req.resume.state);
-      await saveMethod(dir, method, { epoch: req.resume.epoch, history: [] }, CHECKPOINT_FILE);
+      await saveMethod(dir, method, { epoch, step, partial, history: [] }, CHECKPOINT_FILE);
     }
-    await fit(method, req.data, {
+    const r = await fit(method, req.data, {
       epochs: req.epochs,
       batchSize: req.batchSize,
       seed: req.seed,
       checkpointDir: dir,
-      resume: dir !== undefined,
+      resume: req.resume !== undefined,
       progress: false,
+      signal: control.abort.signal,
+      onStep: (s) => control.afterStep(s.globalStep, post),
       onEpoch: async (record) => {
         const state = await method.getState();
         const preds = await predictMembers(method, req.valid, req.evalIds);
-        const buffers = new Set<ArrayBuffer>();
-        for (const t of Object.values(state.tensors)) {
-          const b = t.data.buffer as ArrayBuffer;
-          if (t.data.byteLength === b.byteLength) buffers.add(b); // own copies only
-        }
-        for (const p of preds) {
-          for (const a of [p.logProbs, p.mean, p.logSigma]) {
-            if (a) buffers.add(a.buffer as ArrayBuffer);
-          }
-        }
-        post({ type: "epoch", epoch: record.epoch, record, state, preds }, [...buffers]);
+        post(
+          { type: "epoch", epoch: record.epoch, record, state, preds },
+          ownBuffers(state, preds),
+        );
       },
     });
+    if (r.stopReason === "aborted" && r.stoppedAt) {
+      const { epoch, step } = r.stoppedAt;
+      const perEpoch = Math.ceil(req.data.n / req.batchSize);
+      if (step >= perEpoch) post({ type: "stopped", epoch: epoch - 1, step });
+      else {
+        // Stopped inside the epoch: `fit` wrote where, with the epoch's sums so far.
+        const { manifest, state } = await readSaved(dir, CHECKPOINT_FILE);
+        const partial = manifest.info.partial;
+        post({ type: "stopped", epoch: epoch - 1, step, state, partial }, ownBuffers(state, []));
+      }
+    }
   } finally {
     method.dispose();
-    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Buffers a message can transfer: the arrays that own theirs. */
+function ownBuffers(state: MethodState, preds: MemberPrediction[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of Object.values(state.tensors)) {
+    const b = t.data.buffer as ArrayBuffer;
+    if (t.data.byteLength === b.byteLength) buffers.add(b); // own copies only
+  }
+  for (const p of preds) {
+    for (const a of [p.logProbs, p.mean, p.logSigma]) {
+      if (a) buffers.add(a.buffer as ArrayBuffer);
+    }
+  }
+  return [...buffers];
 }
 
 async function predictMembers(
@@ -148,9 +224,13 @@ async function predictMembers(
 }
 
 const scope = globalThis as unknown as WorkerScope;
+const control = new StopControl();
 scope.onmessage = (e) => {
-  scope.onmessage = null;
-  run(e.data, (m, t) => scope.postMessage(m, t)).then(
+  if ("type" in e.data) {
+    control.onMessage(e.data);
+    return;
+  }
+  run(e.data, control, (m, t) => scope.postMessage(m, t)).then(
     () => {
       scope.postMessage({ type: "done" });
       scope.close();

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
 import type { NetSpec, StepInfo, StepResult, TensorBatch } from "../core/method.ts";
-import { loadMethod, saveMethod } from "../core/persist.ts";
+import { loadMethod, readSaved, saveMethod } from "../core/persist.ts";
 import { Rng } from "../core/rng.ts";
 import { fit } from "../core/train.ts";
 import type { ArrayDataset } from "../datasets/types.ts";
@@ -270,6 +270,62 @@ Deno.test("worker path trains the same members as fit and resumes fit's checkpoi
   );
   for (const m of [seq, par, back]) m.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("worker path: a stop lands every member on one step, and resuming on either path finishes the same run", async () => {
+  // 100 steps an epoch, a few milliseconds each: the stop (asked for as epoch 1 ends) reaches
+  // the workers a step or some later, wherever they are; the run must resume exactly there.
+  const ds = toyData(3200);
+  const epochs = 12;
+  const opts = { batchSize: 32, seed: 7, progress: false };
+  const seq = buildEnsemble(SPEC, { nNets: 3, lr: 0.01 });
+  const hs = await fit(seq, ds, { ...opts, epochs });
+  const dir = await Deno.makeTempDir();
+  const par = buildEnsemble(SPEC, { nNets: 3, lr: 0.01 });
+  const stop = new AbortController();
+  const r = await trainEnsembleParallel(par, ds, {
+    ...opts,
+    epochs,
+    workers: 2,
+    checkpointDir: dir,
+    signal: stop.signal,
+    onEpoch: (rec) => void (rec.epoch === 1 && stop.abort()),
+  });
+  assert.equal(r.stopReason, "aborted");
+  const at = r.stoppedAt!;
+  assert.ok(at.epoch < epochs, `stopped at ${JSON.stringify(at)}`);
+  const { manifest } = await readSaved(dir, "checkpoint.safetensors");
+  const perEpoch = 100;
+  if (at.step < perEpoch) {
+    // Inside an epoch: fit's format, the steps done and the members' sums so far.
+    assert.equal(manifest.info.epoch, at.epoch - 1);
+    assert.equal(manifest.info.step, at.step);
+    const partial = manifest.info.partial as { seen: number };
+    assert.equal(partial.seen, 32 * at.step);
+  } else assert.equal(manifest.info.epoch, at.epoch);
+  assert.equal(r.history.length, manifest.info.epoch);
+  // Resume in this thread (a copy) and in the workers: both finish the uninterrupted run.
+  const copy = await Deno.makeTempDir();
+  await Deno.copyFile(`${dir}/checkpoint.safetensors`, `${copy}/checkpoint.safetensors`);
+  const inThread = buildEnsemble(SPEC, { nNets: 3, lr: 0.01 });
+  await fit(inThread, ds, { ...opts, epochs, checkpointDir: copy, resume: true });
+  assertSameWeights(await weights(inThread), await weights(seq));
+  const again = buildEnsemble(SPEC, { nNets: 3, lr: 0.01 });
+  const hp = await trainEnsembleParallel(again, ds, {
+    ...opts,
+    epochs,
+    workers: 2,
+    checkpointDir: dir,
+    resume: true,
+  });
+  assert.equal(hp.stopReason, undefined);
+  assertSameWeights(await weights(again), await weights(seq));
+  assert.equal(hp.history.length, epochs);
+  // The interrupted epoch's mean loss joins the sums before and after the stop.
+  const h = hs.history[at.epoch - 1].trainLoss, q = hp.history[at.epoch - 1].trainLoss;
+  assert.ok(Math.abs(h - q) <= 1e-6 * Math.abs(h), `epoch ${at.epoch} loss ${h} vs ${q}`);
+  for (const m of [seq, par, inThread, again]) m.dispose();
+  for (const d of [dir, copy]) await Deno.remove(d, { recursive: true });
 });
 
 Deno.test("regression heads: homo- and heteroscedastic members", async () => {

@@ -155,71 +155,95 @@ Deno.test({
   },
 });
 
+/**
+ * Sends Ctrl-C to `script` in its second epoch (`limit / 3` steps), checks the stop, then
+ * resumes to the end.
+ */
+async function ctrlCAndResume(script: string, limit: number, extra: string[] = []): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  // The signal, sent when epoch 1's line is out, lands inside epoch 2.
+  const args = [
+    ...tiny(dir),
+    "--epochs=3",
+    `--limit=${limit}`,
+    "--batch_size=3",
+    "--eval_samples=1",
+    ...extra,
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(`../experiments/${script}`, import.meta.url).href,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" },
+  }).spawn();
+  try {
+    const dec = new TextDecoder();
+    let err = "";
+    const reader = child.stderr.getReader();
+    while (!/epoch 1\/3/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += dec.decode(value);
+    }
+    await new Promise((r) => setTimeout(r, 500)); // into epoch 2 (about 3 s long)
+    const t0 = performance.now();
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += dec.decode(value);
+    }
+    const { code } = await child.status;
+    await child.stdout.cancel();
+    assert.ok(performance.now() - t0 < 10_000, "stopped within seconds");
+    assert.equal(code, 130, err);
+    assert.match(err, /SIGINT: stopping after the current step and saving the checkpoint/);
+    assert.match(
+      err,
+      new RegExp(
+        String
+          .raw`interrupted \(SIGINT\) (in epoch 2/3 after step \d+ of ${
+          limit / 3
+        }|after epoch [12]/3): ` +
+          `the checkpoint in ${dir}/m continues from there; run the same command with --resume`,
+      ),
+    );
+    assert.doesNotMatch(err, /^error:/m);
+    assert.ok(await exists(`${dir}/m/checkpoint.safetensors`));
+    assert.ok(!(await exists(`${dir}/m/weights.safetensors`)), "no final model yet");
+    assert.ok(!(await exists(`${dir}/m/${LOCK_FILE}`)), "lock released");
+    const r = await runScript(`experiments/${script}`, [...args, "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /epoch 3\/3/);
+    const history = JSON.parse(await Deno.readTextFile(`${dir}/r/history.json`));
+    assert.equal(history.length, 3);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "Ctrl-C stops a training script after the current step with a checkpoint; --resume finishes the run",
   ignore: !DATA,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    // 2000 steps an epoch: the signal, sent when epoch 1's line is out, lands inside epoch 2.
-    const args = [...tiny(dir), "--epochs=3", "--limit=6000", "--batch_size=3", "--eval_samples=1"];
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../experiments/train_map_mnist.ts", import.meta.url).href,
-        ...args,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      env: { BNN_BACKEND: "wasm", BNN_OFFLINE: "1", BNN_ACCEPT_CHECKSUM: "1" },
-    }).spawn();
-    try {
-      const dec = new TextDecoder();
-      let err = "";
-      const reader = child.stderr.getReader();
-      while (!/epoch 1\/3/.test(err)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        err += dec.decode(value);
-      }
-      await new Promise((r) => setTimeout(r, 500)); // into epoch 2 (about 3 s long)
-      const t0 = performance.now();
-      child.kill("SIGINT");
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        err += dec.decode(value);
-      }
-      const { code } = await child.status;
-      await child.stdout.cancel();
-      assert.ok(performance.now() - t0 < 10_000, "stopped within seconds");
-      assert.equal(code, 130, err);
-      assert.match(err, /SIGINT: stopping after the current step and saving the checkpoint/);
-      assert.match(
-        err,
-        new RegExp(
-          String
-            .raw`interrupted \(SIGINT\) (in epoch 2/3 after step \d+ of 2000|after epoch [12]/3): ` +
-            `the checkpoint in ${dir}/m continues from there; run the same command with --resume`,
-        ),
-      );
-      assert.doesNotMatch(err, /^error:/m);
-      assert.ok(await exists(`${dir}/m/checkpoint.safetensors`));
-      assert.ok(!(await exists(`${dir}/m/weights.safetensors`)), "no final model yet");
-      assert.ok(!(await exists(`${dir}/m/${LOCK_FILE}`)), "lock released");
-      const r = await run([...args, "--resume"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /epoch 3\/3/);
-      const history = JSON.parse(await Deno.readTextFile(`${dir}/r/history.json`));
-      assert.equal(history.length, 3);
-    } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+  // 2000 steps an epoch, about 3 s.
+  fn: () => ctrlCAndResume("train_map_mnist.ts", 6000),
+});
+
+Deno.test({
+  name: "Ctrl-C stops an ensemble trained in workers the same way",
+  ignore: !DATA,
+  // 6000 steps an epoch, about 3 s in the workers (which run ahead of the epoch lines).
+  fn: () =>
+    ctrlCAndResume("train_bootstrap_ensemble_mnist.ts", 18000, ["--n_nets=2", "--workers=2"]),
 });

@@ -14,10 +14,11 @@ import type { ArrayDataset } from "../../datasets/types.ts";
 import { CliError } from "../../core/cli.ts";
 
 /**
- * Runs {@linkcode fit} with a signal stop. An interrupted run throws a
- * {@linkcode CliError} (exit code 130 for Ctrl-C) naming where it stopped, the
- * checkpoint and `resumeHint` (how to continue); a run not interrupted
- * returns `fit`'s result.
+ * Runs {@linkcode fit} (or `trainer`, a function with `fit`'s signature and
+ * stop, such as the parallel ensemble trainer) with a signal stop. An
+ * interrupted run throws a {@linkcode CliError} (exit code 130 for Ctrl-C)
+ * naming where it stopped, the checkpoint and `resumeHint` (how to
+ * continue); a run not interrupted returns the trainer's result.
  *
  * @example
  * ```ts
@@ -31,11 +32,12 @@ export async function fitInterruptible(
   train: ArrayDataset,
   opts: FitOptions,
   resumeHint: string,
+  trainer: typeof fit = fit,
 ): Promise<FitResult> {
   const stop = interruptible();
   let r: FitResult;
   try {
-    r = await fit(method, train, { ...opts, signal: stop.signal });
+    r = await trainer(method, train, { ...opts, signal: stop.signal });
   } finally {
     stop.dispose();
   }
