@@ -37,7 +37,13 @@ Deno.test("priors: log densities match their closed forms", () => {
 });
 
 Deno.test("priors: gradients match finite differences; the kernel text computes the same", () => {
-  const priors = [gaussianPrior(0.3), laplacePrior(0.1), gmmPrior(0.5, 0.2, 0.01)];
+  // The mixtures: both sides of z = −32 (the reference's prior: w = 0.003 inside, 0.015 beyond).
+  const priors = [
+    gaussianPrior(0.3),
+    laplacePrior(0.1),
+    gmmPrior(0.5, 0.2, 0.01),
+    gmmPrior(0.75, 0.1, 0.0005),
+  ];
   const ws = [-0.4, -0.02, 0.003, 0.015, 0.2];
   for (const p of priors) {
     for (const w of ws) {

@@ -119,3 +119,33 @@ Deno.test("permutation is a permutation", () => {
   assert.equal(seen.size, 1000);
   assert.ok(p.some((v, i) => v !== i));
 });
+
+Deno.test("normal draws: the WebAssembly fill gives the JavaScript loop's values and state", () => {
+  // Float32 fills of 64 or more values run ziggurat.wat; Float64 fills the JavaScript loop,
+  // whose values rounded to float32 are the same draws. Lengths cross the 16384-value chunks;
+  // 1.6M draws take the wedge and tail paths thousands of times.
+  let tails = 0;
+  for (let seed = 0; seed < 40; seed++) {
+    const n = 40_000 + 77 * seed;
+    const [mean, std] = seed % 2 ? [0.25, 3] : [0, 1];
+    const a = new Rng(seed), b = new Rng(seed);
+    const f32 = new Float32Array(n), f64 = new Float64Array(n);
+    a.fillNormal(f32, mean, std);
+    b.fillNormal(f64, mean, std);
+    for (let i = 0; i < n; i++) {
+      if (f32[i] !== Math.fround(f64[i])) {
+        assert.fail(`seed ${seed}, draw ${i}: ${f32[i]} vs ${f64[i]}`);
+      }
+      if (Math.abs((f64[i] - mean) / std) > 3.442619855899) tails++;
+    }
+    assert.deepEqual(a.getState(), b.getState(), `state after seed ${seed}`);
+    assert.equal(a.uniform(), b.uniform());
+  }
+  assert.ok(tails > 100, `tail draws: ${tails}`);
+});
+
+Deno.test("normal draws: core/ziggurat_wasm.ts is the assembled core/ziggurat.wat", async () => {
+  const { assembleZiggurat, zigguratModule } = await import("../tools/build_wasm.ts");
+  const committed = await Deno.readTextFile(new URL("../core/ziggurat_wasm.ts", import.meta.url));
+  assert.equal(committed, zigguratModule(await assembleZiggurat()), "run deno task build:wasm");
+});

@@ -136,12 +136,13 @@ export function gmmPrior(pi: number, sigma1: number, sigma2: number): BbbPrior {
     name: "gmm",
     logDensity: (w) => a0 - h1 * w * w + softplus(C - K * w * w),
     gradLogDensity: (w) => -w * (pW + sigmoid(C - K * w * w) * (pN - pW)),
-    // z is clamped at −32, where the narrow component's share (< 1.3e-14) no longer matters
-    // (and the CPU's softplus table covers it).
+    // Below z = −32 the narrow component's share (< 1.3e-14) no longer matters: the wide
+    // Gaussian alone, without the softplus and sigmoid, which then cost most of a CPU kernel's
+    // time (most weights of a trained network are there: 96% in the MNIST table's run).
     kernel: (w, t) =>
-      `let z_${t} = max(gc - gk * ${w} * ${w}, -32); ` +
-      `let lp_${t} = ga0 - gh1 * ${w} * ${w} + softplus(z_${t}); ` +
-      `let gp_${t} = ${w} * (gpw + sigmoid(z_${t}) * gpd);`,
+      `let z_${t} = gc - gk * ${w} * ${w}; ` +
+      `var lp_${t} = ga0 - gh1 * ${w} * ${w}; var gp_${t} = ${w} * gpw; ` +
+      `if (z_${t} > -32) { lp_${t} += softplus(z_${t}); gp_${t} += ${w} * sigmoid(z_${t}) * gpd; }`,
     constants: { ga0: a0, gh1: h1, gc: C, gk: K, gpw: pW, gpd: pN - pW },
   };
 }
