@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
 import { CpuEngine } from "../core/engine/cpu.ts";
 import { defineKernel } from "../core/engine/kernel.ts";
+import { Layout } from "../core/engine/engine.ts";
 import { netLayout } from "../core/mlp.ts";
 import { closePool, getPool, Pool } from "../core/engine/pool.ts";
 
@@ -107,4 +108,31 @@ Deno.test("training: BBB (GMM prior) and MC dropout runs are bit-identical for 1
   const one = await run(1), two = await run(2);
   assertEquals(typeof one.bbb, "string");
   assertEquals(two, one);
+});
+
+Deno.test("CPU engine: outputs a kernel writes whole skip clearing; the others start at 0", async () => {
+  const e = new CpuEngine();
+  const layout = new Layout([{ name: "w", shape: [64, 50] }, { name: "b", shape: [50] }]);
+  const k = defineKernel({
+    name: "partial_writes",
+    inputs: ["x"],
+    outputs: ["o", "whole[]", "some[]"],
+    body: "o = x; for s in samples { whole[s] = x + 1; if (x > 0.5) { some[s] = x; } }",
+  });
+  assert.deepEqual([...k.writesAll].sort(), ["o", "whole"]);
+  for (let round = 0; round < 3; round++) {
+    // Freed blocks full of NaN: the wasm heap hands them out again.
+    tf.dispose([tf.fill([3, 64 * 50], NaN), tf.fill([3, 50], NaN), tf.fill([64 * 50], NaN)]);
+    const x = e.vector(layout, 0.25);
+    const r = e.run(k, layout, { arrays: { x }, samples: 3 });
+    for (const name of ["o", "whole", "some"]) {
+      for (const t of r.outputs[name]) {
+        const v = await e.read(t);
+        const want = name === "some" ? [0] : name === "o" ? [0.25] : [1.25];
+        assert.deepEqual([...new Set(v)].sort(), want, `${name} (round ${round})`);
+      }
+    }
+    tf.dispose(Object.values(r.outputs).flat());
+    x.dispose();
+  }
 });

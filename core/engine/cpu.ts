@@ -48,14 +48,23 @@ function storage(t: tf.TensorInfo): Float32Array | null {
   return null;
 }
 
-/** A new float32 tensor whose storage `fill` writes (zero copy where the backend allows). */
-function newTensor(shape: readonly number[], fill?: (v: Float32Array) => void): tf.Tensor {
+/**
+ * A new float32 tensor whose storage `fill` writes (zero copy where the
+ * backend allows); without `fill`, zeros — or, with `cleared: false` (a
+ * kernel output it writes whole), whatever the wasm heap held there.
+ */
+function newTensor(
+  shape: readonly number[],
+  fill?: (v: Float32Array) => void,
+  cleared = true,
+): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   if (tf.getBackend() === "wasm" && size > 0) {
     const be = tf.backend() as AnyBackend;
     const info = be.makeOutput([...shape], "float32");
     if (fill) fill(be.typedArrayFromHeap(info));
-    else be.typedArrayFromHeap(info).fill(0);
+    // Clearing 2.4M floats costs about as much as a simple kernel's pass over them.
+    else if (cleared) be.typedArrayFromHeap(info).fill(0);
     return tf.engine().makeTensorFromTensorInfo(info);
   }
   const v = new Float32Array(size);
@@ -292,7 +301,11 @@ export class CpuEngine implements Engine {
       if (a.kind !== "output") continue;
       outputs[a.name] = segIdx.map((i) => {
         const shape = layout.segments[i].shape;
-        return newTensor(a.perSample ? [samples, ...shape] : shape);
+        return newTensor(
+          a.perSample ? [samples, ...shape] : shape,
+          undefined,
+          !k.writesAll.has(a.name),
+        );
       });
     }
     const lists: Record<string, readonly tf.Tensor[]> = {};

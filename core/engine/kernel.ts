@@ -121,6 +121,12 @@ export interface Kernel {
   readonly body: readonly Stmt[];
   /** Whether any per-sample array or loop is used. */
   readonly usesSamples: boolean;
+  /**
+   * Outputs whose every value the kernel writes, so an engine need not clear
+   * them first: each one-per-parameter output (it starts at 0), and each
+   * per-sample output set with `=` directly in a top-level sample loop.
+   */
+  readonly writesAll: ReadonlySet<string>;
 }
 
 /** Functions of the language and their arity. */
@@ -532,6 +538,15 @@ export function defineKernel(spec: KernelSpec): Kernel {
     for (const name of locals.splice(mark)) scope.delete(name);
   };
   checkStmts(body, new Set());
+  const writesAll = new Set(
+    args.filter((a) => a.kind === "output" && !a.perSample).map((a) => a.name),
+  );
+  for (const s of body) {
+    if (s.t !== "for") continue;
+    for (const b of s.body) {
+      if (b.t === "set" && b.index === s.v && b.op === "=") writesAll.add(b.name);
+    }
+  }
   return {
     spec,
     args,
@@ -539,6 +554,7 @@ export function defineKernel(spec: KernelSpec): Kernel {
     sums: [...(spec.sums ?? [])],
     body: withoutDeadLets(body),
     usesSamples,
+    writesAll,
   };
 }
 
