@@ -111,6 +111,8 @@ async function startTensorflow(explicit: boolean): Promise<BackendInfo | null> {
 
 /** Storage buffers one of the engine's kernels may bind (WebGPU's default limit is 8). */
 const WEBGPU_STORAGE_BUFFERS = 16;
+/** Storage buffers per shader asked for when the adapter has them (8 segments of 8 arrays). */
+const WEBGPU_STORAGE_BUFFERS_WANTED = 64;
 
 /**
  * On Linux, asks Deno's WebGPU (wgpu) for its Vulkan backend only, unless the user chose with
@@ -183,7 +185,11 @@ async function startWebgpu(): Promise<BackendInfo> {
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxStorageBuffersPerShaderStage: WEBGPU_STORAGE_BUFFERS,
+      // At least 16; more lets one dispatch update several segments (core/engine/webgpu.ts).
+      maxStorageBuffersPerShaderStage: Math.min(
+        limits.maxStorageBuffersPerShaderStage,
+        WEBGPU_STORAGE_BUFFERS_WANTED,
+      ),
     },
   });
   const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");

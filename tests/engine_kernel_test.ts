@@ -123,7 +123,7 @@ Deno.test("kernel language: WGSL uses uniforms, device scalars and a partials bu
   assert.deepEqual(w.arrays, [{ name: "g", write: false }, { name: "p", write: true }]);
   assert.deepEqual(w.deviceScalars, ["c"]);
   assert.ok(w.hasSums);
-  assert.match(w.code, /u\.s_lr \* d_c\[0\]/);
+  assert.match(w.code, /u\.s_lr_0 \* d_c\[0\]/);
   assert.match(w.code, /partials_/);
 });
 

@@ -14,6 +14,7 @@ import {
   type RunResult,
 } from "../core/engine/mod.ts";
 import { philoxKey } from "../core/engine/philox.ts";
+import type { WebGpuEngine } from "../core/engine/webgpu.ts";
 
 async function gpu(): Promise<Engine> {
   await initBackend({ backend: "webgpu", quiet: true });
@@ -99,12 +100,16 @@ const MIX = defineKernel({
   `,
 });
 
-async function mixRun(e: Engine): Promise<Record<string, Float32Array>> {
-  const layout = new Layout([
-    { name: "a", shape: [33, 20] },
-    { name: "b", shape: [20] },
-    { name: "c", shape: [] },
-  ]);
+const MIX_LAYOUT = new Layout([
+  { name: "a", shape: [33, 20] },
+  { name: "b", shape: [20] },
+  { name: "c", shape: [] },
+]);
+
+async function mixRun(
+  e: Engine,
+  layout = MIX_LAYOUT,
+): Promise<Record<string, Float32Array>> {
   const P = layout.total;
   const mu = e.vector(layout, Float32Array.from({ length: P }, (_, i) => Math.sin(i)));
   const rho = e.vector(layout, Float32Array.from({ length: P }, (_, i) => -3 + Math.cos(i)));
@@ -122,7 +127,7 @@ async function mixRun(e: Engine): Promise<Record<string, Float32Array>> {
   const r: RunResult = e.run(MIX, layout, {
     arrays: { g, keep, mu, rho },
     normals: { eps: noise.take(layout, 3), xi: noise.take(layout) },
-    scalars: { lr: 0.05, pv: [0.01, 0.02, 1], c },
+    scalars: { lr: 0.05, pv: layout.segments.map((_, i) => [0.01, 0.02, 1][i % 3]), c },
     samples: 3,
   });
   const out: Record<string, Float32Array> = {
@@ -150,6 +155,27 @@ Deno.test("webgpu engine: a kernel gives the CPU engine's results (same Philox d
     let worst = 0;
     for (let i = 0; i < w.length; i++) {
       worst = Math.max(worst, Math.abs(g[i] - w[i]) / (1e-3 + Math.abs(w[i])));
+    }
+    assert.ok(worst < 2e-4, `${name}: relative difference up to ${worst}`);
+  }
+});
+
+Deno.test("webgpu engine: segments share dispatches (8 a dispatch), with the CPU's results", async () => {
+  // 11 segments of assorted sizes: one dispatch of 8 and one of 3 (sums in both), then one
+  // program adding the workgroups' partial sums.
+  const layout = new Layout(
+    Array.from({ length: 11 }, (_, i) => ({ name: `s${i}`, shape: [1 + ((i * 397) % 1500)] })),
+  );
+  await initBackend({ backend: "wasm", quiet: true });
+  const want = await mixRun(new CpuEngine({ noise: "philox" }), layout);
+  const e = (await gpu()) as WebGpuEngine;
+  const before = e.dispatches;
+  const got = await mixRun(e, layout);
+  assert.equal(e.dispatches - before, 3);
+  for (const [name, w] of Object.entries(want)) {
+    let worst = 0;
+    for (let i = 0; i < w.length; i++) {
+      worst = Math.max(worst, Math.abs(got[name][i] - w[i]) / (1e-3 + Math.abs(w[i])));
     }
     assert.ok(worst < 2e-4, `${name}: relative difference up to ${worst}`);
   }

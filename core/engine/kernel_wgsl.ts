@@ -1,11 +1,8 @@
 /**
  * Compiles a kernel (see `kernel.ts`) to a WGSL compute shader: one thread
- * per parameter (grid-stride over a segment), normals from Philox computed
- * where they are used, sums reduced per workgroup into a partials buffer.
- *
- * Bindings: 0 the uniforms, then the present arrays in declaration order,
- * then device-resident scalars, then the partials buffer (when the kernel
- * has sums).
+ * per parameter (grid-stride over a segment; several segments per dispatch),
+ * normals from Philox computed where they are used, sums reduced per
+ * workgroup into a partials buffer.
  *
  * @module
  */
@@ -15,16 +12,35 @@ import { PHILOX_WGSL } from "./philox.ts";
 /** Threads per workgroup. */
 export const WORKGROUP = 256;
 
+/** What a word of the uniform buffer holds. */
+export type WgslUniform =
+  | { name: string; type: "u32"; role: "reps" }
+  /** Of segment `seg`: its size, global offset, first partial, first workgroup, workgroups. */
+  | { name: string; type: "u32"; role: "n" | "goff" | "pbase" | "wstart" | "wcount"; seg: number }
+  /** A noise block's key, tag and draw counter (shared by the segments). */
+  | { name: string; type: "u32"; role: "noise"; arg: string; field: NoiseField }
+  /** A scalar's value for segment `seg`. */
+  | { name: string; type: "f32"; role: "scalar"; arg: string; seg: number };
+
+/** The words of a noise block in the uniforms. */
+export type NoiseField = "k0" | "k1" | "tag" | "dlo" | "dhi";
+const NOISE_FIELDS: readonly NoiseField[] = ["k0", "k1", "tag", "dlo", "dhi"];
+
 /** A compiled shader and how to bind it. */
 export interface WgslKernel {
   /** Shader source. */
   code: string;
-  /** Present arrays in binding order (from binding 1). */
+  /** Segments one dispatch covers (each with its own arrays, sizes and scalars). */
+  segments: number;
+  /**
+   * Present arrays in binding order within a segment: segment `g`'s arrays
+   * take bindings `1 + g·arrays.length …`.
+   */
   arrays: { name: string; write: boolean }[];
   /** Scalars read from device buffers, in binding order after the arrays. */
   deviceScalars: string[];
-  /** Uniform layout: names of the 32-bit words, in order. */
-  uniforms: { name: string; type: "u32" | "f32" }[];
+  /** Uniform layout: the 32-bit words, in order. */
+  uniforms: WgslUniform[];
   /** Whether a partials buffer is bound last. */
   hasSums: boolean;
 }
@@ -70,37 +86,58 @@ function lit(v: number): string {
 }
 
 /**
- * Compiles `k` to WGSL. `present` names the optional inputs given;
- * `deviceScalars` the scalars passed as one-element device tensors.
+ * Compiles `k` to WGSL for `segments` segments per dispatch. `present`
+ * names the optional inputs given; `deviceScalars` the scalars passed as
+ * one-element device tensors.
+ *
+ * One dispatch runs the segments side by side: segment `g` owns workgroups
+ * `wstart_g … wstart_g + wcount_g − 1`, which stride over its values, so a
+ * whole parameter vector (weights and biases of every layer) is one
+ * dispatch instead of one per segment — on a GPU each dispatch costs host
+ * time whatever its size. Bindings: 0 the uniforms, then each segment's
+ * arrays, then device-resident scalars, then the partials buffer (when the
+ * kernel has sums: one partial per workgroup and sum).
  *
  * @example
  * ```ts
  * import { compileWgsl } from "./kernel_wgsl.ts";
  * import { defineKernel } from "./kernel.ts";
  * const k = defineKernel({ name: "axpy", inouts: ["y"], inputs: ["x"], scalars: ["a"], body: "y += a * x;" });
- * compileWgsl(k).code.includes("@compute"); // true
+ * compileWgsl(k, new Set(), new Set(), 2).code.includes("b_y_1"); // true
  * ```
  */
 export function compileWgsl(
   k: Kernel,
   present: ReadonlySet<string> = new Set(),
   deviceScalars: ReadonlySet<string> = new Set(),
+  segments = 1,
 ): WgslKernel {
+  if (!Number.isInteger(segments) || segments < 1) {
+    throw new RangeError(`segments must be a positive integer, found ${segments}`);
+  }
+  const G = segments;
   const arrays: { name: string; write: boolean }[] = [];
+  /** Per-segment statements before and after the body (`#` stands for the segment). */
   const pre: string[] = [];
   const post: string[] = [];
-  const uniforms: { name: string; type: "u32" | "f32" }[] = [
-    { name: "n", type: "u32" },
-    { name: "goff", type: "u32" },
-    { name: "reps", type: "u32" },
-    { name: "pbase", type: "u32" },
-  ];
+  const uniforms: WgslUniform[] = [{ name: "reps", type: "u32", role: "reps" }];
+  for (let g = 0; g < G; g++) {
+    for (const role of ["n", "goff", "pbase", "wstart", "wcount"] as const) {
+      uniforms.push({ name: `${role}_${g}`, type: "u32", role, seg: g });
+    }
+  }
   const normals = new Map<string, "normal" | "uniform">();
   for (const a of k.args) {
     if (a.kind === "normal" || a.kind === "uniform") {
       normals.set(a.name, a.kind);
-      for (const f of ["k0", "k1", "tag", "dlo", "dhi"]) {
-        uniforms.push({ name: `n_${a.name}_${f}`, type: "u32" });
+      for (const field of NOISE_FIELDS) {
+        uniforms.push({
+          name: `z_${a.name}_${field}`,
+          type: "u32",
+          role: "noise",
+          arg: a.name,
+          field,
+        });
       }
       if (!a.perSample) pre.push(`let v_${a.name} = ${normalCall(a.name, a.kind, "0u")};`);
       continue;
@@ -111,19 +148,22 @@ export function compileWgsl(
     }
     arrays.push({ name: a.name, write: a.kind !== "input" });
     if (a.perSample) continue;
-    if (a.kind === "input") pre.push(`let v_${a.name} = b_${a.name}[i];`);
+    if (a.kind === "input") pre.push(`let v_${a.name} = b_${a.name}_#[i];`);
     else if (a.kind === "inout") {
-      pre.push(`var v_${a.name} = b_${a.name}[i];`);
-      post.push(`b_${a.name}[i] = v_${a.name};`);
+      pre.push(`var v_${a.name} = b_${a.name}_#[i];`);
+      post.push(`b_${a.name}_#[i] = v_${a.name};`);
     } else {
       pre.push(`var v_${a.name} = 0.0;`);
-      post.push(`b_${a.name}[i] = v_${a.name};`);
+      post.push(`b_${a.name}_#[i] = v_${a.name};`);
     }
   }
   for (const s of k.scalars) {
-    if (!deviceScalars.has(s)) uniforms.push({ name: `s_${s}`, type: "f32" });
+    if (deviceScalars.has(s)) continue;
+    for (let g = 0; g < G; g++) {
+      uniforms.push({ name: `s_${s}_${g}`, type: "f32", role: "scalar", arg: s, seg: g });
+    }
   }
-  const scalarRef = (s: string) => deviceScalars.has(s) ? `d_${s}[0]` : `u.s_${s}`;
+  const scalarRef = (s: string) => deviceScalars.has(s) ? `d_${s}[0]` : `u.s_${s}_#`;
   const scalars = new Set(k.scalars);
   const sums = new Set(k.sums);
   const expr = (e: Expr): string => {
@@ -135,7 +175,7 @@ export function compileWgsl(
       case "index":
         return normals.has(e.name)
           ? normalCall(e.name, normals.get(e.name)!, `v_${e.index}`)
-          : `b_${e.name}[v_${e.index} * u.n + i]`;
+          : `b_${e.name}_#[v_${e.index} * u.n_# + i]`;
       case "call":
         return `${FN[e.fn]}(${e.args.map(expr).join(", ")})`;
       case "un":
@@ -153,7 +193,7 @@ export function compileWgsl(
           return `${ind}var v_${s.name} = ${expr(s.e)};`;
         case "set":
           if (sums.has(s.name)) return `${ind}acc_${s.name} ${s.op} ${expr(s.e)};`;
-          if (s.index) return `${ind}b_${s.name}[v_${s.index} * u.n + i] = ${expr(s.e)};`;
+          if (s.index) return `${ind}b_${s.name}_#[v_${s.index} * u.n_# + i] = ${expr(s.e)};`;
           return `${ind}v_${s.name} ${s.op} ${expr(s.e)};`;
         case "if":
           return `${ind}if (${expr(s.cond)}) {\n${stmts(s.then, ind + "  ")}\n${ind}}` +
@@ -164,17 +204,27 @@ export function compileWgsl(
           }\n${ind}}`;
       }
     }).join("\n");
+  // The loop over one segment's values, written once; `#` becomes the segment's index.
+  const loop = [
+    `for (var i: u32 = lw * ${WORKGROUP}u + lid.x; i < u.n_#; i = i + u.wcount_# * ${WORKGROUP}u) {`,
+    ...pre.map((l) => `  ${l}`),
+    stmts(k.body, "  "),
+    ...post.map((l) => `  ${l}`),
+    `}`,
+  ].join("\n");
   const decl: string[] = [
     `struct U {\n${uniforms.map((f) => `  ${f.name}: ${f.type},`).join("\n")}\n}`,
     `@group(0) @binding(0) var<uniform> u: U;`,
   ];
   let binding = 1;
-  for (const a of arrays) {
-    decl.push(
-      `@group(0) @binding(${binding++}) var<storage, ${
-        a.write ? "read_write" : "read"
-      }> b_${a.name}: array<f32>;`,
-    );
+  for (let g = 0; g < G; g++) {
+    for (const a of arrays) {
+      decl.push(
+        `@group(0) @binding(${binding++}) var<storage, ${
+          a.write ? "read_write" : "read"
+        }> b_${a.name}_${g}: array<f32>;`,
+      );
+    }
   }
   const devScalars = k.scalars.filter((s) => deviceScalars.has(s));
   for (const s of devScalars) {
@@ -193,34 +243,47 @@ export function compileWgsl(
       `    if (lid.x < st) { red_[lid.x] = red_[lid.x] + red_[lid.x + st]; }`,
       `    workgroupBarrier();`,
       `  }`,
-      `  if (lid.x == 0u) { partials_[u.pbase + wid.x * ${k.sums.length}u + ${j}u] = red_[0]; }`,
+      `  if (lid.x == 0u) { partials_[pbase + lw * ${k.sums.length}u + ${j}u] = red_[0]; }`,
       `  workgroupBarrier();`,
     ].join("\n")
   );
+  // Which segment this workgroup serves: the last whose first workgroup it has reached.
+  const find = Array.from({ length: G - 1 }, (_, j) => j + 1).map((g) =>
+    `  if (wid.x >= u.wstart_${g}) { seg = ${g}u; }`
+  );
+  const cases = Array.from({ length: G }, (_, g) =>
+    [
+      `    case ${g}u: {`,
+      `      lw = wid.x - u.wstart_${g};`,
+      `      pbase = u.pbase_${g};`,
+      loop.replaceAll("#", String(g)).split("\n").map((l) => `      ${l}`).join("\n"),
+      `    }`,
+    ].join("\n"));
   const code = [
-    `// kernel ${k.spec.name}`,
+    `// kernel ${k.spec.name}, ${G} segment(s)`,
     ...decl,
     PHILOX_WGSL,
     HELPERS,
     `@compute @workgroup_size(${WORKGROUP})`,
-    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,`,
-    `        @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {`,
+    `fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {`,
     ...k.sums.map((s) => `  var acc_${s}: f32 = 0.0;`),
-    `  let stride = nwg.x * ${WORKGROUP}u;`,
-    `  for (var i: u32 = gid.x; i < u.n; i = i + stride) {`,
-    ...pre.map((l) => `    ${l}`),
-    stmts(k.body, "    "),
-    ...post.map((l) => `    ${l}`),
+    `  var seg: u32 = 0u;`,
+    ...find,
+    `  var lw: u32 = 0u;`,
+    `  var pbase: u32 = 0u;`,
+    `  switch (seg) {`,
+    ...cases,
+    `    default: {}`,
     `  }`,
     ...reduce,
     `}`,
   ].join("\n");
-  return { code, arrays, deviceScalars: devScalars, uniforms, hasSums };
+  return { code, segments: G, arrays, deviceScalars: devScalars, uniforms, hasSums };
 }
 
 function normalCall(name: string, kind: "normal" | "uniform", sample: string): string {
-  const f = (x: string) => `u.n_${name}_${x}`;
+  const f = (x: string) => `u.z_${name}_${x}`;
   return `philox_${kind}(${f("k0")}, ${f("k1")}, ${f("tag")}, ${f("dlo")}, ${
     f("dhi")
-  }, ${sample}, u.goff + i)`;
+  }, ${sample}, u.goff_# + i)`;
 }

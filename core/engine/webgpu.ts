@@ -38,6 +38,8 @@ const MAX_WORKGROUPS = 4096;
 const SUM_WORKGROUPS = 256;
 /** Buffers a row table may span (binding limit). */
 const MAX_SHARDS = 8;
+/** Most segments one dispatch covers (each adds a copy of the loop to the shader). */
+const MAX_SEGMENTS = 8;
 /** Values a batched forward pass may hold per sample chunk (floats). */
 const PASS_BUDGET = 64 * 2 ** 20;
 
@@ -166,13 +168,13 @@ export class WebGpuEngine implements Engine {
     this.label = `webgpu engine on ${info.description || info.vendor || "a WebGPU adapter"}`;
   }
 
-  #compiled(k: Kernel, present: Set<string>, dev: Set<string>): Compiled {
+  #compiled(k: Kernel, present: Set<string>, dev: Set<string>, segments: number): Compiled {
     let m = this.#cache.get(k);
     if (!m) this.#cache.set(k, m = new Map());
-    const key = [...present].sort().join(",") + "|" + [...dev].sort().join(",");
+    const key = [...present].sort().join(",") + "|" + [...dev].sort().join(",") + "|" + segments;
     let c = m.get(key);
     if (!c) {
-      const wgsl = compileWgsl(k, present, dev);
+      const wgsl = compileWgsl(k, present, dev, segments);
       const module = this.#device.createShaderModule({ code: wgsl.code });
       const pipeline = this.#device.createComputePipeline({
         layout: "auto",
@@ -181,6 +183,15 @@ export class WebGpuEngine implements Engine {
       m.set(key, c = { wgsl, pipeline });
     }
     return c;
+  }
+
+  /** Segments one dispatch of `k` may cover: the storage buffers it binds stay within the limit. */
+  #segmentsPerDispatch(k: Kernel, present: Set<string>, dev: Set<string>): number {
+    const perSegment = boundArrays(k, present).length;
+    const fixed = dev.size + (k.sums.length ? 1 : 0);
+    const limit = Number(this.#device.limits.maxStorageBuffersPerShaderStage);
+    const fit = Math.floor((limit - fixed) / Math.max(1, perSegment));
+    return Math.max(1, Math.min(MAX_SEGMENTS, fit));
   }
 
   /** The GPU buffer of a tensor (uploading host values first). */
@@ -254,7 +265,7 @@ export class WebGpuEngine implements Engine {
         !Array.isArray(scalars[s])
       ),
     );
-    const { wgsl, pipeline } = this.#compiled(k, present, dev);
+    const perDispatch = this.#segmentsPerDispatch(k, present, dev);
     for (const s of k.scalars) {
       if (scalars[s] === undefined) {
         throw new RangeError(`kernel ${k.spec.name}: missing scalar "${s}"`);
@@ -269,7 +280,7 @@ export class WebGpuEngine implements Engine {
       });
     }
     const lists: Record<string, readonly tf.Tensor[]> = {};
-    for (const a of wgsl.arrays) {
+    for (const a of boundArrays(k, present)) {
       if (a.name in outputs) continue;
       const v = arrays[a.name];
       if (v === undefined) throw new RangeError(`kernel ${k.spec.name}: missing array "${a.name}"`);
@@ -304,28 +315,52 @@ export class WebGpuEngine implements Engine {
       Math.ceil(Math.max(...segIdx.map((i) => layout.segments[i].size)) / WORKGROUP),
     );
     const partials = sumCount ? this.newTensor([segIdx.length * wgSum * sumCount]) : undefined;
-    segIdx.forEach((si, r) => {
-      const seg = layout.segments[si];
+    // Consecutive segments in groups, one dispatch each.
+    for (let first = 0; first < segIdx.length; first += perDispatch) {
+      const group = segIdx.slice(first, first + perDispatch);
+      const { wgsl, pipeline } = this.#compiled(k, present, dev, group.length);
+      const wcount = group.map((si) =>
+        sumCount ? wgSum : Math.min(MAX_WORKGROUPS, Math.ceil(layout.segments[si].size / WORKGROUP))
+      );
+      const wstart = wcount.map((_, g) => wcount.slice(0, g).reduce((x, y) => x + y, 0));
       const words = new ArrayBuffer(4 * wgsl.uniforms.length);
       const u32 = new Uint32Array(words), f32 = new Float32Array(words);
       wgsl.uniforms.forEach((f, j) => {
-        if (f.name === "n") u32[j] = seg.size;
-        else if (f.name === "goff") u32[j] = seg.off;
-        else if (f.name === "reps") u32[j] = samples;
-        else if (f.name === "pbase") u32[j] = r * wgSum * sumCount;
-        else if (f.name.startsWith("n_")) {
-          const [, name, field] = /^n_(.*)_(k0|k1|tag|dlo|dhi)$/.exec(f.name)!;
-          const b = blocks.get(name)!;
-          u32[j] = field === "k0"
-            ? b.key[0]
-            : field === "k1"
-            ? b.key[1]
-            : field === "tag"
-            ? b.tag
-            : field === "dlo"
-            ? b.base % 4294967296
-            : Math.floor(b.base / 4294967296);
-        } else f32[j] = scalarValue(scalars[f.name.slice(2)], si, f.name.slice(2));
+        switch (f.role) {
+          case "reps":
+            u32[j] = samples;
+            break;
+          case "n":
+            u32[j] = layout.segments[group[f.seg]].size;
+            break;
+          case "goff":
+            u32[j] = layout.segments[group[f.seg]].off;
+            break;
+          case "pbase":
+            u32[j] = (first + f.seg) * wgSum * sumCount;
+            break;
+          case "wstart":
+            u32[j] = wstart[f.seg];
+            break;
+          case "wcount":
+            u32[j] = wcount[f.seg];
+            break;
+          case "noise": {
+            const b = blocks.get(f.arg)!;
+            u32[j] = f.field === "k0"
+              ? b.key[0]
+              : f.field === "k1"
+              ? b.key[1]
+              : f.field === "tag"
+              ? b.tag
+              : f.field === "dlo"
+              ? b.base % 4294967296
+              : Math.floor(b.base / 4294967296);
+            break;
+          }
+          case "scalar":
+            f32[j] = scalarValue(scalars[f.arg], group[f.seg], f.arg);
+        }
       });
       const entries: {
         buffer: GPUBuffer;
@@ -333,30 +368,33 @@ export class WebGpuEngine implements Engine {
         write?: boolean;
         name?: string;
       }[] = [{ buffer: this.uniform(words) }];
-      for (const a of wgsl.arrays) {
-        const t = a.name in outputs ? outputs[a.name][r] : lists[a.name][si];
-        const perSample = k.args.find((x) => x.name === a.name)!.perSample;
-        const expected = perSample ? samples * seg.size : seg.size;
-        if (t.size !== expected) {
-          throw new RangeError(
-            `kernel ${k.spec.name}: "${a.name}" segment ${seg.name} has ${t.size} values, expected ${expected}`,
-          );
+      group.forEach((si, g) => {
+        const seg = layout.segments[si];
+        const r = first + g;
+        for (const a of wgsl.arrays) {
+          const t = a.name in outputs ? outputs[a.name][r] : lists[a.name][si];
+          const perSample = k.args.find((x) => x.name === a.name)!.perSample;
+          const expected = perSample ? samples * seg.size : seg.size;
+          if (t.size !== expected) {
+            throw new RangeError(
+              `kernel ${k.spec.name}: "${a.name}" segment ${seg.name} has ${t.size} values, expected ${expected}`,
+            );
+          }
+          entries.push({ buffer: this.buffer(t), owner: t, write: a.write, name: a.name });
         }
-        entries.push({ buffer: this.buffer(t), owner: t, write: a.write, name: a.name });
-      }
+      });
       for (const s of wgsl.deviceScalars) {
         const t = scalars[s] as tf.Tensor;
         entries.push({ buffer: this.buffer(t), owner: t, name: s });
       }
       if (partials) entries.push({ buffer: this.buffer(partials), owner: partials, write: true });
       checkAliasing(k.spec.name, entries);
-      const wg = sumCount ? wgSum : Math.min(MAX_WORKGROUPS, Math.ceil(seg.size / WORKGROUP));
-      this.dispatch(pipeline, entries, wg);
+      this.dispatch(pipeline, entries, wstart[group.length - 1] + wcount[group.length - 1]);
       // Values tfjs may have cached on the host are stale now.
       for (const e of entries) {
         if (e.write && e.owner) this.#be.tensorMap.get(e.owner.dataId).values = null;
       }
-    });
+    }
     const res: RunResult = { outputs };
     if (partials) {
       // One program sums each segment's workgroup partials (tfjs's sum transposes first: two).
@@ -524,6 +562,13 @@ function scalarValue(v: ScalarArg, seg: number, name: string): number {
     return x;
   }
   throw new Error(`scalar "${name}" is a device tensor: it is bound, not a uniform`);
+}
+
+/** The arrays a dispatch binds for each segment (as `compileWgsl` orders them). */
+function boundArrays(k: Kernel, present: ReadonlySet<string>) {
+  return k.args.filter((a) =>
+    a.kind !== "normal" && a.kind !== "uniform" && (!a.optional || present.has(a.name))
+  );
 }
 
 function checkAliasing(
