@@ -6,7 +6,7 @@
  * layer's backward pass ({@linkcode reluBackward}, {@linkcode sumRows}, which
  * also sums the parameter engine's partial sums), the error count
  * ({@linkcode misclassified}) and a step's loss from its terms
- * ({@linkcode scaledTotal}).
+ * ({@linkcode scaledTotal}, {@linkcode affineSum}).
  *
  * Why by hand: tfjs composes the loss from ten kernels (max, subtract, exp,
  * sum, log, subtract for the log-softmax; one-hot, multiply, sum, negate)
@@ -429,4 +429,109 @@ export function scaledTotal(
     });
   }
   return tf.engine().runKernel(SCALED_TOTAL, { value, parts }, { weight, divisor }) as tf.Scalar;
+}
+
+/** One term of {@linkcode affineSum}: a tensor of `coefs.length` columns (its last axis). */
+export interface AffineTerm {
+  /** Values: a scalar or vector is one column; otherwise rows × the last axis. */
+  t: tf.Tensor;
+  /** A coefficient per column. */
+  coefs: readonly number[];
+}
+
+const AFFINE_MAX_TERMS = 4;
+const affineRegistered = new Set<number>();
+
+/** Columns of a term (its last axis; one for a scalar or vector). */
+function affineCols(t: tf.TensorInfo): number {
+  return t.shape.length < 2 ? 1 : t.shape[t.shape.length - 1];
+}
+
+/**
+ * `constant + Σ_terms Σ_rows Σ_j coefs[j] · t[row, j]`: a scalar from small
+ * tensors of sums — e.g. a Bayes-by-Backprop step's loss, KL and mean σ
+ * from the parameter engine's per-segment sums, whose formulas are affine
+ * in them. One dispatch on the GPU for up to four terms (tfjs: a slice,
+ * sum, multiply and add per column, about twenty dispatches for a step's
+ * figures); on the other backends, whose reads are synchronous, on the host.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { affineSum } from "./fused_kernels.ts";
+ * const sums = tf.tensor2d([[1, 2], [3, 4]]); // two rows of two columns
+ * affineSum([{ t: sums, coefs: [1, -0.5] }, { t: tf.scalar(10), coefs: [0.1] }], 2).arraySync();
+ * // 2 + (1 + 3) − 0.5·(2 + 4) + 0.1·10 = 4
+ * ```
+ */
+export function affineSum(terms: readonly AffineTerm[], constant = 0): tf.Scalar {
+  for (const { t, coefs } of terms) {
+    if (coefs.length !== affineCols(t)) {
+      throw new RangeError(
+        `affineSum: a term of shape [${t.shape}] has ${affineCols(t)} column(s), ` +
+          `found ${coefs.length} coefficient(s)`,
+      );
+    }
+    if (!coefs.every(Number.isFinite)) {
+      throw new RangeError(`affineSum: coefficients must be finite, found [${coefs}]`);
+    }
+  }
+  if (!Number.isFinite(constant)) {
+    throw new RangeError(`affineSum: the constant must be finite, found ${constant}`);
+  }
+  if (tf.getBackend() !== "webgpu") {
+    // The values are on the host (or a synchronous read away): add them up there, in doubles.
+    let total = constant;
+    for (const { t, coefs } of terms) {
+      const v = t.dataSync(), cols = coefs.length;
+      for (let i = 0; i < v.length; i++) total += coefs[i % cols] * v[i];
+    }
+    return tf.scalar(total);
+  }
+  if (terms.length > AFFINE_MAX_TERMS) {
+    // The rest first, as one more term.
+    const rest = affineSum(terms.slice(AFFINE_MAX_TERMS - 1));
+    try {
+      return affineSum(
+        [...terms.slice(0, AFFINE_MAX_TERMS - 1), { t: rest, coefs: [1] }],
+        constant,
+      );
+    } finally {
+      rest.dispose();
+    }
+  }
+  const k = terms.length;
+  const names = Array.from({ length: k }, (_, i) => `p${i}`);
+  const kernel = `BnnAffineSum${k}`;
+  if (!affineRegistered.has(k)) {
+    affineRegistered.add(k);
+    registerFlat(kernel, names, (ins, attrs) => {
+      const coefs = attrs.coefs as number[][];
+      const c = f32(attrs.constant as number);
+      const loops = ins.map((t, i) => {
+        const cols = affineCols(t);
+        const rows = tf.util.sizeFromShape(t.shape) / cols;
+        const adds = coefs[i].map((w, j) =>
+          w === 0 ? "" : ` + ${f32(w)} * p${i}[r * ${cols} + ${j}]`
+        )
+          .join("");
+        return adds ? `for (var r = 0; r < ${rows}; r++) { s = s${adds}; }` : "";
+      });
+      return {
+        key: `affine_sum_${c}_${
+          ins.map((t, i) => `${t.shape.join("x")}:${coefs[i].map(f32).join(",")}`).join("_")
+        }`,
+        shape: [],
+        body: `
+          var s = ${c};
+          ${loops.join("\n          ")}
+          setOutputAtIndex(index, s);`,
+      };
+    });
+  }
+  return tf.engine().runKernel(
+    kernel,
+    Object.fromEntries(terms.map(({ t }, i) => [`p${i}`, t])),
+    { coefs: terms.map(({ coefs }) => [...coefs]), constant } as unknown as tf.NamedAttrMap,
+  ) as tf.Scalar;
 }

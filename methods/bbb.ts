@@ -47,6 +47,7 @@ import {
 } from "../core/engine/engine.ts";
 import { softplusInverse } from "../core/engine/cpu_math.ts";
 import { defineKernel, type Kernel } from "../core/engine/kernel.ts";
+import { affineSum } from "../core/fused_kernels.ts";
 import { appendLogNoise, errorCount, nllSum, predictBatched } from "../core/likelihood.ts";
 import type {
   Method,
@@ -575,25 +576,24 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     return o;
   };
 
-  /** The KL value of a step (per the forms above) from the kernels' sums. */
-  const klValue = (x: State, upd: tf.Tensor2D, mc: tf.Tensor2D[], n: number): tf.Scalar =>
-    tf.tidy(() => {
-      const u = tf.sum(upd, 0); // slog, smu2, ssig2, ssig
-      const [slog, smu2, ssig2] = [0, 1, 2].map((i) => u.slice([i], [1]).reshape([]));
-      if (closed) {
-        const pv = s.priorSigma * s.priorSigma;
-        return tf.add(
-          tf.sub(x.kept * (Math.log(s.priorSigma) - 0.5), slog),
-          tf.div(tf.add(ssig2, smu2), 2 * pv),
-        ) as tf.Scalar;
-      }
-      const m = tf.sum(tf.concat(mc, 0), 0); // lp, se2 summed over samples
-      const [lp, se2] = [0, 1].map((i) => m.slice([i], [1]).reshape([]));
-      return tf.sub(
-        tf.sub(tf.neg(slog), x.kept * HALF_LOG_2PI),
-        tf.div(tf.add(tf.div(se2, 2), lp), n),
-      ) as tf.Scalar;
-    });
+  /**
+   * The KL of a step (per the forms above) as an affine function of the
+   * kernels' sums: a constant, coefficients of the update's sums (slog,
+   * smu2, ssig2, ssig, and lp, se2 when it draws the last samples) and of the
+   * earlier passes' (lp, se2), for `n` samples.
+   */
+  const klForm = (x: State, n: number, updCols: number) => {
+    if (closed) {
+      const h = 1 / (2 * s.priorSigma * s.priorSigma);
+      return { c: x.kept * (Math.log(s.priorSigma) - 0.5), upd: [-1, h, h, 0], mc: [] };
+    }
+    const mc = [-1 / n, -1 / (2 * n)]; // Σ log p(w), Σ ε² over the samples
+    return {
+      c: -x.kept * HALF_LOG_2PI,
+      upd: [-1, 0, 0, 0, ...(updCols > KL_SUMS.length ? mc : [])],
+      mc,
+    };
+  };
 
   /**
    * One step's forward/backward passes and gradient assembly; with `apply`
@@ -625,16 +625,13 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       ? { kl, pprec2: 1 / (s.priorSigma * s.priorSigma) }
       : { kl, ...prior.constants };
     const ln = logNoiseValue(x);
-    let nll: tf.Scalar = tf.scalar(0);
+    /** The data NLL summed over the samples: Σ weight · value. */
+    const nllParts: { t: tf.Tensor; w: number }[] = [];
     let errors: tf.Scalar | undefined;
     const mcSums: tf.Tensor2D[] = [];
     let gLn: tf.Tensor | undefined;
-    /** Adds `v` to the NLL total (and disposes it). */
-    const addNll = (v: tf.Scalar) => {
-      const t = tf.add(nll, v) as tf.Scalar;
-      tf.dispose([nll, v]);
-      nll = t;
-    };
+    /** Adds `w · v` to the NLL total (taking `v` over). */
+    const addNll = (v: tf.Scalar, w = 1) => void nllParts.push({ t: v, w });
     /** Adds `g` to the log-noise gradient total (taking it over). */
     const addLn = (g: tf.Tensor) => {
       if (!gLn) {
@@ -683,8 +680,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       };
       const { value, grads } = tf.valueAndGrads(f)(args);
       if (yRep !== batch.y) yRep.dispose();
-      addNll(tf.mul(value, n) as tf.Scalar);
-      value.dispose();
+      addNll(value, n);
       if (learnNoise) addLn(tf.mul(grads[grads.length - 1], n));
       toDispose.push(...grads);
       const arrays: Record<string, ParamVec | readonly tf.Tensor[] | undefined> = {
@@ -844,25 +840,37 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
       updSums = r.sums!;
       grad = { mu: r.outputs.dmu, rho: r.outputs.drho };
     }
-    // Weight sampling / Flipout with the MC KL: the update's last two sums are this pass's.
-    if (updSums.shape[1] > KL_SUMS.length) {
-      mcSums.push(tf.slice(updSums, [0, KL_SUMS.length], [-1, 2]) as tf.Tensor2D);
-    }
-    const klv = klValue(x, updSums, mcSums, n);
-    const result: StepResult = tf.tidy(() => {
-      const nllMean = tf.div(nll, n);
-      return {
-        loss: tf.div(tf.add(nllMean, tf.mul(klv, kl)), batch.n),
-        nll: tf.div(nllMean, batch.n),
-        kl: tf.div(tf.mul(klv, kl), batch.n),
-        sigmaMean: tf.div(tf.sum(updSums, 0).slice([3], [1]).reshape([]), x.kept),
-      };
-    });
+    // The step's figures are affine in the NLL parts and the kernels' sums: one fused
+    // program each on a GPU (composed from tfjs ops, they cost about twenty dispatches).
+    const f = klForm(x, n, updSums.shape[1]);
+    const klw = kl / batch.n;
+    const klTerms = [
+      { t: updSums, coefs: f.upd.map((c) => klw * c) },
+      ...mcSums.map((t) => ({ t, coefs: f.mc.map((c) => klw * c) })),
+    ];
+    const nllTerms = nllParts.map(({ t, w }) => ({ t, coefs: [w / (n * batch.n)] }));
+    const result: StepResult = {
+      loss: affineSum([...nllTerms, ...klTerms], klw * f.c),
+      nll: affineSum(nllTerms),
+      kl: affineSum(klTerms, klw * f.c),
+      sigmaMean: affineSum([{
+        t: updSums,
+        coefs: updSums.shape[1] > KL_SUMS.length
+          ? [0, 0, 0, 1 / x.kept, 0, 0]
+          : [0, 0, 0, 1 / x.kept],
+      }]),
+    };
     if (errors) {
       result.errors = tf.tidy(() => tf.div(errors!, batch.n));
       (errors as tf.Tensor).dispose();
     }
-    tf.dispose([nll, klv, updSums, ...mcSums, ...toDispose, ...(gLn ? [gLn] : [])]);
+    tf.dispose([
+      ...nllParts.map(({ t }) => t),
+      updSums,
+      ...mcSums,
+      ...toDispose,
+      ...(gLn ? [gLn] : []),
+    ]);
     if (globalNoise && !learnNoise) ln!.dispose();
     for (const b of toRelease) b.release();
     return { result, grad };

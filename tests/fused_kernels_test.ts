@@ -6,6 +6,7 @@ import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { maxAbsDiff } from "./_tensors.ts";
 import {
+  affineSum,
   misclassified,
   reluBackward,
   scaledTotal,
@@ -103,5 +104,36 @@ for (const backend of ["cpu", "wasm", "webgpu"]) {
       assert.throws(() => scaledTotal(value, parts, NaN, 1), /NaN is not a finite/);
     }
     tf.dispose([value, parts, got, other]);
+  });
+}
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`affineSum (${backend}): constant + Σ coefficient · column sums, any number of terms`, async () => {
+    await initBackend({ backend, quiet: true });
+    const rng = new Rng(3);
+    const shapes = [[6, 4], [6, 2], [], [3, 2], [5], [2, 1, 2]];
+    const ts = shapes.map((sh) => tf.tensor(rng.normalArray(sh.reduce((a, b) => a * b, 1)), sh));
+    const coefs = shapes.map((sh) =>
+      Array.from({ length: sh.length < 2 ? 1 : sh[sh.length - 1] }, (_, j) => (j % 3) - 0.75)
+    );
+    const host = await Promise.all(ts.map((t) => t.data()));
+    for (const k of [1, 3, 6]) { // 6 terms: the GPU sums the last three as a term of its own
+      let want = 0.5;
+      for (let i = 0; i < k; i++) {
+        const c = coefs[i];
+        host[i].forEach((v, j) => (want += c[j % c.length] * v));
+      }
+      const got = affineSum(ts.slice(0, k).map((t, i) => ({ t, coefs: coefs[i] })), 0.5);
+      assert.equal(got.rank, 0);
+      const v = (await got.data())[0];
+      assert.ok(Math.abs(v - want) < 1e-5 * (1 + Math.abs(want)), `${k} terms: ${v} vs ${want}`);
+      got.dispose();
+    }
+    assert.throws(
+      () => affineSum([{ t: ts[0], coefs: [1, 2] }]),
+      /\[6,4\] has 4 column\(s\), found 2/,
+    );
+    assert.throws(() => affineSum([{ t: ts[1], coefs: [1, NaN] }]), /coefficients must be finite/);
+    tf.dispose(ts);
   });
 }
