@@ -1,11 +1,13 @@
 /**
  * Forward passes of the three Bayes-by-Backprop estimators, as tfjs
  * functions of tensors (so `tf.valueAndGrads` differentiates them); the
- * matmuls are `tf.fused.matMul` / `tf.matMul`, which run on BLAS.
+ * matmuls run on BLAS, those with a bias as `dense` layers (one fused kernel,
+ * whose backward pass skips the data's gradient, which no one asks for).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { dense } from "../../core/dense.ts";
 
 /**
  * Local reparametrisation (Kingma et al. 2015): each pre-activation is drawn
@@ -35,8 +37,8 @@ export function localForward(
   let h = x;
   const L = muW.length;
   for (let l = 0; l < L; l++) {
-    const mean = tf.fused.matMul({ a: h, b: muW[l], bias: muB[l] }) as tf.Tensor2D;
-    const v = tf.fused.matMul({ a: tf.square(h), b: varW[l], bias: varB[l] });
+    const mean = dense(h, muW[l], muB[l], false) as tf.Tensor2D;
+    const v = dense(tf.square(h), varW[l], varB[l], false);
     const sd = tf.sqrt(v) as tf.Tensor2D;
     const [rows, cols] = mean.shape;
     let out: tf.Tensor2D;
@@ -85,7 +87,7 @@ export function flipoutForward(
   for (let l = 0; l < L; l++) {
     let out: tf.Tensor;
     if (!batched) {
-      const base = tf.fused.matMul({ a: h as tf.Tensor2D, b: muW[l], bias: b[l] });
+      const base = dense(h, muW[l], b[l], false);
       const pert = tf.mul(
         tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D),
         signOut[l],
