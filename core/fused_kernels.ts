@@ -1,12 +1,13 @@
 /**
  * The library's fused tfjs kernels: the classification loss
  * ({@linkcode softmaxNll}: per-example softmax cross-entropy
- * `log Σⱼ exp zⱼ − z_y`, one kernel forward and one backward on the `cpu`,
- * `wasm` and `webgpu` backends), and on the GPU two pieces of a dense
- * layer's backward pass ({@linkcode reluBackward}, {@linkcode sumRows}, which
- * also sums the parameter engine's partial sums), the error count
- * ({@linkcode misclassified}) and a step's loss from its terms
- * ({@linkcode scaledTotal}, {@linkcode affineSum}).
+ * `log Σⱼ exp zⱼ − z_y`, and {@linkcode softmaxNllSum}, its sum; one kernel
+ * forward and one backward on the `cpu`, `wasm` and `webgpu` backends), and
+ * on the GPU two pieces of a dense layer's backward pass
+ * ({@linkcode reluBackward}, {@linkcode sumRows}, which also sums the
+ * parameter engine's partial sums), the error count
+ * ({@linkcode misclassified}, {@linkcode misclassifiedTotal}) and a step's
+ * loss from its terms ({@linkcode scaledTotal}, {@linkcode affineSum}).
  *
  * Why by hand: tfjs composes the loss from ten kernels (max, subtract, exp,
  * sum, log, subtract for the log-softmax; one-hot, multiply, sum, negate)
@@ -24,6 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 const NLL = "BnnSoftmaxNll";
+const NLL_SUM = "BnnSoftmaxNllSum";
 const NLL_GRAD = "BnnSoftmaxNllGrad";
 
 // deno-lint-ignore no-explicit-any
@@ -69,10 +71,24 @@ function nllHost(v: Views, out: Float32Array, rows: number, c: number, nLabels: 
   }
 }
 
+function nllSumHost(
+  v: Views,
+  out: Float32Array,
+  rows: number,
+  c: number,
+  nLabels: number,
+): void {
+  const each = new Float32Array(rows);
+  nllHost(v, each, rows, c, nLabels);
+  let s = 0;
+  for (let r = 0; r < rows; r++) s += each[r];
+  out[0] = s;
+}
+
 function gradHost(v: Views, out: Float32Array, rows: number, c: number, nLabels: number): void {
   for (let r = 0; r < rows; r++) {
     const y = v.y[r % nLabels];
-    const lse = rowLse(v.z, r, c)[0], d = v.dy![r];
+    const lse = rowLse(v.z, r, c)[0], d = v.dy![v.dy!.length === 1 ? 0 : r];
     for (let j = 0; j < c; j++) {
       out[r * c + j] = d * (Math.exp(v.z[r * c + j] - lse) - (j === y ? 1 : 0));
     }
@@ -161,8 +177,8 @@ function registerFlat(
 }
 
 /** The loss kernels' GPU programs: one invocation per output value. */
-function lossProgram(kind: "nll" | "grad") {
-  return ([logits, labels]: tf.TensorInfo[]) => {
+function lossProgram(kind: "nll" | "sum" | "grad") {
+  return ([logits, labels, dy]: tf.TensorInfo[]) => {
     const [, c, nLabels] = dims(logits, labels);
     const lse = `
           var m = -3.40282347e38;
@@ -171,6 +187,23 @@ function lossProgram(kind: "nll" | "grad") {
           for (var j = 0; j < ${c}; j++) { s = s + exp(logits[base + j] - m); }
           let lse = log(s) + m;
           let y = labels[row % ${nLabels}];`;
+    if (kind === "sum") {
+      // One invocation adds the rows (a minibatch's: a few hundred rows of C logits).
+      const rows = tf.util.sizeFromShape(logits.shape) / c;
+      return {
+        key: `softmax_nll_sum_${c}_${nLabels}_${rows}`,
+        shape: [],
+        body: `
+          var total = 0.0;
+          for (var row = 0; row < ${rows}; row++) {
+            let base = row * ${c};${lse.replaceAll("\n          ", "\n            ")}
+            var zy = 0.0;
+            if (y >= 0 && y < ${c}) { zy = logits[base + y]; }
+            total = total + (lse - zy);
+          }
+          setOutputAtIndex(index, total);`,
+      };
+    }
     if (kind === "nll") {
       return {
         key: `softmax_nll_${c}_${nLabels}`,
@@ -183,15 +216,18 @@ function lossProgram(kind: "nll" | "grad") {
           setOutputAtIndex(index, lse - zy);`,
       };
     }
+    const one = tf.util.sizeFromShape(dy.shape) === 1; // the gradient of a sum: one dy for all
     return {
-      key: `softmax_grad_${c}_${nLabels}`,
+      key: `softmax_grad_${c}_${nLabels}_${one}`,
       shape: logits.shape,
       body: `
           let row = index / ${c};
           let col = index % ${c};
           let base = row * ${c};${lse}
           let hot = select(0.0, 1.0, col == y);
-          setOutputAtIndex(index, dy[row] * (exp(logits[base + col] - lse) - hot));`,
+          setOutputAtIndex(index, dy[${
+        one ? "0" : "row"
+      }] * (exp(logits[base + col] - lse) - hot));`,
     };
   };
 }
@@ -215,21 +251,30 @@ function register(): void {
       backendName: b,
       kernelFunc: hostKernel(gradHost, same, b),
     });
+    tf.registerKernel({
+      kernelName: NLL_SUM,
+      backendName: b,
+      kernelFunc: hostKernel(nllSumHost, () => [], b),
+    });
   }
   registerFlat(NLL, ["logits", "labels"], lossProgram("nll"));
+  registerFlat(NLL_SUM, ["logits", "labels"], lossProgram("sum"));
   registerFlat(NLL_GRAD, ["logits", "labels", "dy"], lossProgram("grad"));
-  tf.registerGradient({
-    kernelName: NLL,
-    inputsToSave: ["logits", "labels"],
-    gradFunc: (dy, saved) => {
-      const [logits, labels] = saved;
-      return {
-        logits: () =>
-          tf.engine().runKernel(NLL_GRAD, { logits, labels, dy: dy as tf.Tensor }) as tf.Tensor,
-        labels: () => tf.zerosLike(labels),
-      };
-    },
-  });
+  // Per example or summed, the gradient is one kernel (the sum's dy is one number for all rows).
+  for (const kernelName of [NLL, NLL_SUM]) {
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: ["logits", "labels"],
+      gradFunc: (dy, saved) => {
+        const [logits, labels] = saved;
+        return {
+          logits: () =>
+            tf.engine().runKernel(NLL_GRAD, { logits, labels, dy: dy as tf.Tensor }) as tf.Tensor,
+          labels: () => tf.zerosLike(labels),
+        };
+      },
+    });
+  }
 }
 
 /** Whether the active backend has the fused kernels (others compose the loss from tfjs ops). */
@@ -267,6 +312,26 @@ export function softmaxNll(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   }
   register();
   return tf.engine().runKernel(NLL, { logits, labels }) as tf.Tensor;
+}
+
+/**
+ * {@linkcode softmaxNll} summed over every row: a minibatch's data term, one
+ * kernel forward and one backward (the per-example loss, its sum and the
+ * sum's broadcast gradient: four on a GPU). Same labels rule and backends.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { softmaxNllSum } from "./fused_kernels.ts";
+ * softmaxNllSum(tf.tensor2d([[0, 0], [2, 0]]), tf.tensor1d([1, 0], "int32")).arraySync();
+ * // log 2 + log(1 + e⁻²) ≈ 0.820
+ * ```
+ */
+export function softmaxNllSum(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  dims(logits, labels, "softmaxNllSum");
+  if (!supported()) return tf.tidy(() => tf.sum(softmaxNll(logits, labels)));
+  register();
+  return tf.engine().runKernel(NLL_SUM, { logits, labels }) as tf.Scalar;
 }
 
 const RELU_GRAD = "BnnReluGrad";
@@ -380,6 +445,60 @@ export function misclassified(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
     });
   }
   return tf.engine().runKernel(WRONG, { logits, labels }) as tf.Tensor;
+}
+
+const WRONG_TOTAL = "BnnMisclassifiedTotal";
+let wrongTotalRegistered = false;
+
+/**
+ * The number of {@linkcode misclassified} rows divided by `divisor` (e.g.
+ * the S weight draws of `[S, n, C]` logits: the mean count per draw), as a
+ * scalar. One dispatch on the GPU (three with the per-row kernel's sum and
+ * the division); tfjs's ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { misclassifiedTotal } from "./fused_kernels.ts";
+ * misclassifiedTotal(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32"), 1).arraySync(); // 1
+ * ```
+ */
+export function misclassifiedTotal(
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  divisor: number,
+): tf.Scalar {
+  dims(logits, labels, "misclassifiedTotal");
+  if (!(divisor > 0 && Number.isFinite(divisor))) {
+    throw new RangeError(`misclassifiedTotal: divisor must be a positive number, found ${divisor}`);
+  }
+  if (tf.getBackend() !== "webgpu") {
+    return tf.tidy(() => tf.div(tf.sum(misclassified(logits, labels)), divisor) as tf.Scalar);
+  }
+  if (!wrongTotalRegistered) {
+    wrongTotalRegistered = true;
+    registerFlat(WRONG_TOTAL, ["logits", "labels"], ([z, y], attrs) => {
+      const [r, k, n] = dims(z, y, "misclassifiedTotal");
+      const d = f32(attrs.divisor as number);
+      // One invocation counts the rows (a minibatch's: a few hundred).
+      return {
+        key: `misclassified_total_${r}_${k}_${n}_${d}`,
+        shape: [],
+        body: `
+          var wrong = 0.0;
+          for (var row = 0; row < ${r}; row++) {
+            let base = row * ${k};
+            var best = 0;
+            for (var j = 1; j < ${k}; j++) {
+              if (logits[base + j] > logits[base + best]) { best = j; }
+            }
+            wrong = wrong + select(0.0, 1.0, best != labels[row % ${n}]);
+          }
+          setOutputAtIndex(index, wrong / ${d});`,
+      };
+    });
+  }
+  return tf.engine().runKernel(WRONG_TOTAL, { logits, labels }, { divisor }) as tf.Scalar;
 }
 
 const SCALED_TOTAL = "BnnScaledTotal";

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NetSpec, Prediction } from "./method.ts";
 import { hasGlobalNoise } from "./mlp.ts";
-import { misclassified, softmaxNll } from "./fused_kernels.ts";
+import { misclassifiedTotal, softmaxNllSum } from "./fused_kernels.ts";
 import { getEngine } from "./engine/current.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -48,7 +48,7 @@ export function nllSum(
   logNoise?: tf.Tensor,
 ): tf.Scalar {
   return tf.tidy(() => {
-    if (spec.task === "classification") return tf.sum(softmaxNll(out, y.reshape([-1])));
+    if (spec.task === "classification") return softmaxNllSum(out, y.reshape([-1]));
     const { mean, logSigma } = regressionMoments(spec, out, logNoise);
     const z = tf.mul(tf.sub(y.reshape([-1, 1]), mean), tf.exp(tf.neg(logSigma)));
     const rows = out.shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -68,10 +68,7 @@ export function nllSum(
  * ```
  */
 export function errorCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const s = tf.sum(misclassified(out, y.reshape([-1])));
-    return (out.rank === 3 ? tf.div(s, out.shape[0]) : s) as tf.Scalar;
-  });
+  return tf.tidy(() => misclassifiedTotal(out, y.reshape([-1]), out.rank === 3 ? out.shape[0] : 1));
 }
 
 /**

@@ -8,9 +8,11 @@ import { maxAbsDiff } from "./_tensors.ts";
 import {
   affineSum,
   misclassified,
+  misclassifiedTotal,
   reluBackward,
   scaledTotal,
   softmaxNll,
+  softmaxNllSum,
   sumRows,
 } from "../core/fused_kernels.ts";
 
@@ -135,5 +137,35 @@ for (const backend of ["cpu", "wasm", "webgpu"]) {
     );
     assert.throws(() => affineSum([{ t: ts[1], coefs: [1, NaN] }]), /coefficients must be finite/);
     tf.dispose(ts);
+  });
+}
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`softmaxNllSum and misclassifiedTotal (${backend}): the per-row kernels summed, gradients included`, async () => {
+    await initBackend({ backend, quiet: true });
+    const rng = new Rng(21);
+    for (const shape of [[7, 10], [3, 7, 10]]) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const z = tf.tensor(rng.normalArray(size).map((v) => 30 * v), shape);
+      const y = tf.tensor1d(Array.from({ length: 7 }, (_, i) => (3 * i + 1) % 10), "int32");
+      const label = `[${shape}]`;
+      const want = composed(z, y);
+      const total = (await tf.sum(want).data())[0];
+      const got = (await softmaxNllSum(z, y).data())[0];
+      assert.ok(Math.abs(got - total) <= 1e-5 * Math.max(1, Math.abs(total)), `${label}: sum`);
+      // Scaled, so the upstream gradient is not 1.
+      const gGot = tf.grad((t: tf.Tensor) => tf.mul(softmaxNllSum(t, y), 0.37))(z);
+      const gWant = tf.grad((t: tf.Tensor) => tf.mul(tf.sum(composed(t, y)), 0.37))(z);
+      assert.ok((await maxAbsDiff(gGot, gWant)) <= 1e-5, `${label}: gradients`);
+      const draws = shape.length === 3 ? shape[0] : 1;
+      const wrong = Array.from(await misclassified(z, y).data()).reduce((a, b) => a + b, 0);
+      const mean = (await misclassifiedTotal(z, y, draws).data())[0];
+      assert.ok(Math.abs(mean - wrong / draws) < 1e-6, `${label}: ${mean} vs ${wrong / draws}`);
+      tf.dispose([z, y, want, gGot, gWant]);
+    }
+    const z = tf.zeros([2, 3]), y = tf.tensor1d([0, 1], "int32");
+    assert.throws(() => misclassifiedTotal(z, y, 0), /divisor must be a positive number, found 0/);
+    assert.throws(() => softmaxNllSum(z, tf.tensor1d([0, 1, 2], "int32")), /cannot be labelled/);
+    tf.dispose([z, y]);
   });
 }
