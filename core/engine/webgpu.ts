@@ -151,6 +151,7 @@ export class WebGpuEngine implements Engine {
   readonly #device: GPUDevice;
   readonly #cache = new WeakMap<Kernel, Map<string, Compiled>>();
   readonly #gathers = new Map<number, GPUComputePipeline>();
+  readonly #programs = new Map<string, GPUComputePipeline>();
   /** Dispatches recorded by this engine (for benchmarks). */
   dispatches = 0;
   /** Errors the device reported since the last read (validation, out of memory). */
@@ -206,6 +207,25 @@ export class WebGpuEngine implements Engine {
     const info = this.#be.makeTensorInfo([...shape], "float32");
     this.#be.uploadToGPU(info.dataId);
     return tf.engine().makeTensorFromTensorInfo(info);
+  }
+
+  /**
+   * A compute pipeline for WGSL `code` (entry point `main`, bindings in
+   * group 0 as the code declares them), compiled once per text: for small
+   * programs of the library's own that tfjs's one-output programs cannot
+   * express, dispatched with {@linkcode WebGpuEngine.dispatch}.
+   */
+  pipeline(code: string): GPUComputePipeline {
+    let p = this.#programs.get(code);
+    if (!p) {
+      const module = this.#device.createShaderModule({ code });
+      p = this.#device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      this.#programs.set(code, p);
+    }
+    return p;
   }
 
   /** Records one dispatch into tfjs's command stream. */
