@@ -176,12 +176,7 @@ export class WebGpuEngine implements Engine {
     let c = m.get(key);
     if (!c) {
       const wgsl = compileWgsl(k, present, dev, segments);
-      const module = this.#device.createShaderModule({ code: wgsl.code });
-      const pipeline = this.#device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: "main" },
-      });
-      m.set(key, c = { wgsl, pipeline });
+      m.set(key, c = { wgsl, pipeline: this.pipeline(wgsl.code) });
     }
     return c;
   }
@@ -552,11 +547,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     out[e] = v;
   }
 }`;
-      const module = this.#device.createShaderModule({ code });
-      p = this.#device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: "main" },
-      });
+      p = this.pipeline(code);
       this.#gathers.set(nShards, p);
     }
     return p;
