@@ -7,6 +7,7 @@ import { Rng } from "../core/rng.ts";
 import { maxAbsDiff } from "./_tensors.ts";
 import {
   affineSum,
+  type AffineTerm,
   misclassified,
   misclassifiedTotal,
   reluBackward,
@@ -129,6 +130,24 @@ for (const backend of ["cpu", "wasm", "webgpu"]) {
       assert.equal(got.rank, 0);
       const v = (await got.data())[0];
       assert.ok(Math.abs(v - want) < 1e-5 * (1 + Math.abs(want)), `${k} terms: ${v} vs ${want}`);
+      got.dispose();
+    }
+    // A term with all-zero coefficients adds nothing (on the GPU its tensor must not be bound:
+    // an unread binding made the whole program's dispatch fail, giving 0), and so does none.
+    const c1 = coefs[1];
+    let want1 = 0.5;
+    host[1].forEach((v, j) => (want1 += c1[j % c1.length] * v));
+    const cases: [AffineTerm[], number][] = [
+      [[{ t: ts[0], coefs: [0, 0, 0, 0] }, { t: ts[1], coefs: c1 }], want1],
+      [[{ t: ts[2], coefs: [0] }], 0.5],
+    ];
+    for (const [terms, want] of cases) {
+      const got = affineSum(terms, 0.5);
+      const v = (await got.data())[0];
+      assert.ok(
+        Math.abs(v - want) < 1e-5 * (1 + Math.abs(want)),
+        `zero coefficients: ${v} vs ${want}`,
+      );
       got.dispose();
     }
     assert.throws(

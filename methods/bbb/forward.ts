@@ -2,12 +2,14 @@
  * Forward passes of the three Bayes-by-Backprop estimators, as tfjs
  * functions of tensors (so `tf.valueAndGrads` differentiates them); the
  * matmuls run on BLAS, those with a bias as `dense` layers (one fused kernel,
- * whose backward pass skips the data's gradient, which no one asks for).
+ * whose backward pass skips the data's gradient, which no one asks for), and
+ * each layer's noise and activation as one `noisyAffine` (one program on a GPU).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { dense } from "../../core/dense.ts";
+import { noisyAffine } from "../../core/fused_kernels.ts";
 
 /**
  * Local reparametrisation (Kingma et al. 2015): each pre-activation is drawn
@@ -39,19 +41,14 @@ export function localForward(
   for (let l = 0; l < L; l++) {
     const mean = dense(h, muW[l], muB[l], false) as tf.Tensor2D;
     const v = dense(tf.square(h), varW[l], varB[l], false);
-    const sd = tf.sqrt(v) as tf.Tensor2D;
     const [rows, cols] = mean.shape;
-    let out: tf.Tensor2D;
-    if (l === 0 && reps > 1) {
-      // Broadcast the shared first-layer moments over the samples (a broadcast's gradient is
-      // one reduction; tf.tile's backward pass would slice once per repetition).
-      const e = noise([reps * rows, cols]).reshape([reps, rows, cols]);
-      out = tf.add(mean.reshape([1, rows, cols]), tf.mul(sd.reshape([1, rows, cols]), e))
-        .reshape([reps * rows, cols]);
-    } else {
-      out = tf.add(mean, tf.mul(sd, noise([rows, cols])));
-    }
-    h = l === L - 1 ? out : tf.relu(out);
+    // One fused kernel: relu?(mean + √v·ε); the first layer's moments are shared by the `reps`
+    // samples (its gradient sums over them).
+    const r = l === 0 ? reps : 1;
+    h = noisyAffine(mean, v, noise([r * rows, cols]), {
+      sqrt: true,
+      relu: l < L - 1,
+    }) as tf.Tensor2D;
   }
   return h;
 }
@@ -85,14 +82,12 @@ export function flipoutForward(
   const L = muW.length;
   const batched = deltaW[0].rank === 3;
   for (let l = 0; l < L; l++) {
-    let out: tf.Tensor;
+    const relu = l < L - 1;
     if (!batched) {
       const base = dense(h, muW[l], b[l], false);
-      const pert = tf.mul(
-        tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D),
-        signOut[l],
-      );
-      out = tf.add(base, pert);
+      const pert = tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D);
+      // One fused kernel: relu?(base + pert·R).
+      h = noisyAffine(base, pert, signOut[l], { sqrt: false, relu });
     } else {
       const k = deltaW[l].shape[0];
       const [inDim, outDim] = muW[l].shape;
@@ -101,10 +96,10 @@ export function flipoutForward(
       let base = tf.matMul(rows as tf.Tensor2D, muW[l]) as tf.Tensor;
       base = h.rank === 2 ? base.expandDims(0) : base.reshape([k, -1, outDim]);
       const hs = tf.mul(h.rank === 2 ? h.expandDims(0) : h, signIn[l]);
-      const pert = tf.mul(tf.matMul(hs as tf.Tensor3D, deltaW[l] as tf.Tensor3D), signOut[l]);
-      out = tf.add(tf.add(base, b[l].reshape([k, 1, outDim])), pert);
+      const pert = tf.matMul(hs as tf.Tensor3D, deltaW[l] as tf.Tensor3D);
+      const mean = tf.add(base, b[l].reshape([k, 1, outDim]));
+      h = noisyAffine(mean, pert, signOut[l], { sqrt: false, relu });
     }
-    h = l === L - 1 ? out : tf.relu(out);
   }
   return h;
 }
