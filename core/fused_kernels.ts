@@ -135,6 +135,14 @@ function runFlat(
   outputShape: readonly number[],
   body: string,
 ): tf.TensorInfo {
+  // WebGPU leaves a binding the shader never reads out of the pipeline's layout, and the
+  // dispatch then fails without an error (its output keeps whatever the buffer held).
+  const unread = names.filter((n) => !new RegExp(`\\b${n}\\[`).test(body));
+  if (unread.length) {
+    throw new Error(
+      `program ${key}: binds ${unread.join(", ")} but never reads it (bind only what it reads)`,
+    );
+  }
   const size = tf.util.sizeFromShape([...outputShape]);
   const program = {
     variableNames: [...names],
