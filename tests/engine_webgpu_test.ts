@@ -193,6 +193,18 @@ Deno.test("webgpu engine: binding one tensor as input and output is a clear erro
   p.dispose();
 });
 
+Deno.test("webgpu engine: a program declaring a binding it never uses is a clear error", async () => {
+  const e = (await gpu()) as WebGpuEngine;
+  const code = (body: string) => `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1)
+fn main() { ${body} }`;
+  // Dropped from the "auto" layout, such a binding would make every dispatch fail silently.
+  assert.throws(() => e.pipeline(code("out[0] = 1.0;")), /binding\(s\) x that it never uses/);
+  assert.ok(e.pipeline(code("out[0] = x[0];")));
+});
+
 Deno.test("webgpu engine: a dispatch the device rejects makes the next read throw", async () => {
   const e = await gpu();
   // One segment over the adapter's storage-binding limit (llvmpipe: 128 MiB): the device

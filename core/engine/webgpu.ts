@@ -213,6 +213,18 @@ export class WebGpuEngine implements Engine {
   pipeline(code: string): GPUComputePipeline {
     let p = this.#programs.get(code);
     if (!p) {
+      // WebGPU leaves a binding the shader never uses out of the "auto" layout; binding it then
+      // fails validation, which drops the dispatch without an exception (outputs keep old data).
+      const declared = [...code.matchAll(/@binding\(\d+\)\s*var(?:<[^>]*>)?\s+(\w+)/g)]
+        .map((m) => m[1]);
+      const unused = declared.filter((n) =>
+        (code.match(new RegExp(`\\b${n}\\b`, "g")) ?? []).length < 2
+      );
+      if (unused.length) {
+        throw new Error(
+          `WebGPU program declares binding(s) ${unused.join(", ")} that it never uses`,
+        );
+      }
       const module = this.#device.createShaderModule({ code });
       p = this.#device.createComputePipeline({
         layout: "auto",
