@@ -57,18 +57,23 @@ export function nllSum(
 }
 
 /**
- * Misclassified examples of a minibatch, as a scalar tensor: outputs `[n, C]`
- * (or `[S, n, C]`, counted per sample and averaged over the S samples), labels `[n]`.
+ * The fraction of a minibatch's examples misclassified, as a scalar tensor:
+ * outputs `[n, C]` (or `[S, n, C]`, counted per sample and averaged over the
+ * S samples), labels `[n]`. One program on the GPU (the division folded into
+ * the count).
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { errorCount } from "./likelihood.ts";
- * errorCount(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32")); // 1
+ * import { errorRate } from "./likelihood.ts";
+ * errorRate(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], "int32")); // 0.5
  * ```
  */
-export function errorCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => misclassifiedTotal(out, y.reshape([-1]), out.rank === 3 ? out.shape[0] : 1));
+export function errorRate(out: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const labels = y.reshape([-1]);
+    return misclassifiedTotal(out, labels, (out.rank === 3 ? out.shape[0] : 1) * labels.size);
+  });
 }
 
 /**

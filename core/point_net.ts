@@ -21,7 +21,7 @@ import { getEngine } from "./engine/current.ts";
 import { scaledTotal } from "./fused_kernels.ts";
 import type { Engine, NoiseStream, ParamVec } from "./engine/engine.ts";
 import { defineKernel, type Kernel } from "./engine/kernel.ts";
-import { appendLogNoise, errorCount, nllSum, predictBatched } from "./likelihood.ts";
+import { appendLogNoise, errorRate, nllSum, predictBatched } from "./likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -215,7 +215,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       let errors: tf.Scalar | undefined;
       const f = (...ws: tf.Tensor[]) => {
         const out = forwardLayers(ws, batch.x, settings.dropout > 0 ? dropout(s.noise) : undefined);
-        if (spec.task === "classification") errors = tf.keep(errorCount(out, batch.y));
+        if (spec.task === "classification") errors = tf.keep(errorRate(out, batch.y));
         return nllSum(spec, out, batch.y, logNoiseOf(ws));
       };
       const { value, grads } = tf.valueAndGrads(f)([...s.theta.tensors]);
@@ -226,10 +226,7 @@ export function buildPointNet(name: string, spec: NetSpec, settings: PointNetSet
       const loss = scaledTotal(value, sums!, 0.5, batch.n);
       tf.dispose([value, sums!, ...grads]);
       const r: StepResult = { loss };
-      if (errors) {
-        r.errors = tf.tidy(() => tf.div(errors!, batch.n));
-        errors.dispose();
-      }
+      if (errors) r.errors = errors;
       return r;
     },
     predict(x: tf.Tensor2D, opts: PredictOptions = {}): Prediction {

@@ -48,7 +48,7 @@ import {
 import { softplusInverse } from "../core/engine/cpu_math.ts";
 import { defineKernel, type Kernel } from "../core/engine/kernel.ts";
 import { affineSum } from "../core/fused_kernels.ts";
-import { appendLogNoise, errorCount, nllSum, predictBatched } from "../core/likelihood.ts";
+import { appendLogNoise, errorRate, nllSum, predictBatched } from "../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -645,7 +645,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
     const trackErrors = (out: tf.Tensor) => {
       if (spec.task !== "classification") return;
       errors?.dispose();
-      errors = tf.keep(errorCount(out, batch.y));
+      errors = tf.keep(errorRate(out, batch.y));
     };
     let finalArgs: {
       arrays: Record<string, ParamVec | readonly tf.Tensor[] | undefined>;
@@ -860,10 +860,7 @@ export function buildBbb(spec: NetSpec, settings: BbbSettings = {}): BbbMethod {
           : [0, 0, 0, 1 / x.kept],
       }]),
     };
-    if (errors) {
-      result.errors = tf.tidy(() => tf.div(errors!, batch.n));
-      (errors as tf.Tensor).dispose();
-    }
+    if (errors) result.errors = errors;
     tf.dispose([
       ...nllParts.map(({ t }) => t),
       updSums,

@@ -26,7 +26,7 @@ import type {
   NoiseStream,
   ParamVec,
 } from "../../core/engine/engine.ts";
-import { errorCount, nllSum } from "../../core/likelihood.ts";
+import { errorRate, nllSum } from "../../core/likelihood.ts";
 import type {
   Method,
   MethodState,
@@ -376,7 +376,7 @@ export function buildChain(
       let errors: tf.Scalar | undefined;
       const f = (...ws: tf.Tensor[]) => {
         const out = forwardLayers(ws.slice(0, 2 * nLayers), batch.x);
-        if (spec.task === "classification") errors = tf.keep(errorCount(out, batch.y));
+        if (spec.task === "classification") errors = tf.keep(errorRate(out, batch.y));
         return nllSum(spec, out, batch.y, logNoiseOf(ws));
       };
       const { value, grads } = tf.valueAndGrads(f)([...c.theta.tensors]);
@@ -412,10 +412,7 @@ export function buildChain(
       const r: StepResult = { loss: tf.tidy(() => tf.div(value, batch.n)), lr: sched.lr };
       value.dispose();
       Object.assign(r, core.report?.());
-      if (errors) {
-        r.errors = tf.tidy(() => tf.div(errors!, batch.n));
-        errors.dispose();
-      }
+      if (errors) r.errors = errors;
       return r;
     },
     async endEpoch(epoch: number, info: StepInfo): Promise<void> {
