@@ -42,7 +42,7 @@ export function localForward(
     const mean = dense(h, muW[l], muB[l], false) as tf.Tensor2D;
     const v = dense(tf.square(h), varW[l], varB[l], false);
     const [rows, cols] = mean.shape;
-    // One fused kernel: relu?(mean + √v·ε); the first layer's moments are shared by the `reps`
+    // relu?(mean + √v·ε), one program on a GPU; the first layer's moments are shared by the `reps`
     // samples (its gradient sums over them).
     const r = l === 0 ? reps : 1;
     h = noisyAffine(mean, v, noise([r * rows, cols]), {
@@ -86,7 +86,7 @@ export function flipoutForward(
     if (!batched) {
       const base = dense(h, muW[l], b[l], false);
       const pert = tf.matMul(tf.mul(h, signIn[l]) as tf.Tensor2D, deltaW[l] as tf.Tensor2D);
-      // One fused kernel: relu?(base + pert·R).
+      // relu?(base + pert·R), one program on a GPU.
       h = noisyAffine(base, pert, signOut[l], { sqrt: false, relu });
     } else {
       const k = deltaW[l].shape[0];
