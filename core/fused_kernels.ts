@@ -126,6 +126,10 @@ function hostKernel(
  * Runs a WGSL body once per output value on tfjs-webgpu's `backend` (a
  * kernel function's), the inputs bound as flat arrays named `names`: one
  * dispatch. `key` must change whenever `body` does (it keys the shader cache).
+ * Only the inputs the body reads (`name[…]`) are bound: WebGPU leaves a
+ * binding the shader never reads out of the pipeline's layout, and binding
+ * it anyway fails validation, which drops the dispatch without an exception
+ * (the output keeps whatever its buffer held).
  */
 function runFlat(
   backend: unknown,
@@ -135,14 +139,9 @@ function runFlat(
   outputShape: readonly number[],
   body: string,
 ): tf.TensorInfo {
-  // WebGPU leaves a binding the shader never reads out of the pipeline's layout, and the
-  // dispatch then fails without an error (its output keeps whatever the buffer held).
-  const unread = names.filter((n) => !new RegExp(`\\b${n}\\[`).test(body));
-  if (unread.length) {
-    throw new Error(
-      `program ${key}: binds ${unread.join(", ")} but never reads it (bind only what it reads)`,
-    );
-  }
+  const read = names.map((n) => new RegExp(`\\b${n}\\[`).test(body));
+  names = names.filter((_, i) => read[i]);
+  inputs = inputs.filter((_, i) => read[i]);
   const size = tf.util.sizeFromShape([...outputShape]);
   const program = {
     variableNames: [...names],
@@ -616,11 +615,6 @@ export function affineSum(terms: readonly AffineTerm[], constant = 0): tf.Scalar
     }
     return tf.scalar(total);
   }
-  // A term whose coefficients are all 0 adds nothing, and its tensor must not be bound: the
-  // program would not read it, and an unread binding makes the dispatch fail (its output 0).
-  const live = terms.filter(({ coefs }) => coefs.some((c) => c !== 0));
-  if (live.length < terms.length) return affineSum(live, constant);
-  if (!terms.length) return tf.scalar(constant);
   if (terms.length > AFFINE_MAX_TERMS) {
     // The rest first, as one more term.
     const rest = affineSum(terms.slice(AFFINE_MAX_TERMS - 1));
@@ -723,20 +717,14 @@ function registerNoisy(): void {
             let k = r * ${m} + index;
             s = s + ${term};
           }`;
-      // Only the inputs a program reads are bound (an unread binding makes the dispatch fail).
-      type In = [string, tf.TensorInfo];
-      const withY: In[] = relu ? [["dy", dy], ["y", y]] : [["dy", dy]];
-      const mIn = withY,
-        sIn: In[] = [...withY, ["noise", noise], ...(sqrt ? [["scale", scale]] : [])] as In[];
-      const [mNames, mIns] = [mIn.map((e) => e[0]), mIn.map((e) => e[1])];
-      const [sNames, sIns] = [sIn.map((e) => e[0]), sIn.map((e) => e[1])];
+      const names = ["dy", "y", "noise", "scale"], ins = [dy, y, noise, scale];
       const key = `${m}_${reps}_${sqrt}_${relu}`;
       return [
         runFlat(
           backend,
           `noisy_dmean_${key}`,
-          mNames,
-          mIns,
+          names,
+          ins,
           scale.shape,
           `${loop(dz)}
           setOutputAtIndex(index, s);`,
@@ -744,8 +732,8 @@ function registerNoisy(): void {
         runFlat(
           backend,
           `noisy_dscale_${key}`,
-          sNames,
-          sIns,
+          names,
+          ins,
           scale.shape,
           `${loop(`${dz} * noise[k]`)}
           setOutputAtIndex(index, ${sqrt ? "s / (2.0 * sqrt(scale[index]))" : "s"});`,
